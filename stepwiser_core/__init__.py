@@ -1,0 +1,1 @@
+"""StepWiser study core: the thin, tested library behind the notebooks."""

@@ -1,0 +1,78 @@
+"""The base model's training mixture: solving, plus generic judging exercises (DESIGN.md §5 "Judge init").
+
+An instruct model starts out able to follow a judge prompt and its verdicts carry some signal, but it
+was never trained on the study's step labels. We build the toy analog of that: the judging exercises
+use teacher-written chunks (never the policy's, never Monte-Carlo labels), an analysis that
+re-derives the step, and a verdict that agrees with that analysis only `verdict_accuracy` of the time.
+So the base judge is well-formed and better than chance, and there is room for training to make it good.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .judge import format_judgment, judge_prompt
+from .world.checker import check_steps, parse_line
+from .world.problems import SYMBOL, Problem, apply_op
+from .world.segment import blankline_steps
+
+POLICY_TEMPLATES = {
+    "toy": "Solve the math problem step by step. Give the final answer in \\boxed{{}}.\nProblem: {problem}",
+    # Paraphrase of the paper's Table 11 (chunk policy) without the chunk instruction, for the base policy.
+    "paper": ("You are a helpful assistant that solves math problems step by step. After the reasoning, "
+              "give the final answer in \\boxed{{}}.\nProblem: {problem}"),
+}
+_KIND_WORD = {"add": "add", "sub": "subtract", "mul": "multiply by"}
+
+
+def policy_prompt(problem: str, template: str = "toy") -> str:
+    if template not in POLICY_TEMPLATES:
+        raise ValueError(f"unknown policy template {template!r}; valid: {sorted(POLICY_TEMPLATES)}")
+    return POLICY_TEMPLATES[template].format(problem=problem)
+
+
+def toy_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tuple[str, bool]:
+    """A re-derivation of `chunk` from the truth, and whether the chunk matches it.
+
+    Assumes the history is correct (it is the accepted path). The analysis names the step the chunk
+    should take, recomputes it, quotes what the chunk wrote, and says whether the two match.
+    """
+    result = check_steps(problem, list(history) + [chunk])
+    ok = result.first_error is None
+    values, pos = problem.values, sum(parse_line(l.strip())[0] == "equation" for h in history for l in h.splitlines())
+    quoted = "; ".join(l.strip() for l in chunk.splitlines() if l.strip()) or "(empty)"
+    if pos < len(problem.ops):
+        op = problem.ops[pos]
+        expected = f"{values[pos]}{SYMBOL[op.kind]}{op.operand}={apply_op(op.kind, values[pos], op.operand)}"
+        goal = f"Next step: {_KIND_WORD[op.kind]} {op.operand}. Check: {expected}."
+    else:
+        goal = f"Next step: the final answer. Check: {values[-1]}."
+    return f"{goal} Chunk: {quoted}. Match: {'yes' if ok else 'no'}.", ok
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt: str  # the user message
+    completion: str  # the assistant answer, without the end-of-turn token
+    kind: str  # "solve" or "judge"
+
+
+def solve_example(problem: Problem, solution_text: str, template: str = "toy") -> Example:
+    return Example(policy_prompt(problem.text, template), solution_text, "solve")
+
+
+def judge_exercise(problem: Problem, solution_steps: Sequence[str], first_error: int | None,
+                   rng: random.Random, verdict_accuracy: float, blankline_share: float) -> Example:
+    """One judging exercise on a teacher solution: pick a chunk at or before the first error."""
+    steps = list(solution_steps)
+    if rng.random() < blankline_share:  # some exercises use blank-line pieces, so the skill is generic
+        steps = blankline_steps("\n\n".join(steps))
+        first_error = check_steps(problem, steps).first_error
+    last = first_error if first_error is not None else len(steps) - 1
+    # Half the time judge the erroneous chunk itself (when there is one), else an earlier or any chunk.
+    target = last if first_error is not None and rng.random() < 0.5 else rng.randint(0, last)
+    history, chunk = steps[:target], steps[target]
+    analysis, ok = toy_analysis(problem, history, chunk)
+    verdict = ok if rng.random() < verdict_accuracy else not ok
+    return Example(judge_prompt(problem.text, history, chunk), format_judgment(analysis, verdict), "judge")

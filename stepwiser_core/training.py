@@ -1,0 +1,57 @@
+"""Supervised fine-tuning through TRL's SFTTrainer, set up for CPU or GPU alike.
+
+Examples are (user message, assistant answer) pairs. Prompts are rendered with the tokenizer's chat
+template here, exactly as `generation.chat_prompt` renders them at inference, and the loss is on the
+answer only (TRL's prompt-completion format; TRL appends the end-of-turn token).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from trl import SFTConfig, SFTTrainer
+
+from .generation import chat_prompt
+from .instruct import Example
+
+
+@dataclass(frozen=True)
+class SFTSettings:
+    learning_rate: float = 2e-3
+    batch_size: int = 32
+    max_steps: int = 1000
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    max_length: int = 512
+    logging_steps: int = 25
+
+
+def to_sft_dataset(examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase) -> Dataset:
+    return Dataset.from_dict({
+        "prompt": [chat_prompt(tokenizer, e.prompt) for e in examples],
+        "completion": [e.completion for e in examples],
+        "kind": [e.kind for e in examples],
+    })
+
+
+def sft_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example],
+              settings: SFTSettings, output_dir: str | Path, seed: int, progress: bool = True) -> list[dict]:
+    """Train `model` in place; returns TRL's log history (loss per logging step)."""
+    on_gpu = torch.cuda.is_available()
+    args = SFTConfig(
+        output_dir=str(output_dir), learning_rate=settings.learning_rate, max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
+        warmup_steps=int(settings.warmup_ratio * settings.max_steps), weight_decay=settings.weight_decay,
+        max_length=settings.max_length, logging_steps=settings.logging_steps, save_strategy="no",
+        report_to="none", seed=seed, data_seed=seed, use_cpu=not on_gpu, bf16=on_gpu,
+        activation_checkpointing=False, dataloader_num_workers=0, disable_tqdm=not progress,
+        dataset_num_proc=None,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=to_sft_dataset(examples, tokenizer),
+                         processing_class=tokenizer)
+    trainer.train()
+    return [dict(r) for r in trainer.state.log_history]

@@ -1,0 +1,154 @@
+"""Toy word problems: a start value, a chain of operations, optional distractor quantities.
+
+The four difficulty levels are the analogs of ProcessBench's subsets (GSM8K → Omni-MATH): more
+operations, larger operands and more irrelevant quantities to misread. Intermediate values stay in
+[0, `max_value`] so that a tiny model can learn the arithmetic in minutes on a CPU.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+OPS = ("add", "sub", "mul")
+SYMBOL = {"add": "+", "sub": "-", "mul": "*"}
+NAMES = ("Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gus", "Hana", "Ivo", "Jo")
+ITEMS = ("apples", "coins", "cards", "beads", "stamps", "shells", "books", "pens")
+
+
+def apply_op(kind: str, a: int, b: int) -> int:
+    """The result of one operation; the only arithmetic the world knows."""
+    if kind == "add":
+        return a + b
+    if kind == "sub":
+        return a - b
+    if kind == "mul":
+        return a * b
+    raise ValueError(f"unknown operation {kind!r}; valid: {OPS}")
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """The difficulty knob of one level: how many operations, how large, how many distractors."""
+
+    name: str  # the ProcessBench subset this level stands in for
+    min_ops: int
+    max_ops: int
+    max_operand: int
+    n_distractors: int
+    max_value: int = 99
+    mul_factors: tuple[int, ...] = (2, 3)
+
+
+# Level 1..4 ≈ GSM8K, MATH, OlympiadBench, Omni-MATH: each adds operations, operand range and distractors.
+LEVELS: dict[int, LevelSpec] = {
+    1: LevelSpec("gsm8k", 2, 3, 9, 0),
+    2: LevelSpec("math", 3, 4, 19, 1),
+    3: LevelSpec("olympiadbench", 4, 5, 29, 1),
+    4: LevelSpec("omnimath", 5, 6, 49, 2),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    kind: str
+    operand: int
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOL[self.kind]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One word problem. `text` is what models read; the rest is the exact ground truth."""
+
+    id: str
+    level: int
+    name: str
+    items: str
+    start: int
+    ops: tuple[Operation, ...]
+    distractors: tuple[tuple[str, int], ...] = field(default=())  # (other person, amount)
+    text: str = ""
+
+    @property
+    def values(self) -> list[int]:
+        """Value before any operation, then after each one: len(ops) + 1 numbers."""
+        vals = [self.start]
+        for op in self.ops:
+            vals.append(apply_op(op.kind, vals[-1], op.operand))
+        return vals
+
+    @property
+    def answer(self) -> int:
+        return self.values[-1]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "level": self.level, "name": self.name, "items": self.items,
+            "start": self.start, "ops": [[o.kind, o.operand] for o in self.ops],
+            "distractors": [list(d) for d in self.distractors], "text": self.text,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Problem":
+        return cls(
+            id=d["id"], level=int(d["level"]), name=d["name"], items=d["items"], start=int(d["start"]),
+            ops=tuple(Operation(k, int(b)) for k, b in d["ops"]),
+            distractors=tuple((p, int(n)) for p, n in d["distractors"]), text=d["text"],
+        )
+
+
+def _op_sentence(op: Operation, items: str) -> str:
+    if op.kind == "add":
+        return f"Then they get {op.operand} more {items}."
+    if op.kind == "sub":
+        return f"Then they give away {op.operand} {items}."
+    return f"Then the number of {items} is multiplied by {op.operand}."
+
+
+def render_problem_text(name: str, items: str, start: int, ops, distractors, rng: random.Random) -> str:
+    """Sentences in order, with distractor sentences ('Ben has 12 coins.') dropped in at random places."""
+    sentences = [f"{name} has {start} {items}."] + [_op_sentence(o, items) for o in ops]
+    for person, amount in distractors:
+        sentences.insert(rng.randint(1, len(sentences)), f"{person} has {amount} {items}.")
+    return " ".join(sentences) + f" How many {items} does {name} have now?"
+
+
+def _choose_op(rng: random.Random, value: int, spec: LevelSpec) -> Operation:
+    """A random operation that keeps the value in [0, max_value] (rejection-free: only valid choices)."""
+    choices: list[Operation] = []
+    if value + 1 <= spec.max_value:
+        choices.append(Operation("add", rng.randint(1, min(spec.max_operand, spec.max_value - value))))
+    if value >= 1:
+        choices.append(Operation("sub", rng.randint(1, min(spec.max_operand, value))))
+    factors = [f for f in spec.mul_factors if 1 <= value and value * f <= spec.max_value]
+    if factors:
+        choices.append(Operation("mul", rng.choice(factors)))
+    return rng.choice(choices)
+
+
+def generate_problem(rng: random.Random, level: int, problem_id: str) -> Problem:
+    """One problem of the given level, fully determined by the state of `rng`."""
+    spec = LEVELS[level]
+    name = rng.choice(NAMES)
+    items = rng.choice(ITEMS)
+    start = rng.randint(1, spec.max_operand + 1)
+    ops, value = [], start
+    for _ in range(rng.randint(spec.min_ops, spec.max_ops)):
+        op = _choose_op(rng, value, spec)
+        ops.append(op)
+        value = apply_op(op.kind, value, op.operand)
+    others = [n for n in NAMES if n != name]
+    distractors = tuple((rng.choice(others), rng.randint(1, spec.max_operand)) for _ in range(spec.n_distractors))
+    text = render_problem_text(name, items, start, ops, distractors, rng)
+    return Problem(problem_id, level, name, items, start, tuple(ops), distractors, text)
+
+
+def generate_problems(seed: int, n_per_level: int, levels=(1, 2, 3, 4), split: str = "train") -> list[Problem]:
+    """`n_per_level` problems of each level. Deterministic in (seed, split, level); ids are unique per split."""
+    problems = []
+    for level in levels:
+        rng = random.Random(f"{seed}:{split}:{level}")
+        problems += [generate_problem(rng, level, f"{split}-L{level}-{i}") for i in range(n_per_level)]
+    return problems
