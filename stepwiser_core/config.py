@@ -226,3 +226,14 @@ def config_hash(cfg: Any) -> str:
     """First 16 hex digits of the sha256 of the config's canonical JSON: equal configs, equal hashes."""
     canonical = json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def config_from_namespace(cls: type, namespace: Mapping[str, Any]) -> Any:
+    """Build `cls` from the variables a notebook's parameters cell defined (every field must be there).
+
+    Notebooks call `config_from_namespace(PolicyConfig, globals())` right after the parameters cell, so
+    the config reflects what papermill injected, and a missing name fails loudly instead of defaulting."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    if missing := [n for n in names if n not in namespace]:
+        raise ConfigError(f"{cls.__name__}: parameters not defined: {', '.join(missing)}")
+    return cls(**{n: namespace[n] for n in names})

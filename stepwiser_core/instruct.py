@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .judge import format_judgment, judge_prompt
 from .world.checker import check_steps, parse_line
-from .world.problems import SYMBOL, Problem, apply_op
+from .world.problems import ORDINALS, SYMBOL, Problem, apply_op
 from .world.segment import blankline_steps
 
 POLICY_TEMPLATES = {
@@ -32,6 +32,13 @@ def policy_prompt(problem: str, template: str = "toy") -> str:
     return POLICY_TEMPLATES[template].format(problem=problem)
 
 
+def _key_line(chunk: str) -> str:
+    """What the analysis quotes from a chunk: its equation or answer line, else its first line."""
+    lines = [l.strip() for l in chunk.splitlines() if l.strip()]
+    key = [l for l in lines if parse_line(l)[0] in ("equation", "answer")]
+    return (key or lines or ["(empty)"])[0]
+
+
 def toy_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tuple[str, bool]:
     """A re-derivation of `chunk` from the truth, and whether the chunk matches it.
 
@@ -41,13 +48,13 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tuple[
     result = check_steps(problem, list(history) + [chunk])
     ok = result.first_error is None
     values, pos = problem.values, sum(parse_line(l.strip())[0] == "equation" for h in history for l in h.splitlines())
-    quoted = "; ".join(l.strip() for l in chunk.splitlines() if l.strip()) or "(empty)"
+    quoted = _key_line(chunk)
     if pos < len(problem.ops):
         op = problem.ops[pos]
         expected = f"{values[pos]}{SYMBOL[op.kind]}{op.operand}={apply_op(op.kind, values[pos], op.operand)}"
-        goal = f"Next step: {_KIND_WORD[op.kind]} {op.operand}. Check: {expected}."
+        goal = f"Next: {ORDINALS[pos]}, {_KIND_WORD[op.kind]} {op.operand}. Check: {expected}."
     else:
-        goal = f"Next step: the final answer. Check: {values[-1]}."
+        goal = f"Next: the final answer. Check: {values[-1]}."
     return f"{goal} Chunk: {quoted}. Match: {'yes' if ok else 'no'}.", ok
 
 

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 
 JUDGE_TEMPLATES = {
     "toy": (
-        "You are a reasoning validator for math problems. Think step by step and decide whether the new "
-        "reasoning chunk contains explicit errors, given the problem and the history. Always analyze before "
-        "judging. Answer Positive if the chunk is free of mistakes, Negative otherwise.\n"
+        "Validate the new reasoning chunk given the problem and the history. Analyze it, then judge: "
+        "Positive if it is free of mistakes, Negative otherwise.\n"
         "Mathematical Problem: {problem}\nHistorical Reasoning Path:\n{history}\nNew Reasoning Chunk:\n{chunk}"
     ),
     # Paraphrase of the paper's Table 3, for the paper tier.

@@ -9,19 +9,24 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from .verify import AnswerVerifier
 from .world.checker import check_steps
 from .world.problems import Problem
 from .world.segment import logical_steps
 
 
-def score_solutions(problems: Sequence[Problem], samples: Sequence[Sequence[str]], **tags) -> pd.DataFrame:
-    """One row per (problem, sample): correctness, first error, its kind and the step counts."""
+def score_solutions(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
+                    **tags) -> pd.DataFrame:
+    """One row per (problem, sample): final-answer correctness (by `verifier`, as the paper scores
+    accuracy), process correctness (`correct`: no wrong step and the right answer), the first error,
+    its kind and the step counts."""
     rows = []
     for problem, texts in zip(problems, samples, strict=True):
         for k, text in enumerate(texts):
             steps = logical_steps(text)
             r = check_steps(problem, steps)
-            rows.append({"problem_id": problem.id, "level": problem.level, "sample": k, "correct": r.correct,
+            rows.append({"problem_id": problem.id, "level": problem.level, "sample": k,
+                         "answer_correct": verifier.is_correct(text, str(problem.answer)), "correct": r.correct,
                          "finished": r.finished, "first_error": r.first_error, "error_kind": r.error_kind,
                          "n_steps": len(steps), "steps_checked": r.steps_checked, **tags})
     return pd.DataFrame(rows)
@@ -33,10 +38,11 @@ def step_error_rate(df: pd.DataFrame) -> float:
 
 def summarize_by_level(df: pd.DataFrame) -> pd.DataFrame:
     """Accuracy and step error rate per level, plus an 'all' row."""
-    rows = [{"level": str(level), "problem_accuracy": g["correct"].mean(), "step_error_rate": step_error_rate(g),
-             "n": len(g)} for level, g in df.groupby("level")]
-    rows.append({"level": "all", "problem_accuracy": df["correct"].mean(), "step_error_rate": step_error_rate(df),
-                 "n": len(df)})
+    rows = [{"level": str(level), "problem_accuracy": g["answer_correct"].mean(),
+             "process_accuracy": g["correct"].mean(), "step_error_rate": step_error_rate(g), "n": len(g)}
+            for level, g in df.groupby("level")]
+    rows.append({"level": "all", "problem_accuracy": df["answer_correct"].mean(), "process_accuracy": df["correct"].mean(),
+                 "step_error_rate": step_error_rate(df), "n": len(df)})
     return pd.DataFrame(rows)
 
 

@@ -49,7 +49,7 @@ def sft_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, exampl
         max_length=settings.max_length, logging_steps=settings.logging_steps, save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, use_cpu=not on_gpu, bf16=on_gpu,
         activation_checkpointing=False, dataloader_num_workers=0, disable_tqdm=not progress,
-        dataset_num_proc=None,
+        dataset_num_proc=None, train_sampling_strategy="group_by_length",  # less compute on padding
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_sft_dataset(examples, tokenizer),
                          processing_class=tokenizer)

@@ -13,6 +13,9 @@ OPS = ("add", "sub", "mul")
 SYMBOL = {"add": "+", "sub": "-", "mul": "*"}
 NAMES = ("Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gus", "Hana", "Ivo", "Jo")
 ITEMS = ("apples", "coins", "cards", "beads", "stamps", "shells", "books", "pens")
+# Operations are announced with ordinals in the problem and in solutions: a cue a small model can match
+# to find the next operand among the sentences and distractors.
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth")
 
 
 def apply_op(kind: str, a: int, b: int) -> int:
@@ -32,7 +35,7 @@ class LevelSpec:
 
     name: str  # the ProcessBench subset this level stands in for
     min_ops: int
-    max_ops: int
+    max_ops: int  # at most len(ORDINALS)
     max_operand: int
     n_distractors: int
     max_value: int = 99
@@ -99,17 +102,17 @@ class Problem:
         )
 
 
-def _op_sentence(op: Operation, items: str) -> str:
+def _op_sentence(index: int, op: Operation, items: str) -> str:
     if op.kind == "add":
-        return f"Then they get {op.operand} more {items}."
+        return f"{ORDINALS[index]}, they get {op.operand} more."
     if op.kind == "sub":
-        return f"Then they give away {op.operand} {items}."
-    return f"Then the number of {items} is multiplied by {op.operand}."
+        return f"{ORDINALS[index]}, they give away {op.operand}."
+    return f"{ORDINALS[index]}, their {items} are multiplied by {op.operand}."
 
 
 def render_problem_text(name: str, items: str, start: int, ops, distractors, rng: random.Random) -> str:
     """Sentences in order, with distractor sentences ('Ben has 12 coins.') dropped in at random places."""
-    sentences = [f"{name} has {start} {items}."] + [_op_sentence(o, items) for o in ops]
+    sentences = [f"{name} has {start} {items}."] + [_op_sentence(i, o, items) for i, o in enumerate(ops)]
     for person, amount in distractors:
         sentences.insert(rng.randint(1, len(sentences)), f"{person} has {amount} {items}.")
     return " ".join(sentences) + f" How many {items} does {name} have now?"

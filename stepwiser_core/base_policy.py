@@ -1,0 +1,86 @@
+"""Stage 00: the data, training and evaluation steps of the base policy, each one call from the notebook."""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pandas as pd
+
+from transformers import PreTrainedTokenizerBase
+
+from .generation import Generator, Sampling, chat_prompt
+from .instruct import Example, judge_exercise, policy_prompt, solve_example
+from .judge import judge_prompt
+from .judge_eval import JudgeItem
+from .world.problems import Problem, generate_problems
+from .world.solutions import render_solution
+
+
+def make_problem_splits(seed: int, n_train_per_level: int, n_eval_per_level: int) -> tuple[list[Problem], list[Problem]]:
+    """Training and held-out problems; no held-out problem text also appears in training."""
+    train = generate_problems(seed, n_train_per_level, split="train")
+    seen = {p.text for p in train}
+    pool = generate_problems(seed, 2 * n_eval_per_level, split="eval")
+    held_out = []
+    for level in sorted({p.level for p in pool}):
+        held_out += [p for p in pool if p.level == level and p.text not in seen][:n_eval_per_level]
+    return train, held_out
+
+
+def build_mixture(train: Sequence[Problem], seed: int, teacher_error_rate: float, blank_line_prob: float,
+                  judge_share: float, verdict_accuracy: float, blankline_share: float,
+                  policy_template: str = "toy") -> list[Example]:
+    """Solving examples for every training problem plus judging exercises on a `judge_share` of them."""
+    rng = random.Random(f"{seed}:mixture")
+    examples = [solve_example(p, render_solution(p, rng, teacher_error_rate, blank_line_prob=blank_line_prob).text,
+                              policy_template) for p in train]
+    for p in rng.sample(list(train), int(judge_share * len(train))):
+        # Exercises need wrong chunks as well as right ones: force a mistake into 60 % of their solutions.
+        force = rng.randrange(len(p.ops)) if rng.random() < 0.6 else None
+        sol = render_solution(p, rng, 0.0, blank_line_prob=blank_line_prob, force_error_at=force)
+        examples.append(judge_exercise(p, sol.steps, sol.first_error, rng, verdict_accuracy, blankline_share))
+    rng.shuffle(examples)
+    return examples
+
+
+def tokenizer_corpus(examples: Sequence[Example], size: int = 4000) -> list[str]:
+    """The texts the toy tokenizer's BPE is learned from: the first `size` examples, prompt and answer."""
+    return [e.prompt + "\n" + e.completion for e in examples[:size]]
+
+
+def sample_solutions(generator: Generator, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                     sampling: Sampling, template: str = "toy") -> list[list[str]]:
+    prompts = [chat_prompt(tokenizer, policy_prompt(p.text, template)) for p in problems]
+    return generator.generate(prompts, sampling)
+
+
+def run_judge(generator: Generator, tokenizer: PreTrainedTokenizerBase, items: Sequence[JudgeItem],
+              sampling: Sampling, template: str = "toy") -> list[str]:
+    """One judgment per item (the first of `sampling.n` samples)."""
+    prompts = [chat_prompt(tokenizer, judge_prompt(i.problem.text, i.history, i.chunk, template)) for i in items]
+    return [outs[0] for outs in generator.generate(prompts, sampling)]
+
+
+def policy_metrics(greedy: pd.DataFrame, sampled: pd.DataFrame, judged: pd.DataFrame) -> dict:
+    """The stage's headline numbers (metrics.json). `sampled` is at temperature 1, all levels pooled."""
+    from .policy_eval import error_kind_shares, step_error_rate
+
+    by_level = {
+        str(level): {"greedy": float(greedy[greedy.level == level]["answer_correct"].mean()),
+                     "temperature_1": float(sampled[sampled.level == level]["answer_correct"].mean())}
+        for level in sorted(sampled["level"].unique())
+    }
+    return {
+        "step_error_rate": step_error_rate(sampled),
+        "problem_accuracy": float(sampled["answer_correct"].mean()),
+        "process_accuracy": float(sampled["correct"].mean()),
+        "step_error_rate_greedy": step_error_rate(greedy),
+        "problem_accuracy_greedy": float(greedy["answer_correct"].mean()),
+        "accuracy_by_level": by_level,
+        "error_kind_shares": error_kind_shares(sampled),
+        "zero_shot_judge_format_rate": float(judged["parsed"].mean()),
+        "zero_shot_judge_step_accuracy": float(judged["correct"].mean()),
+        "zero_shot_judge_accuracy_on_correct_chunks": float(judged[judged.label]["correct"].mean()),
+        "zero_shot_judge_accuracy_on_wrong_chunks": float(judged[~judged.label]["correct"].mean()),
+        "zero_shot_judge_items": int(len(judged)),
+    }

@@ -1,0 +1,72 @@
+"""One frozen dataclass per notebook: every parameter a stage takes, with its meaning and default.
+
+Defaults are the toy tier; `params/<tier>/<stage>.yaml` overrides them and `-p NAME VALUE` overrides
+those (see config.py). Keep this module free of heavy imports: the runner validates configs with it
+before anything runs. Values from the paper carry its section; NOT SPECIFIED marks our own choices.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StageBase:
+    tier: str = "toy"  # set by the runner from the params folder name (smoke / toy / paper)
+    seed: int = 0  # seeds every random choice of the stage
+    stage: str = ""  # set by the runner
+    runs_root: str = "runs"  # bulky artifacts: runs/<tier>/<stage>/ (git-ignored); set by the runner
+    results_root: str = "results"  # small, committed outputs: results/<tier>/<stage>/
+
+
+@dataclass(frozen=True)
+class PolicyConfig(StageBase):
+    """00_policy: build the toy world and train the base model from scratch (toy), or load one (paper)."""
+
+    # --- where the base model comes from
+    model_source: str = "scratch"  # "scratch": train a toy model; "local": load `model_path` (paper tier)
+    model_path: str = ""  # a local folder with a causal LM and its tokenizer, e.g. Qwen2.5-1.5B-Instruct
+    policy_template: str = "toy"  # prompt wording: "toy" (short) or "paper" (paper Table 11 paraphrase)
+    judge_template: str = "toy"  # judge prompt wording: "toy" (short) or "paper" (Table 3 paraphrase)
+    # --- the training mixture (DESIGN.md §5)
+    n_train_per_level: int = 4000  # training problems per difficulty level
+    teacher_error_rate: float = 0.04  # per-step chance that a teacher solution makes a mistake
+    blank_line_prob: float = 0.65  # chance of a blank line between a step's explanation and its equation
+    judge_exercise_share: float = 0.33  # judging exercises per solving example
+    judge_exercise_verdict_accuracy: float = 0.7  # how often an exercise's verdict agrees with its analysis
+    judge_exercise_blankline_share: float = 0.3  # exercises on blank-line pieces instead of logical steps
+    # --- the model (Qwen2 architecture) and its tokenizer
+    vocab_size: int = 512
+    hidden_size: int = 192
+    num_layers: int = 4
+    num_heads: int = 6
+    num_kv_heads: int = 2
+    intermediate_size: int = 512
+    # --- training (TRL SFTTrainer)
+    learning_rate: float = 2e-3
+    batch_size: int = 32
+    max_steps: int = 600
+    warmup_ratio: float = 0.05
+    max_length: int = 512
+    # --- evaluation
+    n_eval_per_level: int = 100  # held-out problems per level
+    eval_samples: int = 4  # samples per problem at temperature 1 (accuracy is averaged over them)
+    max_new_tokens: int = 200
+    gen_batch_size: int = 128
+    judge_items_per_class: int = 200  # zero-shot judge: this many correct and as many wrong chunks
+    judge_max_new_tokens: int = 96
+    judge_temperature: float = 0.0  # zero-shot judge decoding (NOT SPECIFIED by the paper; greedy)
+
+    def __post_init__(self):
+        if self.model_source not in ("scratch", "local"):
+            raise ValueError(f"model_source must be 'scratch' or 'local', not {self.model_source!r}")
+        if self.model_source == "local" and not self.model_path:
+            raise ValueError("model_source 'local' needs model_path (a folder with config.json and a tokenizer)")
+        for name in ("teacher_error_rate", "blank_line_prob", "judge_exercise_verdict_accuracy",
+                     "judge_exercise_blankline_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+
+
+STAGES: dict[str, type] = {
+    "00_policy": PolicyConfig,
+}

@@ -1,0 +1,25 @@
+"""Shared fixtures: a tokenizer and a tiny model, built once per session (seconds, not minutes)."""
+import random
+
+import pytest
+
+from stepwiser_core.base_policy import build_mixture, tokenizer_corpus
+from stepwiser_core.models import ModelShape, build_model
+from stepwiser_core.tokenizer import build_tokenizer
+from stepwiser_core.world.problems import generate_problems
+
+
+@pytest.fixture(scope="session")
+def toy_tokenizer():
+    examples = build_mixture(generate_problems(0, 30), 0, 0.1, 0.65, 0.5, 0.7, 0.3)
+    return build_tokenizer(tokenizer_corpus(examples), vocab_size=400)
+
+
+@pytest.fixture(scope="session")
+def tiny_shape():
+    return ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64)
+
+
+@pytest.fixture()
+def tiny_model(toy_tokenizer, tiny_shape):
+    return build_model(toy_tokenizer, tiny_shape, seed=0)

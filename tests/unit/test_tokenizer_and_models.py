@@ -1,0 +1,62 @@
+"""The toy tokenizer round-trips any text; a saved model and tokenizer reload to the same behaviour."""
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from stepwiser_core.models import load_model, save_model
+from stepwiser_core.tokenizer import CHUNK_CLOSE, CHUNK_OPEN, load_tokenizer
+
+TEXTS = ["Ann gets 15 more.\n\n7+15=22\n\nThe answer is \\boxed{22}.", "garbage ✓ 日本語 \t\n  x  ",
+         "<chunk>Multiply by 3.\n12*3=36</chunk>\n<chunk>The answer is \\boxed{36}.</chunk>", "", "   "]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_round_trip(toy_tokenizer, text):
+    ids = toy_tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert toy_tokenizer.decode(ids) == text
+
+
+def test_digits_are_single_tokens_and_chunk_tags_are_one_token_each(toy_tokenizer):
+    tokens = toy_tokenizer.tokenize("12345")
+    assert [t for t in tokens] == list("12345")
+    assert len(toy_tokenizer.tokenize(CHUNK_OPEN)) == len(toy_tokenizer.tokenize(CHUNK_CLOSE)) == 1
+
+
+def test_chat_template_is_chatml(toy_tokenizer):
+    text = toy_tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                             add_generation_prompt=True)
+    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert toy_tokenizer.eos_token == "<|im_end|>" and toy_tokenizer.padding_side == "left"
+
+
+def test_save_load_round_trip(tmp_path, tiny_model, toy_tokenizer):
+    save_model(tiny_model, toy_tokenizer, tmp_path / "m")
+    model, tok = load_model(tmp_path / "m")
+    ids = torch.tensor([toy_tokenizer(TEXTS[0])["input_ids"]])
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, tiny_model.eval()(ids).logits)
+    for text in TEXTS:
+        assert tok(text)["input_ids"] == toy_tokenizer(text)["input_ids"]
+    assert tok.chat_template == toy_tokenizer.chat_template
+
+
+def test_load_tokenizer_avoids_the_autotokenizer_trap(tmp_path, tiny_model, toy_tokenizer):
+    # AutoTokenizer next to a qwen2 config.json would build Qwen2Tokenizer (reference/ecosystem.md §3);
+    # load_tokenizer must give exactly the tokenisation we trained, whatever AutoTokenizer does.
+    save_model(tiny_model, toy_tokenizer, tmp_path / "m")
+    text = TEXTS[1]
+    assert load_tokenizer(tmp_path / "m")(text)["input_ids"] == toy_tokenizer(text)["input_ids"]
+    auto = AutoTokenizer.from_pretrained(str(tmp_path / "m"))
+    if type(auto).__name__ != type(toy_tokenizer).__name__:  # documents the trap when it bites
+        assert auto.decode(auto(text)["input_ids"]) != text or auto(text)["input_ids"] != toy_tokenizer(text)["input_ids"]
+
+
+def test_load_model_names_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model at"):
+        load_model(tmp_path / "nothing")
+
+
+def test_same_seed_same_weights(toy_tokenizer, tiny_shape):
+    from stepwiser_core.models import build_model
+    a, b = build_model(toy_tokenizer, tiny_shape, 3), build_model(toy_tokenizer, tiny_shape, 3)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

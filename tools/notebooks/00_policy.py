@@ -1,0 +1,185 @@
+from stepwiser_core.stages import PolicyConfig
+
+CELLS = [
+("md", r"""
+# 00 · The toy world and the base policy
+
+*StepWiser* (Xiong et al., 2025, arXiv 2508.19229) trains a **generative judge** of reasoning steps. Every
+stage of the paper needs a policy that reasons and sometimes goes wrong, and a judge that starts from the
+same base model. The paper uses Qwen2.5-{1.5B,7B}-Instruct (§4.1). No weights can be downloaded here, so
+the **toy tier** builds a synthetic world where the ground truth is exact and trains a small
+Qwen2-architecture model from scratch; the **paper tier** (`params/paper/`) loads an instruct model from a
+local folder instead and runs the same cells.
+
+This notebook
+1. generates word problems at four difficulty levels (the analogs of ProcessBench's GSM8K, MATH,
+   OlympiadBench and Omni-MATH subsets) and teacher solutions that sometimes make realistic mistakes;
+2. trains the base model (TRL `SFTTrainer`) on a mixture of **solving** and **generic judging exercises**,
+   the toy analog of an instruct model's training (DESIGN.md §5);
+3. measures the policy (accuracy per level at greedy and temperature 1, per-step error rate, error kinds)
+   and the **zero-shot judge** on the policy's own steps, labelled by the exact checker.
+
+Run it in batch with `python -m stepwiser_core.run 00_policy --params params/toy`, or top to bottom here.
+"""),
+("params", PolicyConfig),
+("code", r"""
+from pathlib import Path
+import json, time
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+from stepwiser_core import base_policy, plots, policy_eval, judge_eval
+from stepwiser_core.stages import PolicyConfig
+from stepwiser_core.seeding import seed_everything
+from stepwiser_core.io import atomic_write_json
+from stepwiser_core.config import config_from_namespace
+from stepwiser_core.paths import enter_project_root
+
+enter_project_root()  # relative paths are relative to the repository, wherever Jupyter started
+cfg = config_from_namespace(PolicyConfig, globals())
+seed_everything(cfg.seed)
+run_dir = Path(cfg.runs_root) / cfg.tier / "00_policy"
+results_dir = Path(cfg.results_root) / cfg.tier / "00_policy"
+run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+cfg
+"""),
+("md", r"""
+## 1 · The world
+
+A problem is a start value and a chain of operations, told as a short story, with distractor quantities
+at the harder levels. A teacher solution writes one **logical step** per operation: an explanation line,
+then its equation — usually with a blank line between them, as Qwen models put blank lines around
+equations (paper §3.1). Splitting on blank lines therefore yields more, less coherent pieces than logical
+steps, which is what self-segmentation (notebook 01) is about.
+"""),
+("code", r"""
+from stepwiser_core.world.problems import LEVELS
+from stepwiser_core.world.solutions import render_solution
+import random
+
+train_problems, eval_problems = base_policy.make_problem_splits(cfg.seed, cfg.n_train_per_level, cfg.n_eval_per_level)
+print(f"{len(train_problems)} training problems, {len(eval_problems)} held-out problems")
+display(pd.DataFrame([{"level": k, "analog of": s.name, "operations": f"{s.min_ops}-{s.max_ops}",
+                       "max operand": s.max_operand, "distractors": s.n_distractors} for k, s in LEVELS.items()]))
+example = eval_problems[-1]
+print(example.text, "\n\nanswer:", example.answer, "\n")
+print(render_solution(example, random.Random(0), error_rate=0.0).text)
+"""),
+("md", r"""
+## 2 · The training mixture and the base model
+
+Solving examples come from the teacher, which slips on `teacher_error_rate` of its steps and carries on
+from its own wrong value. Judging exercises use the judge prompt (the structure of the paper's Table 3)
+on teacher chunks — never the policy's chunks and never the study's Monte-Carlo labels — with an analysis
+that re-derives the step and a verdict that agrees with it only `judge_exercise_verdict_accuracy` of the
+time. The base model thus starts as a well-formed but weak judge, as an instruct model does.
+"""),
+("code", r"""
+from stepwiser_core.models import ModelShape, build_model, count_parameters, load_model, save_model
+from stepwiser_core.tokenizer import build_tokenizer
+from stepwiser_core.training import SFTSettings, sft_train
+
+model_dir = run_dir / "model"
+started = time.time()
+if cfg.model_source == "scratch":
+    examples = base_policy.build_mixture(train_problems, cfg.seed, cfg.teacher_error_rate, cfg.blank_line_prob,
+                                         cfg.judge_exercise_share, cfg.judge_exercise_verdict_accuracy,
+                                         cfg.judge_exercise_blankline_share, cfg.policy_template)
+    tokenizer = build_tokenizer(base_policy.tokenizer_corpus(examples), cfg.vocab_size)
+    shape = ModelShape(cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.num_kv_heads, cfg.intermediate_size)
+    model = build_model(tokenizer, shape, cfg.seed)
+    print(f"{len(examples)} examples; model: {count_parameters(model)/1e6:.2f}M parameters, vocabulary {len(tokenizer)}")
+    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, cfg.warmup_ratio, max_length=cfg.max_length)
+    log_history = pd.DataFrame(sft_train(model, tokenizer, examples, settings, run_dir / "trainer", cfg.seed))
+    save_model(model, tokenizer, model_dir)
+    model, tokenizer = load_model(model_dir)  # evaluate exactly what later stages will load
+else:
+    model, tokenizer = load_model(cfg.model_path)
+    log_history = pd.DataFrame(columns=["step", "loss"])
+    print(f"loaded {cfg.model_path}: {count_parameters(model)/1e6:.1f}M parameters")
+print(f"model ready in {time.time() - started:.0f} s")
+"""),
+("code", r"""
+if len(log_history.dropna(subset=["loss"]) if "loss" in log_history else []):
+    display(Image(plots.training_curve(log_history, results_dir / "training_curve.png")))
+    log_history.to_csv(results_dir / "training_log.csv", index=False)
+"""),
+("md", r"""
+## 3 · How good is the policy, and how does it go wrong?
+
+Accuracy is the share of final answers that are right (as the paper scores with Math-Verify; here the
+toy tier's exact verifier), at greedy decoding and at temperature 1 (the paper samples at T = 1 for its
+rollouts, §4.1). The exact checker finds each solution's first wrong step; the **per-step error rate** is
+first errors divided by the steps written up to and including the first error.
+"""),
+("code", r"""
+from stepwiser_core.generation import Sampling, TransformersBackend
+from stepwiser_core.verify import make_verifier
+
+verifier = make_verifier("exact" if cfg.model_source == "scratch" else "math_verify")
+generator = TransformersBackend(model, tokenizer, batch_size=cfg.gen_batch_size)
+greedy_texts = base_policy.sample_solutions(generator, tokenizer, eval_problems,
+                                            Sampling(cfg.max_new_tokens, 0.0, 1, cfg.seed), cfg.policy_template)
+sampled_texts = base_policy.sample_solutions(generator, tokenizer, eval_problems,
+                                             Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed), cfg.policy_template)
+greedy = policy_eval.score_solutions(eval_problems, greedy_texts, verifier, decoding="greedy")
+sampled = policy_eval.score_solutions(eval_problems, sampled_texts, verifier, decoding="temperature 1")
+summary = pd.concat([policy_eval.summarize_by_level(greedy).assign(decoding="greedy"),
+                     policy_eval.summarize_by_level(sampled).assign(decoding="temperature 1")])
+display(summary.round(3))
+display(Image(plots.accuracy_by_level(summary[summary.level != "all"], results_dir / "accuracy_by_level.png")))
+"""),
+("code", r"""
+shares = pd.DataFrame(sorted(policy_eval.error_kind_shares(sampled).items()), columns=["kind", "share"])
+display(shares.round(3))
+display(Image(plots.error_kinds(shares, results_dir / "error_kinds.png")))
+wrong = sampled[sampled.first_error.notna()].head(1)
+if len(wrong):
+    i = eval_problems.index(next(p for p in eval_problems if p.id == wrong.problem_id.iloc[0]))
+    print(eval_problems[i].text, "\n"); print(sampled_texts[i][int(wrong["sample"].iloc[0])])
+    print("\nfirst error:", wrong[["first_error", "error_kind"]].to_dict("records")[0])
+"""),
+("md", r"""
+## 4 · The zero-shot judge
+
+The judge starts from this same base model (paper §4.1). We ask it to judge the policy's own chunks —
+every chunk up to and including each solution's first error, so the history is always correct, as in
+ProcessBench's sequential evaluation — on a balanced set of correct and wrong chunks. It should follow
+the format (an analysis, then `\boxed{Positive}` or `\boxed{Negative}`) but judge weakly: making it good
+is the job of notebook 03.
+"""),
+("code", r"""
+import random
+items = [it for p, texts in zip(eval_problems, sampled_texts) for t in texts for it in judge_eval.items_from_solution(p, t)]
+items = judge_eval.balanced_items(items, random.Random(cfg.seed), cfg.judge_items_per_class)
+judge_outputs = base_policy.run_judge(generator, tokenizer, items,
+                                      Sampling(cfg.judge_max_new_tokens, cfg.judge_temperature, 1, cfg.seed), cfg.judge_template)
+judged = judge_eval.score_judgments(items, judge_outputs)
+print(f"{len(items)} items; format rate {judged.parsed.mean():.3f}; step accuracy {judged.correct.mean():.3f}")
+display(Image(plots.judge_confusion(judged, results_dir / "zero_shot_judge.png", "Zero-shot judge (balanced items)")))
+print(judge_outputs[0])
+"""),
+("code", r"""
+from stepwiser_core.tables import write_table
+
+metrics = {"tier": cfg.tier, "seed": cfg.seed, **base_policy.policy_metrics(greedy, sampled, judged)}
+atomic_write_json(results_dir / "metrics.json", metrics)
+write_table(summary, results_dir, "accuracy_by_level")
+write_table(shares, results_dir, "error_kinds")
+pd.concat([greedy, sampled]).to_csv(run_dir / "solutions_scored.csv", index=False)
+judged.to_csv(run_dir / "zero_shot_judgments.csv", index=False)
+print(json.dumps(metrics, indent=1))
+"""),
+("md", r"""
+## Notes and departures from the paper
+
+- **The base model.** The paper starts from Qwen2.5-Instruct; the toy tier trains a small Qwen2-architecture
+  model from scratch on a solving + judging-exercise mixture. Its mistakes come partly from its own limited
+  arithmetic and partly from imitating a teacher that slips on `teacher_error_rate` of its steps; both are
+  measured above, not assumed.
+- **The zero-shot judge** has seen the judge format in generic exercises whose verdicts are right only
+  `judge_exercise_verdict_accuracy` of the time, and never any of the study's labels.
+- **Accuracy** is final-answer accuracy, as in the paper; `process_accuracy` additionally requires every
+  step to be right (the exact checker), something the paper cannot measure.
+"""),
+]
