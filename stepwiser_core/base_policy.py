@@ -61,8 +61,13 @@ def run_judge(generator: Generator, tokenizer: PreTrainedTokenizerBase, items: S
     return [outs[0] for outs in generator.generate(prompts, sampling)]
 
 
+def _mean(series: pd.Series) -> float:
+    return float(series.mean()) if len(series) else float("nan")
+
+
 def policy_metrics(greedy: pd.DataFrame, sampled: pd.DataFrame, judged: pd.DataFrame) -> dict:
-    """The stage's headline numbers (metrics.json). `sampled` is at temperature 1, all levels pooled."""
+    """The stage's headline numbers (metrics.json). `sampled` is at temperature 1, all levels pooled.
+    Judge numbers are NaN when there were no items (e.g. a policy that never errs)."""
     from .policy_eval import error_kind_shares, step_error_rate
 
     by_level = {
@@ -78,9 +83,9 @@ def policy_metrics(greedy: pd.DataFrame, sampled: pd.DataFrame, judged: pd.DataF
         "problem_accuracy_greedy": float(greedy["answer_correct"].mean()),
         "accuracy_by_level": by_level,
         "error_kind_shares": error_kind_shares(sampled),
-        "zero_shot_judge_format_rate": float(judged["parsed"].mean()),
-        "zero_shot_judge_step_accuracy": float(judged["correct"].mean()),
-        "zero_shot_judge_accuracy_on_correct_chunks": float(judged[judged.label]["correct"].mean()),
-        "zero_shot_judge_accuracy_on_wrong_chunks": float(judged[~judged.label]["correct"].mean()),
+        "zero_shot_judge_format_rate": _mean(judged["parsed"]),
+        "zero_shot_judge_step_accuracy": _mean(judged["correct"]),
+        "zero_shot_judge_accuracy_on_correct_chunks": _mean(judged[judged.label == True]["correct"]),  # noqa: E712
+        "zero_shot_judge_accuracy_on_wrong_chunks": _mean(judged[judged.label == False]["correct"]),  # noqa: E712
         "zero_shot_judge_items": int(len(judged)),
     }

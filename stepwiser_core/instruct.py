@@ -14,16 +14,15 @@ from dataclasses import dataclass
 
 from .judge import format_judgment, judge_prompt
 from .world.checker import check_steps, parse_line
-from .world.problems import ORDINALS, SYMBOL, Problem, apply_op
+from .world.problems import SYMBOL, Problem, apply_op, operation_sentence
 from .world.segment import blankline_steps
 
 POLICY_TEMPLATES = {
-    "toy": "Solve the math problem step by step. Give the final answer in \\boxed{{}}.\nProblem: {problem}",
+    "toy": "Solve step by step; box the answer.\nProblem: {problem}",
     # Paraphrase of the paper's Table 11 (chunk policy) without the chunk instruction, for the base policy.
     "paper": ("You are a helpful assistant that solves math problems step by step. After the reasoning, "
               "give the final answer in \\boxed{{}}.\nProblem: {problem}"),
 }
-_KIND_WORD = {"add": "add", "sub": "subtract", "mul": "multiply by"}
 
 
 def policy_prompt(problem: str, template: str = "toy") -> str:
@@ -52,7 +51,7 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tuple[
     if pos < len(problem.ops):
         op = problem.ops[pos]
         expected = f"{values[pos]}{SYMBOL[op.kind]}{op.operand}={apply_op(op.kind, values[pos], op.operand)}"
-        goal = f"Next: {ORDINALS[pos]}, {_KIND_WORD[op.kind]} {op.operand}. Check: {expected}."
+        goal = f"Next: {operation_sentence(pos, op, problem.items)} Check: {expected}."
     else:
         goal = f"Next: the final answer. Check: {values[-1]}."
     return f"{goal} Chunk: {quoted}. Match: {'yes' if ok else 'no'}.", ok

@@ -43,11 +43,15 @@ def balanced_items(items: Sequence[JudgeItem], rng: random.Random, max_per_class
     return chosen
 
 
+JUDGMENT_COLUMNS = ["problem_id", "level", "step", "label", "verdict", "parsed", "correct", "output"]
+
+
 def score_judgments(items: Sequence[JudgeItem], outputs: Sequence[str]) -> pd.DataFrame:
+    """One row per judged item: the parsed verdict (None when unparseable) and whether it matches the truth."""
     rows = []
     for item, out in zip(items, outputs, strict=True):
         verdict = parse_verdict(out)
         rows.append({"problem_id": item.problem.id, "level": item.problem.level, "step": len(item.history),
                      "label": item.label, "verdict": verdict, "parsed": verdict is not None,
                      "correct": verdict == item.label, "output": out})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=JUDGMENT_COLUMNS)

@@ -50,9 +50,12 @@ def error_kinds(shares: pd.DataFrame, path: str | Path) -> Path:
 
 def judge_confusion(judged: pd.DataFrame, path: str | Path, title: str) -> Path:
     """Verdict counts against the true label (columns label, verdict; None = unparseable)."""
-    table = pd.crosstab(judged["label"].map({True: "correct chunk", False: "wrong chunk"}),
-                        judged["verdict"].map({True: "Positive", False: "Negative"}).fillna("unparseable"))
     fig, ax = plt.subplots(figsize=(4.5, 2.8))
-    sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+    if len(judged):
+        table = pd.crosstab(judged["label"].map({True: "correct chunk", False: "wrong chunk"}),
+                            judged["verdict"].map({True: "Positive", False: "Negative"}).fillna("unparseable"))
+        sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+    else:
+        ax.text(0.5, 0.5, "no items to judge", ha="center", va="center")
     ax.set(title=title, xlabel="verdict", ylabel="truth")
     return save_figure(fig, path)

@@ -27,7 +27,7 @@ class SFTSettings:
     warmup_ratio: float = 0.05
     weight_decay: float = 0.01
     max_length: int = 512
-    logging_steps: int = 25
+    logging_steps: int = 0  # 0: about 20 points over the run
 
 
 def to_sft_dataset(examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase) -> Dataset:
@@ -46,7 +46,8 @@ def sft_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, exampl
         output_dir=str(output_dir), learning_rate=settings.learning_rate, max_steps=settings.max_steps,
         per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
         warmup_steps=int(settings.warmup_ratio * settings.max_steps), weight_decay=settings.weight_decay,
-        max_length=settings.max_length, logging_steps=settings.logging_steps, save_strategy="no",
+        max_length=settings.max_length,
+        logging_steps=settings.logging_steps or max(1, settings.max_steps // 20), save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, use_cpu=not on_gpu, bf16=on_gpu,
         activation_checkpointing=False, dataloader_num_workers=0, disable_tqdm=not progress,
         dataset_num_proc=None, train_sampling_strategy="group_by_length",  # less compute on padding

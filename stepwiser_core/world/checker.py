@@ -17,9 +17,9 @@ from .problems import Operation, Problem, apply_op
 # The ordinal ('Second, ') is a reading aid and is not itself checked: what a step does is what counts.
 _ORDINAL = r"(?:[A-Z][a-z]+, )?"
 _EXPLAIN = [
-    (re.compile(rf"^{_ORDINAL}[A-Z][a-z]+ gets (?P<b>\d+) more\.$"), "add"),
-    (re.compile(rf"^{_ORDINAL}[A-Z][a-z]+ gives away (?P<b>\d+)\.$"), "sub"),
-    (re.compile(rf"^{_ORDINAL}[Mm]ultiply by (?P<b>\d+)\.$"), "mul"),
+    (re.compile(rf"^{_ORDINAL}(?P<b>\d+) more arrive\.$"), "add"),
+    (re.compile(rf"^{_ORDINAL}(?P<b>\d+) are given away\.$"), "sub"),
+    (re.compile(rf"^{_ORDINAL}(?P<b>\d+) times as many [a-z]+\.$"), "mul"),
 ]
 _EQUATION = re.compile(r"^(?P<a>-?\d+)(?P<op>[+*-])(?P<b>-?\d+)=(?P<c>-?\d+)$")
 _ANSWER = re.compile(r"^The answer is \\boxed\{(?P<v>-?\d+)\}\.$")

@@ -42,12 +42,14 @@ class LevelSpec:
     mul_factors: tuple[int, ...] = (2, 3)
 
 
-# Level 1..4 ≈ GSM8K, MATH, OlympiadBench, Omni-MATH: each adds operations, operand range and distractors.
+# Level 1..4 ≈ GSM8K, MATH, OlympiadBench, Omni-MATH: each adds operations and distractor quantities.
+# Operands stay single-digit (values up to 99): a ~2M-parameter model must learn the arithmetic and the
+# reading in minutes on a CPU; with two-digit operands it did not get past copying the format.
 LEVELS: dict[int, LevelSpec] = {
-    1: LevelSpec("gsm8k", 2, 3, 9, 0),
-    2: LevelSpec("math", 3, 4, 19, 1),
-    3: LevelSpec("olympiadbench", 4, 5, 29, 1),
-    4: LevelSpec("omnimath", 5, 6, 49, 2),
+    1: LevelSpec("gsm8k", 2, 3, 5, 0),
+    2: LevelSpec("math", 3, 4, 9, 1),
+    3: LevelSpec("olympiadbench", 4, 5, 9, 2),
+    4: LevelSpec("omnimath", 5, 6, 9, 3),
 }
 
 
@@ -102,17 +104,22 @@ class Problem:
         )
 
 
-def _op_sentence(index: int, op: Operation, items: str) -> str:
+def operation_sentence(index: int, op: Operation, items: str) -> str:
+    """'Second, 3 are given away.': how the problem states its operation number `index` (0-based).
+
+    Solutions restate it word for word, and the operand comes right after its ordinal: copying a
+    number two tokens after a key is what a small transformer learns fastest (an induction head).
+    """
     if op.kind == "add":
-        return f"{ORDINALS[index]}, they get {op.operand} more."
+        return f"{ORDINALS[index]}, {op.operand} more arrive."
     if op.kind == "sub":
-        return f"{ORDINALS[index]}, they give away {op.operand}."
-    return f"{ORDINALS[index]}, their {items} are multiplied by {op.operand}."
+        return f"{ORDINALS[index]}, {op.operand} are given away."
+    return f"{ORDINALS[index]}, {op.operand} times as many {items}."
 
 
 def render_problem_text(name: str, items: str, start: int, ops, distractors, rng: random.Random) -> str:
     """Sentences in order, with distractor sentences ('Ben has 12 coins.') dropped in at random places."""
-    sentences = [f"{name} has {start} {items}."] + [_op_sentence(i, o, items) for i, o in enumerate(ops)]
+    sentences = [f"{name} has {start} {items}."] + [operation_sentence(i, o, items) for i, o in enumerate(ops)]
     for person, amount in distractors:
         sentences.insert(rng.randint(1, len(sentences)), f"{person} has {amount} {items}.")
     return " ".join(sentences) + f" How many {items} does {name} have now?"
@@ -136,7 +143,7 @@ def generate_problem(rng: random.Random, level: int, problem_id: str) -> Problem
     spec = LEVELS[level]
     name = rng.choice(NAMES)
     items = rng.choice(ITEMS)
-    start = rng.randint(1, spec.max_operand + 1)
+    start = rng.randint(1, 2 * spec.max_operand + 2)
     ops, value = [], start
     for _ in range(rng.randint(spec.min_ops, spec.max_ops)):
         op = _choose_op(rng, value, spec)

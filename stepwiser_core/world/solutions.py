@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .problems import ORDINALS, SYMBOL, Operation, Problem, apply_op
+from .problems import SYMBOL, Operation, Problem, apply_op, operation_sentence
 
 ERROR_KINDS = ("computation", "misread_operand", "wrong_operation", "skipped_step", "wrong_carry")
 # The mixture of injected mistakes; slips and misreads dominate, as they do for small instruct models.
@@ -19,13 +19,9 @@ DEFAULT_ERROR_WEIGHTS = {"computation": 0.45, "misread_operand": 0.30, "wrong_op
                          "skipped_step": 0.10, "wrong_carry": 0.05}
 
 
-def explanation_line(index: int, kind: str, operand: int, name: str) -> str:
-    """'Second, Ann gives away 3.': the ordinal names which of the problem's operations this step does."""
-    if kind == "add":
-        return f"{ORDINALS[index]}, {name} gets {operand} more."
-    if kind == "sub":
-        return f"{ORDINALS[index]}, {name} gives away {operand}."
-    return f"{ORDINALS[index]}, multiply by {operand}."
+def explanation_line(index: int, kind: str, operand: int, items: str) -> str:
+    """The step's first line restates the problem's sentence for operation `index` (as it read it)."""
+    return operation_sentence(index, Operation(kind, operand), items)
 
 
 def equation_line(a: int, kind: str, b: int, c: int) -> str:
@@ -103,7 +99,7 @@ def render_solution(problem: Problem, rng: random.Random, error_rate: float = 0.
         if err is not None:
             first_error, error_kind = len(steps), err
         sep = "\n\n" if rng.random() < blank_line_prob else "\n"
-        steps.append(explanation_line(i, kind, b, problem.name) + sep + equation_line(a, kind, b, c))
+        steps.append(explanation_line(i, kind, b, problem.items) + sep + equation_line(a, kind, b, c))
         value, i = c, i + 1
     steps.append(answer_line(value))
     return Solution("\n\n".join(steps), tuple(steps), first_error, error_kind, value)

@@ -1,5 +1,6 @@
 """Notebook 00 end to end through the runner on the smoke tier: toy path, determinism, paper-tier path."""
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,8 @@ def test_00_policy_runs_and_is_deterministic(tmp_path):
     out = tmp_path / "a" / "results" / "smoke" / "00_policy"
     metrics = json.loads((out / "metrics.json").read_text())
     assert all(k in metrics for k in REQUIRED)
-    assert 0.0 <= metrics["zero_shot_judge_format_rate"] <= 1.0
+    rate = metrics["zero_shot_judge_format_rate"]  # NaN when the smoke policy gives no balanced items
+    assert math.isnan(rate) or 0.0 <= rate <= 1.0
     for figure in ("training_curve.png", "accuracy_by_level.png", "zero_shot_judge.png"):
         assert (out / figure).stat().st_size > 0
     run_dir = tmp_path / "a" / "runs" / "smoke" / "00_policy"

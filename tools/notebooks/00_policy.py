@@ -157,7 +157,7 @@ judge_outputs = base_policy.run_judge(generator, tokenizer, items,
 judged = judge_eval.score_judgments(items, judge_outputs)
 print(f"{len(items)} items; format rate {judged.parsed.mean():.3f}; step accuracy {judged.correct.mean():.3f}")
 display(Image(plots.judge_confusion(judged, results_dir / "zero_shot_judge.png", "Zero-shot judge (balanced items)")))
-print(judge_outputs[0])
+print(judge_outputs[0] if judge_outputs else "(no items: the policy's chunks were all right or all wrong)")
 """),
 ("code", r"""
 from stepwiser_core.tables import write_table
