@@ -34,12 +34,21 @@ def build_mixture(train: Sequence[Problem], seed: int, teacher_error_rate: float
     rng = random.Random(f"{seed}:mixture")
     examples = [solve_example(p, render_solution(p, rng, teacher_error_rate, blank_line_prob=blank_line_prob).text,
                               policy_template) for p in train]
-    for p in rng.sample(list(train), int(judge_share * len(train))):
+    judged = rng.sample(list(train), int(judge_share * len(train)))
+    examples += judge_exercises(judged, rng, verdict_accuracy, blankline_share, blank_line_prob)
+    rng.shuffle(examples)
+    return examples
+
+
+def judge_exercises(problems: Sequence[Problem], rng: random.Random, verdict_accuracy: float,
+                    blankline_share: float, blank_line_prob: float = 0.65) -> list[Example]:
+    """One judging exercise per problem, on a teacher solution (see instruct.judge_exercise)."""
+    examples = []
+    for p in problems:
         # Exercises need wrong chunks as well as right ones: force a mistake into 60 % of their solutions.
         force = rng.randrange(len(p.ops)) if rng.random() < 0.6 else None
         sol = render_solution(p, rng, 0.0, blank_line_prob=blank_line_prob, force_error_at=force)
         examples.append(judge_exercise(p, sol.steps, sol.first_error, rng, verdict_accuracy, blankline_share))
-    rng.shuffle(examples)
     return examples
 
 

@@ -22,6 +22,12 @@ POLICY_TEMPLATES = {
     # Paraphrase of the paper's Table 11 (chunk policy) without the chunk instruction, for the base policy.
     "paper": ("You are a helpful assistant that solves math problems step by step. After the reasoning, "
               "give the final answer in \\boxed{{}}.\nProblem: {problem}"),
+    # The chunk policy's prompts (notebook 01): the same, plus the instruction to tag each step.
+    "toy_chunk": "Solve step by step in <chunk> tags; box the answer.\nProblem: {problem}",
+    # Paraphrase of the paper's Table 11.
+    "paper_chunk": ("You are a helpful assistant that solves math problems step by step. (1) Put each part of "
+                    "the reasoning inside <chunk> and </chunk> tags. (2) After the reasoning, give the final "
+                    "answer in \\boxed{{}}.\nProblem: {problem}"),
 }
 
 

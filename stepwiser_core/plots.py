@@ -59,3 +59,12 @@ def judge_confusion(judged: pd.DataFrame, path: str | Path, title: str) -> Path:
         ax.text(0.5, 0.5, "no items to judge", ha="center", va="center")
     ax.set(title=title, xlabel="verdict", ylabel="truth")
     return save_figure(fig, path)
+
+
+def steps_histogram(stats: pd.DataFrame, path: str | Path) -> Path:
+    """Distribution of steps per solution for each segmentation (columns segmentation, steps)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    sns.histplot(data=stats, x="steps", hue="segmentation", discrete=True, stat="proportion", common_norm=False,
+                 multiple="dodge", shrink=0.8, ax=ax)
+    ax.set(title="Steps per solution", xlabel="steps", ylabel="share of solutions")
+    return save_figure(fig, path)

@@ -179,8 +179,17 @@ def plan_stages(args: argparse.Namespace, stages: Mapping[str, type]) -> list[St
             cfg = load_config(cls, yaml_path if yaml_path.is_file() else None, stage_overrides, tier)
         except ConfigError as exc:
             raise ConfigError(f"stage {stage}: {exc}") from None
-        plans.append(StagePlan(stage, notebook, cfg, config_hash(cfg), args.runs_root / tier / stage))
+        plans.append(StagePlan(stage, notebook, cfg, _run_key(cfg, notebook), args.runs_root / tier / stage))
     return plans
+
+
+def _run_key(cfg: Any, notebook: Path) -> str:
+    """What decides whether a finished stage can be reused: its config and its notebook's source.
+
+    An edited notebook computes something else from the same parameters, so it must not be skipped."""
+    import hashlib
+
+    return hashlib.sha256(f"{config_hash(cfg)}:".encode() + notebook.read_bytes()).hexdigest()[:16]
 
 
 def _is_complete(run_dir: Path, cfg_hash: str) -> bool:

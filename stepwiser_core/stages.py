@@ -67,6 +67,34 @@ class PolicyConfig(StageBase):
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
 
 
+@dataclass(frozen=True)
+class SegmentationConfig(StageBase):
+    """01_segmentation: teach the policy to wrap each logical step in <chunk> tags (paper §3.1, §4.1)."""
+
+    policy_dir: str = ""  # the base model; empty means <runs_root>/<tier>/00_policy/model
+    verifier: str = "exact"  # final-answer check: "exact" (toy) or "math_verify" (paper)
+    base_template: str = "toy"  # the base policy's prompt
+    chunk_template: str = "toy_chunk"  # the chunk policy's prompt ([P Table 11] for "paper_chunk")
+    # --- SFT data, as in [P §4.1]: sample, keep correct responses, segment each several times, keep exact ones
+    n_prompts: int = 1500  # [P] 20k NuminaMath prompts
+    samples_per_prompt: int = 4  # [P] 16 responses per prompt
+    max_correct_per_prompt: int = 2  # [P] up to 4 correct responses per prompt
+    segment_attempts: int = 8  # [P] 8 segmentations per response by Llama-3.1-70B-it
+    segmenter_error_rate: float = 0.3  # per-attempt mistake rate of the toy teacher segmenter (our stand-in)
+    judge_replay_share: float = 0.25  # judging exercises mixed in so the judge init keeps its skill (our choice)
+    # --- SFT ([P] lr 1e-5, global batch 32, packing 8192: for a 7B model; a from-scratch toy model needs more)
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    max_steps: int = 300
+    max_length: int = 512
+    # --- Table 4 analog: steps, tokens and accuracy averaged over k samples per problem
+    n_eval_per_level: int = 100
+    eval_samples: int = 4  # [P] Avg@32 on MATH500
+    max_new_tokens: int = 256
+    gen_batch_size: int = 128
+
+
 STAGES: dict[str, type] = {
     "00_policy": PolicyConfig,
+    "01_segmentation": SegmentationConfig,
 }

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stepwiser_core.config import config_hash, load_config
+from stepwiser_core.config import load_config
+from stepwiser_core.run import _run_key
 from stepwiser_core.io import read_json
 from stepwiser_core.run import main
 
@@ -141,7 +142,8 @@ def test_first_run_writes_run_folder(first_run: tuple[Path, str]) -> None:
     assert read_json(run_dir / "tiny.json") == {"seed": 0, "stage": "01_tiny", "value": 3}  # params file applied
     assert yaml.safe_load((run_dir / "config.yaml").read_text()) == dataclasses.asdict(expected)
     run = read_json(run_dir / "run.json")
-    assert run["status"] == "complete" and run["config_hash"] == config_hash(expected) and run["duration_s"] > 0
+    assert run["status"] == "complete" and run["config_hash"] == _run_key(expected, FIXTURES / "01_tiny.ipynb")
+    assert run["duration_s"] > 0
 
     provenance = read_json(run_dir / "provenance.json")
     assert provenance["config_hash"] == run["config_hash"] and provenance["seed"] == 0

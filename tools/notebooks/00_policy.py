@@ -167,6 +167,7 @@ atomic_write_json(results_dir / "metrics.json", metrics)
 write_table(summary, results_dir, "accuracy_by_level")
 write_table(shares, results_dir, "error_kinds")
 pd.concat([greedy, sampled]).to_csv(run_dir / "solutions_scored.csv", index=False)
+atomic_write_json(run_dir / "eval_problems.json", [p.to_dict() for p in eval_problems])  # read by later stages
 judged.to_csv(run_dir / "zero_shot_judgments.csv", index=False)
 print(json.dumps(metrics, indent=1))
 """),

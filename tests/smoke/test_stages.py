@@ -22,6 +22,7 @@ def run_stage(tmp: Path, *extra: str, stage: str = "00_policy") -> subprocess.Co
 
 @pytest.mark.smoke
 def test_00_policy_runs_and_is_deterministic(tmp_path):
+    """Also runs 01 after 00 in the same folder: stages hand over by path only."""
     first = run_stage(tmp_path / "a")
     assert first.returncode == 0, first.stdout + first.stderr
     out = tmp_path / "a" / "results" / "smoke" / "00_policy"
@@ -38,6 +39,16 @@ def test_00_policy_runs_and_is_deterministic(tmp_path):
 
     again = run_stage(tmp_path / "a")  # same config: skipped, nothing recomputed
     assert again.returncode == 0 and "skip 00_policy" in again.stdout + again.stderr
+
+    seg = run_stage(tmp_path / "a", stage="01_segmentation")
+    assert seg.returncode == 0, seg.stdout + seg.stderr
+    seg_out = tmp_path / "a" / "results" / "smoke" / "01_segmentation"
+    seg_metrics = json.loads((seg_out / "metrics.json").read_text())
+    for key in ("steps_per_solution_blankline", "steps_per_solution_chunks", "reconstruction_exact_rate",
+                "accuracy_base", "accuracy_chunk"):
+        assert key in seg_metrics
+    assert (tmp_path / "a" / "runs" / "smoke" / "01_segmentation" / "model" / "config.json").exists()
+    assert (seg_out / "table4.md").exists()
 
     second = run_stage(tmp_path / "b")  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr

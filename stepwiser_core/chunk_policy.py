@@ -1,0 +1,110 @@
+"""Stage 01: self-segmentation data (paper §3.1, §4.1) and the chunk-vs-blank-line statistics (Table 4).
+
+The paper samples 16 responses per prompt from the base policy, keeps up to 4 correct ones, asks
+Llama-3.1-70B for 8 segmentations of each and keeps only those that reconstruct the response exactly;
+then it fine-tunes the base model to write `<chunk>` tags itself. The toy tier does the same with the
+imperfect teacher segmenter of `segmentation.py` standing in for the 70B model.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from transformers import PreTrainedTokenizerBase
+
+from .instruct import Example, policy_prompt
+from .segmentation import check_attempt, format_chunks, parse_chunks_lenient, segment_attempts, select_segmentation
+from .verify import AnswerVerifier
+from .world.checker import check_steps
+from .world.problems import Problem
+from .world.segment import blankline_steps
+
+
+def correct_responses(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
+                      max_per_prompt: int) -> list[tuple[Problem, str]]:
+    """Up to `max_per_prompt` distinct responses per problem whose final answer is right (paper: 4 of 16)."""
+    kept = []
+    for problem, texts in zip(problems, samples, strict=True):
+        good = list(dict.fromkeys(t for t in texts if verifier.is_correct(t, str(problem.answer))))
+        kept += [(problem, t) for t in good[:max_per_prompt]]
+    return kept
+
+
+@dataclass(frozen=True)
+class SegmentationData:
+    examples: list[Example]  # SFT examples: chunk-policy prompt -> the response with <chunk> tags
+    attempts: int  # teacher segmentations asked for
+    valid_attempts: int  # ... that parse and reconstruct their response exactly
+    responses: int  # responses offered to the teacher
+    kept: int  # responses with at least one valid segmentation (they become SFT examples)
+
+
+def build_segmentation_data(responses: Sequence[tuple[Problem, str]], seed: int, n_attempts: int,
+                            teacher_error_rate: float, template: str = "toy_chunk") -> SegmentationData:
+    """Segment each response `n_attempts` times, keep exact reconstructions, pick one per response."""
+    rng = random.Random(f"{seed}:segmentation")
+    examples, valid = [], 0
+    for problem, text in responses:
+        attempts = segment_attempts(text, rng, n_attempts, teacher_error_rate)
+        valid += sum(check_attempt(text, a) is not None for a in attempts)
+        if (chunks := select_segmentation(text, attempts)) is not None:
+            examples.append(Example(policy_prompt(problem.text, template), format_chunks(chunks), "chunk"))
+    return SegmentationData(examples, len(responses) * n_attempts, valid, len(responses), len(examples))
+
+
+def solution_stats(problems: Sequence[Problem], samples: Sequence[Sequence[str]], tokenizer: PreTrainedTokenizerBase,
+                   verifier: AnswerVerifier, segmentation: str) -> pd.DataFrame:
+    """Per sample: number of steps under `segmentation` ("blankline" or "chunks"), tokens, correctness,
+    and whether the exact checker finds a wrong step in those steps."""
+    rows = []
+    for problem, texts in zip(problems, samples, strict=True):
+        for k, text in enumerate(texts):
+            steps = blankline_steps(text) if segmentation == "blankline" else parse_chunks_lenient(text)
+            rows.append({"problem_id": problem.id, "level": problem.level, "sample": k, "segmentation": segmentation,
+                         "steps": len(steps), "tokens": len(tokenizer(text, add_special_tokens=False)["input_ids"]),
+                         "answer_correct": verifier.is_correct(text, str(problem.answer)),
+                         "first_error": check_steps(problem, steps).first_error})
+    return pd.DataFrame(rows)
+
+
+# The paper's Table 4 (Qwen2.5-1.5B; steps and tokens over 10K NuminaMath prompts, Avg@32 on MATH500).
+PAPER_TABLE4 = {"blankline": ("Qwen2.5-1.5B-it, split by \\n\\n", 9.6, 686.7, 44.2),
+                "chunks": ("Qwen2.5-1.5B-chunk, self-segmentation", 6.0, 714.1, 44.7)}
+
+
+def table4(stats: pd.DataFrame) -> pd.DataFrame:
+    """Steps, tokens and accuracy (mean over every sample) per segmentation, beside the paper's numbers."""
+    rows = []
+    for seg, g in stats.groupby("segmentation", sort=False):
+        name, steps, tokens, acc = PAPER_TABLE4[seg]
+        rows.append({"segmentation": seg, "steps": g["steps"].mean(), "tokens": g["tokens"].mean(),
+                     "accuracy": g["answer_correct"].mean(), "accuracy_se": _binomial_se(g["answer_correct"]),
+                     "n": len(g), "paper_model": name, "paper_steps": steps, "paper_tokens": tokens,
+                     "paper_accuracy": acc / 100})
+    return pd.DataFrame(rows)
+
+
+def _binomial_se(x: pd.Series) -> float:
+    p = float(x.mean())
+    return (p * (1 - p) / max(len(x), 1)) ** 0.5
+
+
+def segmentation_metrics(stats: pd.DataFrame, chunk_texts: Sequence[Sequence[str]]) -> dict:
+    from .segmentation import parse_chunks
+
+    base, chunk = stats[stats.segmentation == "blankline"], stats[stats.segmentation == "chunks"]
+    texts = [t for ts in chunk_texts for t in ts]
+    return {
+        "steps_per_solution_blankline": float(base["steps"].mean()),
+        "steps_per_solution_chunks": float(chunk["steps"].mean()),
+        "step_reduction": float(1 - chunk["steps"].mean() / base["steps"].mean()),
+        "tokens_per_solution_blankline": float(base["tokens"].mean()),
+        "tokens_per_solution_chunks": float(chunk["tokens"].mean()),
+        "accuracy_base": float(base["answer_correct"].mean()),
+        "accuracy_base_se": _binomial_se(base["answer_correct"]),
+        "accuracy_chunk": float(chunk["answer_correct"].mean()),
+        "accuracy_chunk_se": _binomial_se(chunk["answer_correct"]),
+        "chunk_format_rate": sum(parse_chunks(t) is not None for t in texts) / max(len(texts), 1),
+    }
