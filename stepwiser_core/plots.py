@@ -24,6 +24,13 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     return Path(path)
 
 
+def _no_data(fig: plt.Figure, ax: plt.Axes, path: str | Path) -> Path:
+    """A figure that says there was nothing to plot (tiny smoke runs), instead of failing the stage."""
+    ax.text(0.5, 0.5, "no data", ha="center", va="center")
+    ax.set_axis_off()
+    return save_figure(fig, path)
+
+
 def training_curve(log_history: pd.DataFrame, path: str | Path, title: str = "SFT training loss") -> Path:
     """Loss against optimisation step (TRL's log history: columns `step`, `loss`)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
@@ -67,4 +74,35 @@ def steps_histogram(stats: pd.DataFrame, path: str | Path) -> Path:
     sns.histplot(data=stats, x="steps", hue="segmentation", discrete=True, stat="proportion", common_norm=False,
                  multiple="dodge", shrink=0.8, ax=ax)
     ax.set(title="Steps per solution", xlabel="steps", ylabel="share of solutions")
+    return save_figure(fig, path)
+
+
+def label_balance(balance: pd.DataFrame, path: str | Path) -> Path:
+    """Positive share per rule, ours beside the paper's (columns rule, positive_share, paper)."""
+    long = balance.melt(id_vars="rule", value_vars=["positive_share", "paper"], var_name="source", value_name="share")
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    sns.barplot(data=long.dropna(), x="rule", y="share", hue="source", ax=ax)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set(title="Share of Positive labels", xlabel="", ylabel="positive share", ylim=(0, 1))
+    return save_figure(fig, path)
+
+
+def q_distribution(qs: pd.DataFrame, path: str | Path) -> Path:
+    """Histogram of intermediate Q̂ values by true status of the chunk (columns q, truth)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    if qs.empty:
+        return _no_data(fig, ax, path)
+    sns.histplot(data=qs, x="q", hue="truth", bins=17, stat="proportion", common_norm=False, element="step", ax=ax)
+    ax.set(title="Monte-Carlo Q̂ after a chunk (M=16)", xlabel="Q̂", ylabel="share of chunks")
+    return save_figure(fig, path)
+
+
+def agreement_vs_m(quality: pd.DataFrame, path: str | Path) -> Path:
+    """Label agreement with the exact truth against the rollout budget M, one line per rule."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    if quality["agreement"].isna().all():
+        return _no_data(fig, ax, path)
+    sns.lineplot(data=quality, x="M", y="agreement", hue="rule", marker="o", ax=ax)
+    ax.set(xscale="log", xticks=sorted(quality.M.unique()), xticklabels=sorted(quality.M.unique()),
+           title="Monte-Carlo labels vs exact truth", xlabel="rollouts per chunk (M)", ylabel="agreement")
     return save_figure(fig, path)

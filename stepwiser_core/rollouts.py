@@ -113,6 +113,8 @@ class RolloutEngine:
         """m continuations per prefix as token ids, each ending with eos unless it hit `max_new_tokens`."""
         if m < 1:
             raise ValueError(f"m must be >= 1, not {m}")
+        if not prefixes:  # e.g. every trajectory was a single (final) chunk: nothing to roll out
+            return []
         # Identical prefixes (e.g. the same chunk asked for twice) are prefilled once, with m rows per request.
         where: dict[str, list[int]] = {}
         for i, p in enumerate(prefixes):

@@ -94,7 +94,39 @@ class SegmentationConfig(StageBase):
     gen_batch_size: int = 128
 
 
+@dataclass(frozen=True)
+class RolloutLabelConfig(StageBase):
+    """02_rollout_labels: Monte-Carlo Q values per chunk and the three label rules (paper §3.2, §4.1)."""
+
+    chunk_policy_dir: str = ""  # empty means <runs_root>/<tier>/01_segmentation/model
+    base_policy_dir: str = ""  # for the blank-line data; empty means <runs_root>/<tier>/00_policy/model
+    verifier: str = "exact"
+    chunk_template: str = "toy_chunk"
+    base_template: str = "toy"
+    # --- prompts: [P §4.1] 40k prompts kept after pass@16 filtering (neither all right nor all wrong)
+    n_prompts: int = 240
+    prefilter_samples: int = 8  # [P §4.1] 16
+    trajectories_per_prompt: int = 4  # NOT SPECIFIED (the paper seems to annotate all 16)
+    prefilter_keep_all: bool = False  # smoke/debug only: annotate every prompt (pass rate clipped into (0, 1))
+    # --- rollouts: [P §4.1] M = 16 at temperature 1 (rollout temperature NOT SPECIFIED; we use 1)
+    rollouts: int = 16
+    rollouts_max: int = 32  # extra rollouts of the chunk data, for label quality vs M up to 32
+    temperature: float = 1.0
+    max_new_tokens: int = 160
+    max_batch_rows: int = 256
+    # --- label rules [P §3.2, App. A.1] (1.5B choices)
+    gamma: float = 0.8  # Rel-Ratio threshold
+    alpha: float = 0.4  # Rel-Effective weight of the best-of-n advantage
+    best_of_n: int = 4  # Rel-Effective: mu is the best-of-n policy, with this n
+    on_zero_prev: str = "abs"  # Rel-Ratio when the previous Q̂ is 0 (NOT SPECIFIED): fall back to Abs-Q
+    default_rule: str = "rel_ratio"  # what the `labels` column holds
+    # --- beyond the paper
+    adaptive_confidence: float = 0.0  # 0: stop only when the label can no longer change; else Beta confidence
+    blankline_data: bool = True  # also label the base policy's blank-line steps (the "no chunking" ablation)
+
+
 STAGES: dict[str, type] = {
     "00_policy": PolicyConfig,
     "01_segmentation": SegmentationConfig,
+    "02_rollout_labels": RolloutLabelConfig,
 }

@@ -50,6 +50,12 @@ def test_00_policy_runs_and_is_deterministic(tmp_path):
     assert (tmp_path / "a" / "runs" / "smoke" / "01_segmentation" / "model" / "config.json").exists()
     assert (seg_out / "table4.md").exists()
 
+    labels = run_stage(tmp_path / "a", stage="02_rollout_labels")
+    assert labels.returncode == 0, labels.stdout + labels.stderr
+    lab_metrics = json.loads((tmp_path / "a" / "results" / "smoke" / "02_rollout_labels" / "metrics.json").read_text())
+    assert set(lab_metrics["positive_share"]) == {"abs_q", "rel_ratio", "rel_effective"}
+    assert {"rollout_fraction_used", "agreement_with_m16"} <= set(lab_metrics["adaptive"])
+
     second = run_stage(tmp_path / "b")  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr
     assert (tmp_path / "b" / "results" / "smoke" / "00_policy" / "metrics.json").read_text() == \

@@ -1,0 +1,173 @@
+"""Stage 02: Monte-Carlo Q values of every chunk and the paper's three step labels (paper §3.2, §4.1).
+
+From right after chunk i of a trajectory, M rollouts of the policy estimate Q̂_i, the chance of reaching
+the right answer. The final chunk needs no rollouts: its outcome is the trajectory's own verified answer
+(paper: NOT SPECIFIED; see reference/paper.md §2). Q̂ before the first chunk is the prompt's pass rate
+in the pre-filter (NOT SPECIFIED; our default). Each Q̂_i is computed once and serves both as chunk i's
+value and as chunk i+1's previous value.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .labels import LABEL_RULES, label_trajectory
+from .label_quality import true_step_labels
+from .verify import AnswerVerifier
+from .world.checker import check_steps
+from .world.problems import Problem
+
+_CHUNK = re.compile(r"<chunk>(.*?)(?:</chunk>|$)", re.DOTALL)
+_BLANK = re.compile(r"\n[ \t]*\n")
+
+
+def cut_points(text: str, segmentation: str) -> tuple[list[str], list[int]]:
+    """The steps of `text` and, for each, the offset in `text` right after it (where rollouts continue).
+
+    "chunks": the policy's own `<chunk>` tags (a trailing unclosed chunk counts, ending at the text's end);
+    "blankline": pieces between blank lines.
+    """
+    if segmentation == "chunks":
+        found = [(m.group(1).strip("\n"), m.end()) for m in _CHUNK.finditer(text) if m.group(1).strip()]
+    elif segmentation == "blankline":
+        found, start = [], 0
+        for sep in [*_BLANK.finditer(text), None]:
+            end = sep.start() if sep else len(text)
+            if text[start:end].strip():
+                found.append((text[start:end].strip("\n"), end))
+            start = sep.end() if sep else start
+    else:
+        raise ValueError(f"unknown segmentation {segmentation!r}; valid: chunks, blankline")
+    return [f[0] for f in found], [f[1] for f in found]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    problem: Problem
+    text: str  # the policy's response, as written
+    steps: list[str]  # its steps under the chosen segmentation
+    ends: list[int]  # offset in `text` right after each step
+    correct: bool  # its final answer is right
+    q_prev0: float  # the prompt's pass rate in the pre-filter: Q̂ before the first step
+    true_first_error: int | None  # from the exact checker, over `steps`
+
+
+def prefilter(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
+              keep_all: bool = False) -> list[tuple[Problem, float, list[str]]]:
+    """Keep prompts solved sometimes but not always (paper: 16 samples, neither all right nor all wrong),
+    with their pass rate. `keep_all` (smoke tests only) keeps every prompt, its pass rate clipped into
+    [1/2k, 1 - 1/2k] so that no relative label divides by zero."""
+    kept = []
+    for problem, texts in zip(problems, samples, strict=True):
+        rate = float(np.mean([verifier.is_correct(t, str(problem.answer)) for t in texts]))
+        if 0.0 < rate < 1.0:
+            kept.append((problem, rate, list(texts)))
+        elif keep_all:
+            half = 0.5 / len(texts)
+            kept.append((problem, min(max(rate, half), 1 - half), list(texts)))
+    return kept
+
+
+def make_trajectories(kept: Sequence[tuple[Problem, float, list[str]]], verifier: AnswerVerifier,
+                      segmentation: str, per_prompt: int) -> list[Trajectory]:
+    """The first `per_prompt` pre-filter samples of each kept prompt, cut into steps."""
+    out = []
+    for problem, rate, texts in kept:
+        for text in texts[:per_prompt]:
+            steps, ends = cut_points(text, segmentation)
+            if steps:
+                out.append(Trajectory(problem, text, steps, ends, verifier.is_correct(text, str(problem.answer)),
+                                      rate, check_steps(problem, steps).first_error))
+    return out
+
+
+def rollout_prefixes(trajectories: Sequence[Trajectory], prompts: Sequence[str]) -> list[str]:
+    """For every step but the last of every trajectory: its prompt plus the response up to that step."""
+    return [prompt + t.text[:end] for t, prompt in zip(trajectories, prompts, strict=True) for end in t.ends[:-1]]
+
+
+def success_matrices(trajectories: Sequence[Trajectory], continuations: Sequence[Sequence[str]],
+                     verifier: AnswerVerifier, m: int) -> list[np.ndarray]:
+    """Per trajectory, a [steps, M] 0/1 matrix: did rollout j from after step i reach the right answer?
+
+    `continuations` are in `rollout_prefixes` order. The last row is the trajectory's own outcome, repeated
+    (it is known, so it costs no rollouts).
+    """
+    out, k = [], 0
+    for t in trajectories:
+        rows = []
+        for end in t.ends[:-1]:
+            rows.append([verifier.is_correct(t.text[:end] + c, str(t.problem.answer)) for c in continuations[k]])
+            k += 1
+        rows.append([t.correct] * m)
+        out.append(np.asarray(rows, dtype=np.int8))
+    assert k == len(continuations), "continuations do not match the trajectories"
+    assert all(len(c) == m for c in continuations), f"expected {m} rollouts per prefix"
+    return out
+
+
+def labels_for(q: np.ndarray, q_prev0: float, rules: dict[str, dict]) -> dict[str, list[bool]]:
+    """Every rule's labels for one trajectory's Q̂ values (rules: name -> parameters)."""
+    return {name: label_trajectory(name, q.tolist(), q_prev0, **params) for name, params in rules.items()}
+
+
+def stepwise_records(trajectories: Sequence[Trajectory], successes: Sequence[np.ndarray], m: int,
+                     rules: dict[str, dict], default_rule: str, segmentation: str, generator: str,
+                     seed: int) -> list[dict]:
+    """Rows in TRL's stepwise-supervision schema (prompt, completions, labels) plus explicit columns."""
+    assert default_rule in rules and set(rules) <= set(LABEL_RULES)
+    rows = []
+    for t, s in zip(trajectories, successes, strict=True):
+        q = s[:, :m].mean(axis=1)
+        labels = labels_for(q, t.q_prev0, rules)
+        truth = true_step_labels(len(t.steps), t.true_first_error)
+        rows.append({
+            "problem_id": t.problem.id, "level": t.problem.level, "prompt": t.problem.text,
+            "completions": list(t.steps), "labels": labels[default_rule],
+            **{f"labels_{name}": lab for name, lab in labels.items()},
+            "q_values": q.tolist(), "q_prev0": t.q_prev0, "rollouts": int(m * (len(t.steps) - 1)),
+            "true_labels": [None if x is None else bool(x) for x in truth],
+            "true_first_error": -1 if t.true_first_error is None else t.true_first_error,
+            "final_correct": t.correct, "response": t.text, "segmentation": segmentation,
+            "generator": generator, "seed": seed,
+        })
+    return rows
+
+
+def quality_vs_m(successes: Sequence[np.ndarray], trajectories: Sequence[Trajectory], rules: dict[str, dict],
+                 ms: Sequence[int]) -> "pd.DataFrame":
+    """Agreement of each rule's labels with the exact truth, and precision/recall of its Negatives, for
+    each rollout budget M (Q̂ from the first M rollouts, so budgets are nested)."""
+    import pandas as pd
+
+    from .label_quality import fixed_m_labels, label_quality
+
+    truths = [true_step_labels(len(t.steps), t.true_first_error) for t in trajectories]
+    rows = []
+    for rule, params in rules.items():
+        for m in ms:
+            preds = [fixed_m_labels(s, m, t.q_prev0, rule, **params) for s, t in zip(successes, trajectories)]
+            rows.append({"rule": rule, "M": m, **label_quality(preds, truths)})
+    return pd.DataFrame(rows)
+
+
+def adaptive_summary(successes: Sequence[np.ndarray], trajectories: Sequence[Trajectory], rules: dict[str, dict],
+                     m_max: int, confidence: float | None) -> dict[str, dict]:
+    """Per rule: rollouts used by sequential stopping vs the fixed budget, and agreement with fixed-M labels."""
+    from .label_quality import adaptive_vs_fixed
+
+    q0 = [t.q_prev0 for t in trajectories]
+    out = {}
+    for rule, params in rules.items():
+        r = adaptive_vs_fixed([s[:, :m_max] for s in successes], q0, rule, m_max, confidence=confidence,
+                              last_known=True, **params)
+        out[rule] = {"rollout_fraction_used": r["rollout_fraction_used"], "agreement_with_m16": r["agreement_with_fixed"],
+                     "rollouts_used": r["rollouts_used"], "rollouts_fixed": r["rollouts_fixed"]}
+    return out
+
+
+def positive_shares(records: Sequence[dict], rules: Sequence[str]) -> dict[str, float]:
+    return {r: float(np.mean([x for rec in records for x in rec[f"labels_{r}"]])) for r in rules}

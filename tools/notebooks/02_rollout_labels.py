@@ -1,0 +1,179 @@
+from stepwiser_core.stages import RolloutLabelConfig
+
+CELLS = [
+("md", r"""
+# 02 · Monte-Carlo rollouts and step labels
+
+Each chunk gets a label from how it changes the chance of reaching the right answer (paper §3.2). From right
+after chunk *i*, M = 16 rollouts of the policy at temperature 1 estimate **Q̂ᵢ**, the share that ends with
+the right answer. Then:
+- **Abs-Q**: positive iff Q̂ᵢ > 0 (Math-Shepherd's hard label);
+- **Rel-Ratio**: positive iff Q̂ᵢ / Q̂ᵢ₋₁ > γ (γ = 0.8 for 1.5B);
+- **Rel-Effective**: positive iff Q̂ᵢ + α·(Q^µᵢ − Q^µᵢ₋₁) > 0, with Q^µ = 1 − (1 − Q̂)ⁿ the value of best-of-n
+  (n = 4, α = 0.4 for 1.5B).
+
+What the paper leaves open, decided here: Q̂ before the first chunk is the prompt's pass rate in the
+pre-filter; when Q̂ᵢ₋₁ = 0, Rel-Ratio falls back to Abs-Q (`on_zero_prev`); the final chunk's Q is its
+verified outcome (no rollouts). Unlike the paper, the toy world knows the truth, so the notebook ends by
+asking **how good these labels are**, how many rollouts they need, and how many an adaptive budget saves.
+"""),
+("params", RolloutLabelConfig),
+("code", r"""
+from pathlib import Path
+import json
+import numpy as np
+import pandas as pd
+from datasets import Dataset
+from IPython.display import Image, display
+
+from stepwiser_core import base_policy, plots, rollout_labels as rl
+from stepwiser_core.config import config_from_namespace
+from stepwiser_core.generation import Sampling, chat_prompt
+from stepwiser_core.instruct import policy_prompt
+from stepwiser_core.io import atomic_dir, atomic_write_json
+from stepwiser_core.models import load_model
+from stepwiser_core.paths import enter_project_root
+from stepwiser_core.rollouts import RolloutEngine
+from stepwiser_core.seeding import seed_everything
+from stepwiser_core.stages import RolloutLabelConfig
+from stepwiser_core.verify import make_verifier
+from stepwiser_core.world.problems import generate_problems
+
+enter_project_root()
+cfg = config_from_namespace(RolloutLabelConfig, globals())
+seed_everything(cfg.seed)
+tier_runs = Path(cfg.runs_root) / cfg.tier
+run_dir, results_dir = tier_runs / "02_rollout_labels", Path(cfg.results_root) / cfg.tier / "02_rollout_labels"
+run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+verifier = make_verifier(cfg.verifier)
+rules = {"abs_q": {}, "rel_ratio": {"gamma": cfg.gamma, "on_zero_prev": cfg.on_zero_prev},
+         "rel_effective": {"alpha": cfg.alpha, "n": cfg.best_of_n}}
+sampling = Sampling(cfg.max_new_tokens, cfg.temperature, 1, cfg.seed)
+cfg
+"""),
+("md", r"""
+## 1 · Prompt pre-filter and trajectories (chunk policy)
+
+Sample each prompt `prefilter_samples` times; keep the prompts solved sometimes but not always (paper
+§4.1); their samples are the trajectories to annotate, cut at the policy's own `<chunk>` tags.
+"""),
+("code", r"""
+model, tokenizer = load_model(cfg.chunk_policy_dir or tier_runs / "01_segmentation" / "model")
+engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="chunk policy")
+problems = generate_problems(cfg.seed, cfg.n_prompts // 4, split="annotation")
+samples = base_policy.sample_solutions(engine, tokenizer, problems,
+                                       Sampling(cfg.max_new_tokens, cfg.temperature, cfg.prefilter_samples, cfg.seed),
+                                       cfg.chunk_template)
+kept = rl.prefilter(problems, samples, verifier, cfg.prefilter_keep_all)
+trajectories = rl.make_trajectories(kept, verifier, "chunks", cfg.trajectories_per_prompt)
+print(f"{len(kept)}/{len(problems)} prompts kept; {len(trajectories)} trajectories, "
+      f"{sum(len(t.steps) for t in trajectories)} chunks")
+"""),
+("md", r"""
+## 2 · Rollouts
+
+`RolloutEngine` prefills each prefix once and copies its KV cache M times, batches the prefixes of many
+chunks and problems together, and drops finished rollouts from the batch (see `benchmarks/rollouts.py`).
+We draw `rollouts_max` rollouts per chunk; labels use the first `rollouts` (M = 16), and the extra ones
+serve the label-quality-vs-M study below.
+"""),
+("code", r"""
+prompts = [chat_prompt(tokenizer, policy_prompt(t.problem.text, cfg.chunk_template)) for t in trajectories]
+continuations = engine.rollout(rl.rollout_prefixes(trajectories, prompts), cfg.rollouts_max,
+                               Sampling(cfg.max_new_tokens, cfg.temperature, 1, cfg.seed + 1))
+successes = rl.success_matrices(trajectories, continuations, verifier, cfg.rollouts_max)
+records = rl.stepwise_records(trajectories, successes, cfg.rollouts, rules, cfg.default_rule, "chunks",
+                              "toy-chunk-policy", cfg.seed)
+with atomic_dir(run_dir / "stepwise_chunks") as tmp:
+    Dataset.from_list(records).save_to_disk(tmp)
+np.savez_compressed(run_dir / "successes_chunks.npz", *successes)
+print(f"{sum(s.shape[0] - 1 for s in successes) * cfg.rollouts_max} rollouts")
+"""),
+("md", r"""
+## 3 · Label balance and Q values
+"""),
+("code", r"""
+shares = rl.positive_shares(records, rules)
+balance = pd.DataFrame([{"rule": r, "positive_share": v,
+                         "paper": {"abs_q": 0.702, "rel_ratio": 0.565}.get(r, float("nan"))} for r, v in shares.items()])
+display(balance.round(3))
+qs = pd.DataFrame([{"q": q, "step": "final" if i == len(rec["q_values"]) - 1 else "intermediate",
+                    "truth": {None: "after an error", True: "correct", False: "first error"}[rec["true_labels"][i]]}
+                   for rec in records for i, q in enumerate(rec["q_values"])])
+display(Image(plots.label_balance(balance, results_dir / "label_balance.png")))
+display(Image(plots.q_distribution(qs[qs.step == "intermediate"], results_dir / "q_distribution.png")))
+"""),
+("md", r"""
+## 4 · Beyond the paper: how good are Monte-Carlo labels?
+
+Agreement of each rule's labels with the exact first error (chunks after the first error are left out:
+their history is already wrong), and precision and recall of the Negative labels, as the rollout budget M
+grows. Budgets are nested: M = 8 uses the first 8 of the rollouts that M = 16 uses.
+"""),
+("code", r"""
+quality = rl.quality_vs_m(successes, trajectories, rules, [m for m in (1, 2, 4, 8, 16, 32) if m <= cfg.rollouts_max])
+display(quality.round(3))
+display(Image(plots.agreement_vs_m(quality, results_dir / "agreement_vs_m.png")))
+"""),
+("md", r"""
+### An adaptive rollout budget
+
+A chunk's label is often decided long before its 16th rollout: Abs-Q is positive at the first success,
+and a relative rule is decided once no remaining outcome can move Q̂ across its threshold. Sequential
+stopping samples rollouts one at a time and stops there. The early estimate then becomes the next chunk's
+"previous" Q, so relative labels can differ from the fixed-M ones; the agreement column measures it.
+"""),
+("code", r"""
+adaptive = rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, cfg.adaptive_confidence or None)
+display(pd.DataFrame(adaptive).T.round(3))
+"""),
+("md", r"""
+## 5 · The same pipeline on blank-line steps (for the "no chunking" ablation)
+
+The base policy's solutions, split on blank lines, labelled the same way with its own rollouts.
+"""),
+("code", r"""
+blank_records = []
+if cfg.blankline_data:
+    base_model, _ = load_model(cfg.base_policy_dir or tier_runs / "00_policy" / "model")
+    base_engine = RolloutEngine(base_model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="base policy")
+    base_samples = base_policy.sample_solutions(base_engine, tokenizer, problems,
+                                                Sampling(cfg.max_new_tokens, cfg.temperature, cfg.prefilter_samples, cfg.seed),
+                                                cfg.base_template)
+    base_traj = rl.make_trajectories(rl.prefilter(problems, base_samples, verifier, cfg.prefilter_keep_all), verifier, "blankline",
+                                     cfg.trajectories_per_prompt)
+    base_prompts = [chat_prompt(tokenizer, policy_prompt(t.problem.text, cfg.base_template)) for t in base_traj]
+    base_cont = base_engine.rollout(rl.rollout_prefixes(base_traj, base_prompts), cfg.rollouts,
+                                    Sampling(cfg.max_new_tokens, cfg.temperature, 1, cfg.seed + 1))
+    blank_records = rl.stepwise_records(base_traj, rl.success_matrices(base_traj, base_cont, verifier, cfg.rollouts), cfg.rollouts,
+                                        rules, cfg.default_rule, "blankline", "toy-base-policy", cfg.seed)
+    with atomic_dir(run_dir / "stepwise_blankline") as tmp:
+        Dataset.from_list(blank_records).save_to_disk(tmp)
+    print(f"{len(base_traj)} trajectories, {sum(len(t.steps) for t in base_traj)} blank-line steps")
+"""),
+("code", r"""
+from stepwiser_core.tables import write_table
+
+metrics = {
+    "tier": cfg.tier, "seed": cfg.seed, "prompts_kept": len(kept), "trajectories": len(trajectories),
+    "chunks": int(sum(len(t.steps) for t in trajectories)),
+    "positive_share": shares,
+    "positive_share_blankline": rl.positive_shares(blank_records, rules) if blank_records else None,
+    "agreement_with_truth": {r: {str(int(m)): float(a) for m, a in zip(g.M, g.agreement)} for r, g in quality.groupby("rule")},
+    "adaptive": {**adaptive[cfg.default_rule], "rule": cfg.default_rule, "by_rule": adaptive},
+}
+atomic_write_json(results_dir / "metrics.json", metrics)
+write_table(balance, results_dir, "label_balance")
+write_table(quality, results_dir, "label_quality_vs_m")
+print(json.dumps(metrics, indent=1))
+"""),
+("md", r"""
+## Notes
+
+- The stepwise datasets (`runs/<tier>/02_rollout_labels/stepwise_{chunks,blankline}`) follow TRL's
+  stepwise-supervision schema (`prompt`, `completions`, `labels`), with one `labels_<rule>` column per rule,
+  the Q values, the exact truth and provenance columns. Notebook 03 reads them.
+- Scale: the paper annotates ~3.5M chunks from 40k prompts (14 days on 8×A100); the toy tier labels a
+  few thousand chunks in minutes.
+"""),
+]
