@@ -22,7 +22,7 @@ class ModelShape:
     hidden_size: int = 192
     num_layers: int = 4
     num_heads: int = 6
-    num_kv_heads: int = 2
+    num_kv_heads: int = 6
     intermediate_size: int = 512
     max_positions: int = 1024
 

@@ -39,9 +39,10 @@ class PolicyConfig(StageBase):
     hidden_size: int = 192
     num_layers: int = 4
     num_heads: int = 6
-    num_kv_heads: int = 2
+    num_kv_heads: int = 6  # full multi-head attention: with 2 KV groups the model learned to read far slower
     intermediate_size: int = 512
     # --- training (TRL SFTTrainer)
+    completion_only_loss: bool = False  # False: also predict the prompt (much faster to learn to read it)
     learning_rate: float = 2e-3
     batch_size: int = 32
     max_steps: int = 600

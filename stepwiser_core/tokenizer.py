@@ -1,7 +1,11 @@
-"""The toy tier's tokenizer, built in code: byte-level BPE with one token per digit.
+"""The toy tier's tokenizer, built in code: byte-level BPE (GPT-2 style pre-tokenisation).
 
-Byte-level BPE round-trips any text (garbage included), and splitting digits keeps arithmetic
-position-wise, as Qwen2's tokenizer does. The vocabulary is learned from a deterministic corpus of
+Byte-level BPE round-trips any text (garbage included). The toy world's numbers are small (≤ 19), so
+BPE learns most of them as whole tokens, with and without their leading space (" 5", "12"; with a
+512-token vocabulary a few, such as "11", stay two digits). That matters for a
+small model: copying an operand becomes the classic two-token induction pattern ("Second" "," → " 5"),
+which it learns in minutes, where per-digit tokens plus a separate space token needed a three-token
+match it had not learned after 800 steps (see README, "Calibrating the toy world"). The vocabulary is learned from a deterministic corpus of
 toy-world text, so it is the same on every machine. The chat format copies Qwen's ChatML
 (`<|im_start|>user ... <|im_end|>`), so toy and paper tiers format prompts with the same code.
 
@@ -28,9 +32,7 @@ CHAT_TEMPLATE = (
 def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `corpus` (deterministic for a given corpus) and wrap it for transformers."""
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
-    )
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=[PAD, EOS, IM_START],

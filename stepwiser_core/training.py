@@ -28,6 +28,10 @@ class SFTSettings:
     weight_decay: float = 0.01
     max_length: int = 512
     logging_steps: int = 0  # 0: about 20 points over the run
+    # Loss on the answer only (TRL's default for prompt-completion data) or on the whole sequence. A model
+    # trained from scratch learns to read the prompt far faster when it also predicts the prompt: its
+    # previous-token and induction features form on the prompt tokens themselves.
+    completion_only_loss: bool = True
 
 
 def to_sft_dataset(examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase) -> Dataset:
@@ -50,6 +54,7 @@ def sft_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, exampl
         logging_steps=settings.logging_steps or max(1, settings.max_steps // 20), save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, use_cpu=not on_gpu, bf16=on_gpu,
         activation_checkpointing=False, dataloader_num_workers=0, disable_tqdm=not progress,
+        completion_only_loss=settings.completion_only_loss,
         dataset_num_proc=None, train_sampling_strategy="group_by_length",  # less compute on padding
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_sft_dataset(examples, tokenizer),

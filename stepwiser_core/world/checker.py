@@ -21,6 +21,7 @@ _EXPLAIN = [
     (re.compile(rf"^{_ORDINAL}(?P<b>\d+) are given away\.$"), "sub"),
     (re.compile(rf"^{_ORDINAL}(?P<b>\d+) times as many [a-z]+\.$"), "mul"),
 ]
+_START = re.compile(r"^[A-Z][a-z]+ has (?P<v>\d+) [a-z]+\.$")
 _EQUATION = re.compile(r"^(?P<a>-?\d+)(?P<op>[+*-])(?P<b>-?\d+)=(?P<c>-?\d+)$")
 _ANSWER = re.compile(r"^The answer is \\boxed\{(?P<v>-?\d+)\}\.$")
 _KIND_OF_SYMBOL = {"+": "add", "-": "sub", "*": "mul"}
@@ -46,10 +47,12 @@ class CheckResult:
 
 
 def parse_line(line: str) -> tuple[str, tuple]:
-    """Classify one stripped line: ('explain', (kind, b)), ('equation', (a, kind, b, c)), ('answer', (v,)),
-    ('blank', ()) or ('garbage', ())."""
+    """Classify one stripped line: ('start', (v,)), ('explain', (kind, b)), ('equation', (a, kind, b, c)),
+    ('answer', (v,)), ('blank', ()) or ('garbage', ())."""
     if not line:
         return "blank", ()
+    if m := _START.match(line):
+        return "start", (int(m["v"]),)
     for pattern, kind in _EXPLAIN:
         if m := pattern.match(line):
             return "explain", (kind, int(m["b"]))
@@ -76,6 +79,8 @@ def _line_error(problem: Problem, kind: str, args: tuple, pos: int, value: int, 
         return None
     if answered or kind == "garbage":
         return "extra_step" if answered else "garbage"
+    if kind == "start":  # restating the start value: right only before any operation, and only the right value
+        return None if (pos == 0 and args[0] == problem.start) else ("misread_operand" if pos == 0 else "extra_step")
     if kind == "explain":
         return "extra_step" if pos >= len(ops) else classify_operation(*args, ops, pos)
     if kind == "equation":

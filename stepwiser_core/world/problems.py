@@ -119,11 +119,13 @@ def operation_sentence(index: int, op: Operation, items: str) -> str:
 
 
 def render_problem_text(name: str, items: str, start: int, ops, distractors, rng: random.Random) -> str:
-    """Sentences in order, with distractor sentences ('Ben has 12 coins.') dropped in at random places."""
+    """Sentences in order, one per line, with distractor sentences ('Ben has 12 coins.') dropped in."""
     sentences = [f"{name} has {start} {items}."] + [operation_sentence(i, o, items) for i, o in enumerate(ops)]
     for person, amount in distractors:
         sentences.insert(rng.randint(1, len(sentences)), f"{person} has {amount} {items}.")
-    return " ".join(sentences) + f" How many {items} does {name} have now?"
+    # One sentence per line: a line-initial word is one token ("Second"), a mid-line one another ("ĠSecond"),
+    # and solutions restate these sentences at line starts, so copying them is an exact-token match.
+    return "\n".join(sentences) + f"\nHow many {items} does {name} have now?"
 
 
 def _choose_op(rng: random.Random, value: int, spec: LevelSpec) -> Operation:

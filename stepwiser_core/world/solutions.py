@@ -24,6 +24,11 @@ def explanation_line(index: int, kind: str, operand: int, items: str) -> str:
     return operation_sentence(index, Operation(kind, operand), items)
 
 
+def start_line(name: str, start: int, items: str) -> str:
+    """The first line of a solution restates the start value, word for word as the problem does."""
+    return f"{name} has {start} {items}."
+
+
 def equation_line(a: int, kind: str, b: int, c: int) -> str:
     return f"{a}{SYMBOL[kind]}{b}={c}"
 
@@ -99,7 +104,8 @@ def render_solution(problem: Problem, rng: random.Random, error_rate: float = 0.
         if err is not None:
             first_error, error_kind = len(steps), err
         sep = "\n\n" if rng.random() < blank_line_prob else "\n"
-        steps.append(explanation_line(i, kind, b, problem.items) + sep + equation_line(a, kind, b, c))
+        head = start_line(problem.name, problem.start, problem.items) + "\n" if not steps else ""
+        steps.append(head + explanation_line(i, kind, b, problem.items) + sep + equation_line(a, kind, b, c))
         value, i = c, i + 1
     steps.append(answer_line(value))
     return Solution("\n\n".join(steps), tuple(steps), first_error, error_kind, value)

@@ -11,7 +11,7 @@ from stepwiser_core.world.solutions import render_solution
 # Ann has 7; +5 → 12; *3 → 36; -4 → 32.
 PROBLEM = Problem("t-0", 1, "Ann", "coins", 7, (Operation("add", 5), Operation("mul", 3), Operation("sub", 4)),
                   (("Ben", 9),), "Ann has 7 coins. ...")
-RIGHT = ["First, 5 more arrive.\n\n7+5=12", "Second, 3 times as many coins.\n12*3=36", "Third, 4 are given away.\n\n36-4=32",
+RIGHT = ["Ann has 7 coins.\nFirst, 5 more arrive.\n\n7+5=12", "Second, 3 times as many coins.\n12*3=36", "Third, 4 are given away.\n\n36-4=32",
          "The answer is \\boxed{32}."]
 
 
@@ -25,7 +25,8 @@ def test_a_correct_solution_has_no_wrong_step():
     (1, "Second, 3 times as many coins.\n12*3=35", "computation"),            # 12*3 is 36
     (1, "Second, 9 times as many coins.\n12*9=108", "misread_operand"),       # 9 is Ben's, not the factor
     (1, "Second, 3 times as many coins.\n12*9=108", "misread_operand"),       # explanation right, equation misread
-    (0, "First, 5 are given away.\n\n7-5=2", "wrong_operation"),     # she gets 5, she does not give them away
+    (0, "Ann has 7 coins.\nFirst, 5 are given away.\n\n7-5=2", "wrong_operation"),  # 5 arrive, none leave
+    (0, "Ann has 9 coins.\nFirst, 5 more arrive.\n\n9+5=14", "misread_operand"),  # 9 is Ben's, not Ann's
     (1, "Third, 4 are given away.\n12-4=8", "skipped_step"),         # does step 3 instead of step 2
     (1, "Second, 3 times as many coins.\n13*3=39", "wrong_carry"),            # the previous result was 12
     (2, "The answer is \\boxed{36}.", "premature_answer"),    # answers before the last operation
@@ -40,7 +41,7 @@ def test_each_error_kind_is_found_at_its_step(index, step, kind):
 
 
 def test_only_the_first_error_counts():
-    steps = ["First, 5 more arrive.\n\n7+5=13", "Second, 3 times as many coins.\n13*3=39", "Third, 4 are given away.\n\n39-4=35",
+    steps = ["Ann has 7 coins.\nFirst, 5 more arrive.\n\n7+5=13", "Second, 3 times as many coins.\n13*3=39", "Third, 4 are given away.\n\n39-4=35",
              "The answer is \\boxed{35}."]  # consistent after the slip, but step 0 is the first error
     r = check_steps(PROBLEM, steps)
     assert (r.first_error, r.error_kind, r.finished) == (0, "computation", False)
@@ -65,7 +66,7 @@ def test_garbage_never_raises(text):
 
 
 def test_the_first_error_moves_with_the_segmentation():
-    text = "\n\n".join(["First, 5 more arrive.\n\n7+5=12", "Second, 3 times as many coins.\n\n12*3=35", "Third, 4 are given away.\n\n35-4=31",
+    text = "\n\n".join(["Ann has 7 coins.\nFirst, 5 more arrive.\n\n7+5=12", "Second, 3 times as many coins.\n\n12*3=35", "Third, 4 are given away.\n\n35-4=31",
                         "The answer is \\boxed{31}."])
     assert check_steps(PROBLEM, logical_steps(text)).first_error == 1
     assert check_steps(PROBLEM, blankline_steps(text)).first_error == 3  # explanation, equation, explanation, *equation*

@@ -89,7 +89,8 @@ if cfg.model_source == "scratch":
     shape = ModelShape(cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.num_kv_heads, cfg.intermediate_size)
     model = build_model(tokenizer, shape, cfg.seed)
     print(f"{len(examples)} examples; model: {count_parameters(model)/1e6:.2f}M parameters, vocabulary {len(tokenizer)}")
-    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, cfg.warmup_ratio, max_length=cfg.max_length)
+    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, cfg.warmup_ratio, max_length=cfg.max_length,
+                           completion_only_loss=cfg.completion_only_loss)
     log_history = pd.DataFrame(sft_train(model, tokenizer, examples, settings, run_dir / "trainer", cfg.seed))
     save_model(model, tokenizer, model_dir)
     model, tokenizer = load_model(model_dir)  # evaluate exactly what later stages will load
