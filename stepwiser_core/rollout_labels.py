@@ -109,6 +109,12 @@ def success_matrices(trajectories: Sequence[Trajectory], continuations: Sequence
     return out
 
 
+def rules_from_config(gamma: float, alpha: float, best_of_n: int, on_zero_prev: str) -> dict[str, dict]:
+    """The three rules with their parameters (paper §3.2), keyed as in `labels.LABEL_RULES`."""
+    return {"abs_q": {}, "rel_ratio": {"gamma": gamma, "on_zero_prev": on_zero_prev},
+            "rel_effective": {"alpha": alpha, "n": best_of_n}}
+
+
 def labels_for(q: np.ndarray, q_prev0: float, rules: dict[str, dict]) -> dict[str, list[bool]]:
     """Every rule's labels for one trajectory's Q̂ values (rules: name -> parameters)."""
     return {name: label_trajectory(name, q.tolist(), q_prev0, **params) for name, params in rules.items()}

@@ -21,8 +21,7 @@ asking **how good these labels are**, how many rollouts they need, and how many 
 ("code", r"""
 from pathlib import Path
 import json
-import numpy as np
-import pandas as pd
+import numpy as np, pandas as pd
 from datasets import Dataset
 from IPython.display import Image, display
 
@@ -31,13 +30,10 @@ from stepwiser_core.config import config_from_namespace
 from stepwiser_core.generation import Sampling, chat_prompt
 from stepwiser_core.instruct import policy_prompt
 from stepwiser_core.io import atomic_dir, atomic_write_json
-from stepwiser_core.models import load_model
 from stepwiser_core.paths import enter_project_root
-from stepwiser_core.rollouts import RolloutEngine
 from stepwiser_core.seeding import seed_everything
 from stepwiser_core.stages import RolloutLabelConfig
 from stepwiser_core.verify import make_verifier
-from stepwiser_core.world.problems import generate_problems
 
 enter_project_root()
 cfg = config_from_namespace(RolloutLabelConfig, globals())
@@ -46,9 +42,7 @@ tier_runs = Path(cfg.runs_root) / cfg.tier
 run_dir, results_dir = tier_runs / "02_rollout_labels", Path(cfg.results_root) / cfg.tier / "02_rollout_labels"
 run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
 verifier = make_verifier(cfg.verifier)
-rules = {"abs_q": {}, "rel_ratio": {"gamma": cfg.gamma, "on_zero_prev": cfg.on_zero_prev},
-         "rel_effective": {"alpha": cfg.alpha, "n": cfg.best_of_n}}
-sampling = Sampling(cfg.max_new_tokens, cfg.temperature, 1, cfg.seed)
+rules = rl.rules_from_config(cfg.gamma, cfg.alpha, cfg.best_of_n, cfg.on_zero_prev)
 cfg
 """),
 ("md", r"""
@@ -58,6 +52,10 @@ Sample each prompt `prefilter_samples` times; keep the prompts solved sometimes 
 §4.1); their samples are the trajectories to annotate, cut at the policy's own `<chunk>` tags.
 """),
 ("code", r"""
+from stepwiser_core.models import load_model
+from stepwiser_core.rollouts import RolloutEngine
+from stepwiser_core.world.problems import generate_problems
+
 model, tokenizer = load_model(cfg.chunk_policy_dir or tier_runs / "01_segmentation" / "model")
 engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="chunk policy")
 problems = generate_problems(cfg.seed, cfg.n_prompts // 4, split="annotation")

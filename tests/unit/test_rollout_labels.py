@@ -1,0 +1,30 @@
+"""Stage-02 helpers: cutting a response at its steps, the rule set, and success matrices."""
+import numpy as np
+
+from stepwiser_core.labels import LABEL_RULES, label_trajectory
+from stepwiser_core.rollout_labels import Trajectory, cut_points, rules_from_config, success_matrices
+from stepwiser_core.verify import ExactVerifier
+from stepwiser_core.world.problems import generate_problems
+
+
+def test_rules_from_config_covers_every_rule_and_is_accepted_by_each():
+    rules = rules_from_config(0.8, 0.4, 4, "abs")
+    assert set(rules) == set(LABEL_RULES)
+    # Q 0.5 -> 0.25: ratio 0.5 <= 0.8 is Negative; Abs-Q is Positive (0.25 > 0).
+    assert label_trajectory("rel_ratio", [0.25], 0.5, **rules["rel_ratio"]) == [False]
+    assert label_trajectory("abs_q", [0.25], 0.5, **rules["abs_q"]) == [True]
+
+
+def test_cut_points_continue_right_after_each_step():
+    text = "<chunk>a\nb</chunk>\n<chunk>c</chunk>"
+    steps, ends = cut_points(text, "chunks")
+    assert steps == ["a\nb", "c"] and text[:ends[0]].endswith("</chunk>") and ends[1] == len(text)
+    steps, ends = cut_points("x\ny\n\nz\n\n\n w", "blankline")
+    assert steps == ["x\ny", "z", " w"] and ends[0] == 3
+
+
+def test_success_matrix_last_row_is_the_known_outcome():
+    p = generate_problems(0, 1, levels=(1,))[0]
+    t = Trajectory(p, "s1\n\ns2", ["s1", "s2"], [2, 6], True, 0.5, None)
+    m = success_matrices([t], [[f"\\boxed{{{p.answer}}}", "\\boxed{-1}"]], ExactVerifier(), 2)[0]
+    assert m.tolist() == [[1, 0], [1, 1]] and m.dtype == np.int8
