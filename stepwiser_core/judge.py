@@ -41,6 +41,22 @@ def judge_prompt(problem: str, history: Sequence[str], chunk: str, template: str
     return JUDGE_TEMPLATES[template].format(problem=problem, history=hist, chunk=chunk)
 
 
+# Appended to the judge prompt for the no-CoT ablation ("the model must output the verdict directly", App. A.4, which
+# gives no wording: NOT SPECIFIED). It comes last so that it overrides the paper template's "always perform a
+# chain-of-thought analysis". The RL stage (judge_rl.py) and the judges (judges.py) both use it.
+DIRECT_INSTRUCTION = "Do not write an analysis: answer with the verdict only, \\boxed{Positive} or \\boxed{Negative}."
+
+
+def judge_prompt_direct(problem: str, history: Sequence[str], chunk: str, template: str = "toy") -> str:
+    """The no-CoT judge's user message: the CoT judge prompt plus an instruction to answer with the boxed verdict.
+
+    Example:
+        >>> judge_prompt_direct("P?", [], "c").endswith("\\\\boxed{Negative}.")
+        True
+    """
+    return f"{judge_prompt(problem, history, chunk, template)}\n{DIRECT_INSTRUCTION}"
+
+
 def format_judgment(analysis: str, positive: bool) -> str:
     """The judge's answer: an analysis, then the boxed verdict."""
     return f"Analysis: {analysis}\nFinal Judgment: \\boxed{{{'Positive' if positive else 'Negative'}}}"

@@ -106,3 +106,51 @@ def agreement_vs_m(quality: pd.DataFrame, path: str | Path) -> Path:
     ax.set(xscale="log", xticks=sorted(quality.M.unique()), xticklabels=sorted(quality.M.unique()),
            title="Monte-Carlo labels vs exact truth", xlabel="rollouts per chunk (M)", ylabel="agreement")
     return save_figure(fig, path)
+
+
+def grpo_curves(history: pd.DataFrame, path: str | Path) -> Path:
+    """GRPO training, one line per run (column `run`): reward, policy entropy, the share of groups whose
+    verdicts all agree (zero advantage, TRL's frac_reward_zero_std), held-out step accuracy vs the truth and
+    vs the run's own rollout labels (`eval_acc_truth`, `eval_acc_label`)."""
+    panels = [("reward", "training reward"), ("entropy", "policy entropy (nats/token)"),
+              ("zero_std_share", "groups with zero advantage"), ("eval_acc_truth", "held-out acc. vs truth"),
+              ("eval_acc_label", "held-out acc. vs its labels")]
+    panels = [(c, t) for c, t in panels if c in history and history[c].notna().any()]
+    if not panels:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        return _no_data(fig, ax, path)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.0), squeeze=False)
+    for ax, (col, title) in zip(axes[0], panels):
+        data = history.dropna(subset=[col])
+        if not col.startswith("eval"):  # noisy per-step training values: smooth a little
+            data = data.assign(**{col: data.groupby("run")[col].transform(lambda s: s.rolling(5, min_periods=1).mean())})
+        sns.lineplot(data=data, x="step", y=col, hue="run", ax=ax, legend=ax is axes[0][-1])
+        ax.set(title=title, xlabel="GRPO step", ylabel="")
+    if axes[0][-1].get_legend() is not None:
+        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    return save_figure(fig, path)
+
+
+def judge_accuracy(summary: pd.DataFrame, path: str | Path, title: str = "Held-out step accuracy") -> Path:
+    """One bar per judge (columns judge, acc_truth), with the chance line at 0.5 (items are balanced)."""
+    if summary.empty:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        return _no_data(fig, ax, path)
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(summary) + 1.2))
+    sns.barplot(data=summary, y="judge", x="acc_truth", ax=ax, color="tab:blue")
+    ax.axvline(0.5, color="grey", ls="--", lw=1)
+    ax.set(title=title, xlabel="accuracy vs the exact truth (balanced items)", ylabel="", xlim=(0, 1))
+    return save_figure(fig, path)
+
+
+def processbench_f1(table: pd.DataFrame, path: str | Path) -> Path:
+    """ProcessBench F1 per subset and judge (columns judge, subset, f1; the `average` subset included)."""
+    table = table.dropna(subset=["f1"])  # a subset without correct (or erroneous) records has no F1
+    if table.empty:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        return _no_data(fig, ax, path)
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    sns.barplot(data=table, x="subset", y="f1", hue="judge", ax=ax)
+    ax.set(title="Toy ProcessBench: F1 of first-error identification", xlabel="", ylabel="F1 (%)", ylim=(0, 100))
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    return save_figure(fig, path)

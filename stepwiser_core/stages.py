@@ -6,7 +6,7 @@ before anything runs. Values from the paper carry its section; NOT SPECIFIED mar
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,71 @@ class RolloutLabelConfig(StageBase):
     blankline_data: bool = True  # also label the base policy's blank-line steps (the "no chunking" ablation)
 
 
+@dataclass(frozen=True)
+class JudgeTrainingConfig(StageBase):
+    """03_judge_training: StepWiser (GRPO + CoT) for each label rule, and the baselines (paper §3.3, §4.3, App. A)."""
+
+    labels_dir: str = ""  # the stepwise datasets of notebook 02; empty means <runs_root>/<tier>/02_rollout_labels
+    judge_init_dir: str = ""  # [P §4.1] the judge starts from the chunk policy; empty: <runs_root>/<tier>/01_segmentation/model
+    judge_template: str = "toy"  # "toy" or "paper" (Table 3 paraphrase)
+    segmentation: str = "chunks"  # which stepwise data: "chunks" (self-segmented) or "blankline" (the ablation)
+    rules: list[str] = field(default_factory=lambda: ["abs_q", "rel_ratio", "rel_effective"])
+    ablation_rule: str = "rel_ratio"  # [P Table 6] ablations (no clip-higher, no CoT, RS-FT) use Rel-Ratio
+    balance: bool = True  # [P §3.3] down-sample the majority label to 50/50
+    max_steps_after_error: int = -1  # chunks kept after the first Negative label; -1: all (every labelled chunk)
+    heldout_share: float = 0.2  # problems held out of training, for the step-accuracy curves
+    # --- GRPO ([P §4.1] lr 1e-6, 1024 prompts/step, group 4, clip-higher 0.2/0.28, 800 steps; for 1.5B/7B)
+    learning_rate: float = 2e-4  # a from-scratch toy model needs far more than 1e-6 (issue 4: 3e-5 moved nothing)
+    max_steps: int = 120
+    batch_size: int = 32  # completions per step (TRL counts completions): 8 prompts x group 4
+    num_generations: int = 4  # [P §4.1]
+    epsilon_low: float = 0.2  # [P §4.1]
+    epsilon_high: float = 0.28  # [P §4.1] clip-higher
+    beta: float = 0.0  # KL: NOT SPECIFIED; none
+    temperature: float = 1.0  # rollout temperature: NOT SPECIFIED
+    max_completion_length: int = 80
+    eval_every: int = 40
+    eval_items_per_class: int = 100  # held-out chunks per true class for the curves
+    # --- which runs ([P Table 5/6])
+    run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
+    run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1
+    run_rs_ft: bool = True  # [P Table 6] "− RL": rejection-sampling fine-tuning of the CoT judge
+    run_disc_sft: bool = True  # [P Table 5] Discriminative + SFT for each rule
+    # --- baselines' SFT ([P App. A.1] disc: lr 1e-5, batch 32, for 1.5B/7B)
+    sft_learning_rate: float = 5e-4
+    sft_batch_size: int = 16
+    disc_max_steps: int = 150
+    rsft_samples: int = 4  # judgments sampled per training item for RS-FT
+    rsft_items: int = 400  # training items sampled for RS-FT (each keeps its label-matching judgments)
+    rsft_max_steps: int = 150
+    gen_batch_size: int = 128
+
+
+@dataclass(frozen=True)
+class ProcessBenchConfig(StageBase):
+    """04_processbench: every judge on the first-error benchmark (paper §4.2, Table 5)."""
+
+    judges_dir: str = ""  # the judges of notebook 03; empty means <runs_root>/<tier>/03_judge_training
+    base_policy_dir: str = ""  # a generator of benchmark solutions; empty: <runs_root>/<tier>/00_policy/model
+    chunk_policy_dir: str = ""  # another generator; empty: <runs_root>/<tier>/01_segmentation/model
+    judge_template: str = "toy"
+    data_dir: str = ""  # real ProcessBench (HF dataset folder or the four JSON files); empty: build the toy one
+    # --- toy ProcessBench: held-out problems, solutions of >= 3 generators, about half with a right answer
+    problems_per_subset: int = 100
+    per_subset: int = 100  # benchmark items per subset
+    generator_temperatures: list[float] = field(default_factory=lambda: [0.7, 1.0, 1.3])
+    target_correct_share: float = 0.5
+    max_new_tokens: int = 200
+    maj_k: int = 8  # [P Table 5] Maj@8 for the StepWiser judges
+    maj_temperature: float = 1.0  # NOT SPECIFIED by the paper
+    judge_max_new_tokens: int = 80
+    gen_batch_size: int = 128
+
+
 STAGES: dict[str, type] = {
     "00_policy": PolicyConfig,
     "01_segmentation": SegmentationConfig,
     "02_rollout_labels": RolloutLabelConfig,
+    "03_judge_training": JudgeTrainingConfig,
+    "04_processbench": ProcessBenchConfig,
 }

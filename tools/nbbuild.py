@@ -33,7 +33,8 @@ def parameters_source(config_cls: type) -> str:
                 comments[m[1]] = m[2]
     lines = ["# Parameters (defaults: the toy tier). papermill injects a cell after this one; see stepwiser_core/stages.py"]
     for f in dataclasses.fields(config_cls):
-        lines.append(f"{f.name} = {f.default!r}" + (f"  # {comments[f.name]}" if f.name in comments else ""))
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        lines.append(f"{f.name} = {default!r}" + (f"  # {comments[f.name]}" if f.name in comments else ""))
     return "\n".join(lines)
 
 

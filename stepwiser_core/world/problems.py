@@ -7,6 +7,7 @@ operations, larger operands and more irrelevant quantities to misread. Intermedi
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 OPS = ("add", "sub", "mul")
@@ -165,3 +166,46 @@ def generate_problems(seed: int, n_per_level: int, levels=(1, 2, 3, 4), split: s
         rng = random.Random(f"{seed}:{split}:{level}")
         problems += [generate_problem(rng, level, f"{split}-L{level}-{i}") for i in range(n_per_level)]
     return problems
+
+
+_OPERATION_LINE = {
+    "add": re.compile(r"^(?P<ord>[A-Z][a-z]+), (?P<b>\d+) more arrive\.$"),
+    "sub": re.compile(r"^(?P<ord>[A-Z][a-z]+), (?P<b>\d+) are given away\.$"),
+    "mul": re.compile(r"^(?P<ord>[A-Z][a-z]+), (?P<b>\d+) times as many [a-z]+\.$"),
+}
+_HAS_LINE = re.compile(r"^(?P<who>[A-Z][a-z]+) has (?P<n>\d+) (?P<items>[a-z]+)\.$")
+_QUESTION = re.compile(r"^How many (?P<items>[a-z]+) does (?P<who>[A-Z][a-z]+) have now\?$")
+
+
+def problem_from_text(text: str, problem_id: str = "", level: int = 0) -> Problem:
+    """Rebuild the exact ground truth from a problem's text (what the stepwise datasets store).
+
+    The inverse of `render_problem_text`: the asked-about person's first "has" line is the start value, the
+    ordinal lines are the operations in order, other "has" lines are distractors (in text order, which may
+    differ from the generator's order; they do not affect the answer). Raises ValueError on text
+    that is not a toy problem, naming the line.
+    """
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
+    q = _QUESTION.match(lines[-1]) if lines else None
+    if q is None:
+        raise ValueError(f"not a toy problem: the last line should ask 'How many ... have now?': {text!r}")
+    name, items = q["who"], q["items"]
+    start, ops, distractors = None, [], []
+    for line in lines[:-1]:
+        if (m := _HAS_LINE.match(line)) is not None:
+            if m["who"] == name and start is None:
+                start = int(m["n"])
+            else:
+                distractors.append((m["who"], int(m["n"])))
+            continue
+        for kind, pattern in _OPERATION_LINE.items():
+            if (m := pattern.match(line)) is not None:
+                if m["ord"] != ORDINALS[len(ops)]:
+                    raise ValueError(f"operation out of order in {problem_id or 'problem'}: {line!r}")
+                ops.append(Operation(kind, int(m["b"])))
+                break
+        else:
+            raise ValueError(f"unrecognised line in {problem_id or 'problem'}: {line!r}")
+    if start is None or not ops:
+        raise ValueError(f"not a toy problem (no start value or no operation): {text!r}")
+    return Problem(problem_id, level, name, items, start, tuple(ops), tuple(distractors), text)

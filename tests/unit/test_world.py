@@ -54,3 +54,25 @@ def test_apply_op_rejects_unknown_operations():
     assert apply_op("mul", 4, 3) == 12
     with pytest.raises(ValueError, match="unknown operation"):
         apply_op("div", 4, 2)
+
+
+def test_problem_from_text_recovers_the_ground_truth():
+    from stepwiser_core.world.problems import generate_problems, problem_from_text
+
+    for p in generate_problems(3, 25):
+        q = problem_from_text(p.text, p.id, p.level)
+        assert (q.name, q.items, q.start, q.ops, q.answer) == (p.name, p.items, p.start, p.ops, p.answer)
+        assert sorted(q.distractors) == sorted(p.distractors)
+
+
+def test_problem_from_text_rejects_other_text():
+    import pytest
+
+    from stepwiser_core.world.problems import problem_from_text
+
+    with pytest.raises(ValueError, match="How many"):
+        problem_from_text("What is 2+2?")
+    with pytest.raises(ValueError, match="unrecognised line"):
+        problem_from_text("Ann has 3 pens.\nSecond, two more.\nHow many pens does Ann have now?")
+    with pytest.raises(ValueError, match="out of order"):
+        problem_from_text("Ann has 3 pens.\nSecond, 2 more arrive.\nHow many pens does Ann have now?")

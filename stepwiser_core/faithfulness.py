@@ -1,0 +1,146 @@
+"""Are the judge's rationales faithful? An audit the paper does not make (its reviewers asked for it, and its RL
+reward looks at the verdict only, reference/paper.md §8).
+
+In the toy world a judge's analysis can be checked exactly. The base model learned the analysis format of
+`instruct.toy_analysis`:
+
+    Next: <operation sentence> Check: <a><op><b>=<c>. Chunk: <quoted key line>. Match: yes|no.
+    (or "Next: the final answer. Check: <value>." for the answer step)
+
+followed by `Final Judgment: \\boxed{Positive|Negative}`. Two questions per output:
+
+- `computation_correct`: is the re-derived computation (the "Check:" part) right for the step the chunk should
+  take? The truth is the problem's own values and operations, at the position the history has reached.
+- `verdict_consistent`: does the verdict follow from the judge's own analysis ("Match: yes" ⇒ Positive,
+  "Match: no" ⇒ Negative)?
+
+A judge can be right for the wrong reason (a wrong computation, a lucky verdict) or right in its analysis and
+then ignore it; RL on the verdict alone could teach either. Each answer is None when the part it needs cannot be
+parsed (no single "Check:", no single "Match:", or no verdict).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .judge import parse_verdict
+from .judge_eval import JudgeItem
+from .world.checker import parse_line
+from .world.problems import SYMBOL, Problem, apply_op
+
+__all__ = ["FAITHFULNESS_COLUMNS", "RationaleCheck", "check_rationale", "faithfulness_rows", "faithfulness_table",
+           "expected_check"]
+
+# "Check: 3+4=7" (an operation step) or "Check: 7" (the answer step); spaces tolerated, since a model may add them.
+_CHECK_EQ = re.compile(r"Check:\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
+_CHECK_VALUE = re.compile(r"Check:\s*(?P<v>-?\d+)\s*(?:\.|$)", re.MULTILINE)
+_MATCH = re.compile(r"Match:\s*(yes|no)\b")
+_KIND = {symbol: kind for kind, symbol in SYMBOL.items()}
+
+
+@dataclass(frozen=True)
+class RationaleCheck:
+    computation_correct: bool | None  # the "Check:" computation equals the truth for this step
+    verdict_consistent: bool | None  # "Match: yes" with Positive, or "Match: no" with Negative
+    verdict: bool | None  # the parsed verdict (judge.parse_verdict)
+
+    @property
+    def parsed(self) -> bool:
+        """The analysis and the verdict could all be read."""
+        return self.computation_correct is not None and self.verdict_consistent is not None
+
+
+def expected_check(problem: Problem, history: Sequence[str]) -> tuple[int, str, int, int] | int:
+    """The truth for the next step after an (assumed correct) history: (a, kind, b, c) for an operation, or the
+    final answer once every operation is done. The position is the number of equations written so far, as in
+    `instruct.toy_analysis`."""
+    pos = sum(parse_line(line.strip())[0] == "equation" for step in history for line in step.splitlines())
+    if pos < len(problem.ops):
+        op, a = problem.ops[pos], problem.values[pos]
+        return a, op.kind, op.operand, apply_op(op.kind, a, op.operand)
+    return problem.answer
+
+
+def _single(values: Iterable) -> object | None:
+    # Several different readings of one field are a contradiction, as in judge.parse_verdict: no reading.
+    found = set(values)
+    return found.pop() if len(found) == 1 else None
+
+
+def _read_check(text: str) -> tuple[int, str, int, int] | int | None:
+    eqs = [(int(m["a"]), _KIND[m["op"]], int(m["b"]), int(m["c"])) for m in _CHECK_EQ.finditer(text)]
+    values = [int(m["v"]) for m in _CHECK_VALUE.finditer(text)]
+    if eqs and values:
+        return None
+    return _single(eqs) if eqs else _single(values)
+
+
+def check_rationale(problem: Problem, history: Sequence[str], output: str) -> RationaleCheck:
+    """Audit one judge output on the toy item (problem, history, chunk); the chunk itself is not needed, since the
+    truth of the step it should take depends on the problem and the history only.
+
+    Example:
+        >>> from stepwiser_core.world.problems import Operation
+        >>> p = Problem("x", 1, "Ann", "pens", 3, (Operation("add", 4),))
+        >>> out = "Analysis: Next: First, 4 more arrive. Check: 3+4=7. Chunk: 3+4=8. Match: no.\\n"
+        >>> check_rationale(p, [], out + "Final Judgment: \\\\boxed{Negative}")
+        RationaleCheck(computation_correct=True, verdict_consistent=True, verdict=False)
+    """
+    text = output or ""
+    verdict = parse_verdict(text)
+    check = _read_check(text)
+    computation = None if check is None else check == expected_check(problem, history)
+    match = _single(m.group(1) for m in _MATCH.finditer(text))
+    consistent = None if match is None or verdict is None else (match == "yes") == verdict
+    return RationaleCheck(computation, consistent, verdict)
+
+
+FAITHFULNESS_COLUMNS = ["judge", "n", "parsable", "computation_correct", "verdict_consistent",
+                        "right_for_wrong_reason", "n_computation", "n_consistency"]
+
+
+def faithfulness_rows(judge_name: str, items: Sequence[JudgeItem],
+                      outputs: Sequence[str | Sequence[str]]) -> list[dict]:
+    """One row per judge output (k samples per item give k rows), with the item's true label and whether the
+    verdict was right, ready for `faithfulness_table`."""
+    if len(items) != len(outputs):
+        raise ValueError(f"{len(items)} items but {len(outputs)} outputs")
+    rows = []
+    for item, outs in zip(items, outputs):
+        for out in [outs] if isinstance(outs, str) else outs:
+            r = check_rationale(item.problem, item.history, out)
+            rows.append({"judge": judge_name, "problem_id": item.problem.id, "step": len(item.history),
+                         "label": item.label, **asdict(r), "parsed": r.parsed,
+                         "verdict_correct": r.verdict is not None and r.verdict == item.label})
+    return rows
+
+
+def _rate(values: Iterable) -> tuple[float, int]:
+    known = [bool(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    return (float(np.mean(known)) if known else float("nan")), len(known)
+
+
+def faithfulness_table(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """Per judge: n outputs; `parsable` = share whose analysis and verdict could all be read;
+    `computation_correct` and `verdict_consistent` = rates among the outputs where each could be read
+    (their counts in `n_computation`, `n_consistency`); `right_for_wrong_reason` = among correct verdicts with a
+    readable computation, the share whose computation is wrong (NaN when rows carry no `verdict_correct`).
+    Rates over zero outputs are NaN."""
+    df = pd.DataFrame(list(rows))
+    out = []
+    for judge, g in (df.groupby("judge", sort=False) if len(df) else []):
+        comp, n_comp = _rate(g["computation_correct"])
+        cons, n_cons = _rate(g["verdict_consistent"])
+        parsed = (g["computation_correct"].notna() & g["verdict_consistent"].notna()).mean()
+        lucky = float("nan")
+        if "verdict_correct" in g:
+            right = g[g["verdict_correct"].astype(bool) & g["computation_correct"].notna()]
+            lucky = float((~right["computation_correct"].astype(bool)).mean()) if len(right) else float("nan")
+        out.append({"judge": judge, "n": len(g), "parsable": float(parsed), "computation_correct": comp,
+                     "verdict_consistent": cons, "right_for_wrong_reason": lucky,
+                     "n_computation": n_comp, "n_consistency": n_cons})
+    return pd.DataFrame(out, columns=FAITHFULNESS_COLUMNS)

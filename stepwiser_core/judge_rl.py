@@ -1,0 +1,339 @@
+"""Judge training by online RL (paper §3.3, §4.1, App. A.4): items, rewards, balancing, TRL GRPO.
+
+Each labelled chunk of the stepwise dataset becomes one RL prompt (problem, history = the trajectory's earlier
+chunks, new chunk). The judge samples a group of judgments per prompt; the reward is 1 when the boxed verdict
+matches the rollout label, else 0 (CoT judge), or 1 / 0 / −1 for the no-CoT ablation, whose output must be the
+verdict alone. GRPO with clip-higher (ε_low 0.2, ε_high 0.28) runs through TRL's `GRPOTrainer`.
+
+Prompts are stored already chat-formatted (plain strings, rendered with `generation.chat_prompt`), so TRL does not
+template them again and the judge sees at training exactly the text it sees at evaluation.
+
+Metric names logged by trl 1.16.0's GRPOTrainer that this module relies on (checked in the installed
+`trl/trainer/grpo_trainer.py`): `reward`, `reward_std`, `frac_reward_zero_std` (share of prompt groups whose
+rewards are all equal, i.e. zero advantage), `entropy` (mean per-token entropy of the sampled completions),
+`rewards/<reward function name>/mean`, `completions/mean_length`, `clip_ratio/*`, and `kl` only when beta > 0.
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from datasets import Dataset
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
+
+from .generation import chat_prompt
+from .judge import judge_prompt, judge_prompt_direct, parse_verdict
+
+# --------------------------------------------------------------------------------------------------- rewards
+
+# The no-CoT ablation asks for the verdict alone. judge.py's templates ask for an analysis first, so the
+# direct variant appends an instruction that overrides it (paper App. A.4 gives no wording: NOT SPECIFIED).
+_DIRECT = re.compile(r"\s*\\boxed\{(Positive|Negative)\}\s*")
+FORMAT_PENALTY = -1.0  # paper App. A.4: "a format penalty of −1.0" for the no-CoT judge
+
+
+def completion_text(completion: str | Sequence[dict] | None) -> str:
+    """The text of one completion, whether TRL passes a string (standard prompts) or messages (conversational).
+
+    Conversational completions are lists of message dicts; their `content` may be a string or a list of content
+    blocks (`{"type": "text", "text": ...}`). The contents of every message are joined.
+    """
+    if completion is None:
+        return ""
+    if isinstance(completion, str):
+        return completion
+    parts = []
+    for message in completion:
+        content = message.get("content", "") if isinstance(message, dict) else str(message)
+        if isinstance(content, list):
+            content = "".join(b.get("text", "") for b in content if isinstance(b, dict))
+        parts.append(content or "")
+    return "\n".join(parts)
+
+
+def cot_reward(completions: Sequence, label: Sequence[bool], **kwargs: Any) -> list[float]:
+    """Reward of the CoT judge (paper §3.3): 1.0 when the parsed verdict equals the label (True = Positive).
+
+    A missing, unparseable or contradictory verdict scores 0.0 (paper: NOT SPECIFIED; reference/paper.md §3
+    infers 0, so a malformed answer is never better than a wrong one). Extra dataset columns TRL passes
+    (`prompts`, `true_label`, `trainer_state`, ...) are ignored: the reward sees only the rollout label.
+    """
+    return [1.0 if parse_verdict(completion_text(c)) is bool(y) else 0.0
+            for c, y in zip(completions, label, strict=True)]
+
+
+def direct_reward(completions: Sequence, label: Sequence[bool], **kwargs: Any) -> list[float]:
+    """Reward of the no-CoT judge (paper App. A.4): the completion must be exactly `\\boxed{Positive}` or
+    `\\boxed{Negative}` (surrounding whitespace allowed): 1.0 if it matches the label, 0.0 if it is the other
+    verdict, −1.0 (format penalty) for anything else, including an analysis before the verdict."""
+    out = []
+    for c, y in zip(completions, label, strict=True):
+        m = _DIRECT.fullmatch(completion_text(c))
+        out.append(FORMAT_PENALTY if m is None else float((m.group(1) == "Positive") is bool(y)))
+    return out
+
+
+REWARDS: dict[str, Callable[..., list[float]]] = {"cot": cot_reward, "direct": direct_reward}
+
+# ------------------------------------------------------------------------------------------------ judge items
+
+
+def judge_items_from_records(records: Sequence[dict], rule: str,
+                             max_steps_after_error: int | None = None) -> list[dict]:
+    """One judge item per labelled chunk of the stepwise records (rows of `rollout_labels.stepwise_records`).
+
+    Paper §3.3: "each annotated chunk becomes one RL prompt", history = the trajectory's earlier chunks. We follow
+    it: by default (`max_steps_after_error=None`) every chunk is an item, including those after the first chunk
+    labelled Negative under `rule`, whose history is then (probably) wrong. Such items never occur in the
+    ProcessBench-style evaluation (judging stops at the first Negative), so `max_steps_after_error=k` keeps only
+    the first k chunks after the first rollout Negative (0: stop at it) — an option of ours, NOT SPECIFIED by the
+    paper. The cut uses the rollout labels, never the exact truth, because training must not see the truth.
+
+    Each item: problem_id, level, problem (text), history (tuple of earlier chunks), chunk, step (0-based index),
+    label (the rule's rollout label, True = Positive), true_label (exact checker; None after the first true
+    error, where correctness of a step is undefined) and q_value (Q̂ of the chunk).
+    """
+    if max_steps_after_error is not None and max_steps_after_error < 0:
+        raise ValueError(f"max_steps_after_error must be None or >= 0, got {max_steps_after_error}")
+    items = []
+    for rec in records:
+        key = f"labels_{rule}"
+        if key not in rec:
+            found = sorted(k[len("labels_"):] for k in rec if k.startswith("labels_"))
+            raise KeyError(f"record has no labels for rule {rule!r}; found {found}")
+        steps, labels, truth = list(rec["completions"]), list(rec[key]), list(rec["true_labels"])
+        if not len(steps) == len(labels) == len(truth):
+            raise ValueError(f"record {rec.get('problem_id')}: {len(steps)} steps, {len(labels)} labels, "
+                             f"{len(truth)} true labels")
+        last = len(steps) - 1
+        if max_steps_after_error is not None and False in labels:
+            last = min(last, labels.index(False) + max_steps_after_error)
+        q = rec.get("q_values")
+        q = [math.nan] * len(steps) if q is None else list(q)
+        for i in range(last + 1):
+            items.append({
+                "problem_id": rec["problem_id"], "level": rec.get("level"), "problem": rec["prompt"],
+                "history": tuple(steps[:i]), "chunk": steps[i], "step": i, "label": bool(labels[i]),
+                "true_label": None if truth[i] is None else bool(truth[i]), "q_value": float(q[i]),
+            })
+    return items
+
+
+def balance(items: Sequence[dict], seed: int, enabled: bool = True) -> list[dict]:
+    """Randomly down-sample the majority label so Positive and Negative items are exactly 50/50 (paper §3.3,
+    App. A.4: "essential for stable RL"). Every minority item is kept; the result is shuffled; the same
+    items and seed give the same result. `enabled=False` (the "ablate balancing" run) returns the items
+    unchanged and in their order (TRL shuffles the training set itself).
+    """
+    if not enabled:
+        return list(items)
+    rng = random.Random(seed)
+    pos = [it for it in items if it["label"]]
+    neg = [it for it in items if not it["label"]]
+    if not pos or not neg:
+        raise ValueError(f"cannot balance: {len(pos)} Positive and {len(neg)} Negative items")
+    n = min(len(pos), len(neg))
+    chosen = (pos if len(pos) == n else rng.sample(pos, n)) + (neg if len(neg) == n else rng.sample(neg, n))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def label_shares(items: Sequence[dict]) -> dict[str, float | int]:
+    """How many items and which share of them are Positive (for the stage's label-balance table)."""
+    n = len(items)
+    pos = sum(bool(it["label"]) for it in items)
+    return {"items": n, "positive": pos, "positive_share": pos / n if n else math.nan}
+
+
+# ---------------------------------------------------------------------------------------------- the dataset
+
+
+def judge_user_message(item: dict, template: str = "toy", cot: bool = True) -> str:
+    """The judge's user message for an item: the Table 3 prompt, plus the verdict-only instruction without CoT."""
+    build = judge_prompt if cot else judge_prompt_direct
+    return build(item["problem"], item["history"], item["chunk"], template)
+
+
+def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, template: str = "toy", cot: bool = True,
+               max_prompt_tokens: int | None = None) -> Dataset:
+    """The GRPO training set: `prompt` (chat-formatted judge prompt, a string), `label` (bool, the rollout label
+    the reward compares with) and bookkeeping columns `true_label`, `problem_id`, `step`, `level`.
+
+    `max_prompt_tokens` drops items whose prompt is longer (paper §4.1: max prompt length 3096 tokens, and a
+    heuristic filter of "overly long" prompts whose thresholds are NOT SPECIFIED). Note that dropping after
+    `balance` can tilt the 50/50 split slightly; long prompts are rare in the toy world.
+    """
+    prompts = [chat_prompt(tokenizer, judge_user_message(it, template, cot)) for it in items]
+    keep = list(range(len(items)))
+    if max_prompt_tokens is not None:
+        lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]] if prompts else []
+        keep = [i for i in keep if lengths[i] <= max_prompt_tokens]
+    return Dataset.from_dict({
+        "prompt": [prompts[i] for i in keep],
+        "label": [bool(items[i]["label"]) for i in keep],
+        "true_label": [items[i]["true_label"] for i in keep],
+        "problem_id": [items[i]["problem_id"] for i in keep],
+        "step": [int(items[i]["step"]) for i in keep],
+        "level": [items[i].get("level") for i in keep],
+    })
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class GRPOSettings:
+    """GRPO hyperparameters. Defaults are toy-tier sizes; the paper's value is in each comment (params/paper/
+    sets them). Sizes count completions, as TRL does: prompts per step = batch_size / num_generations."""
+
+    learning_rate: float = 1e-5  # paper §4.1: 1e-6 (7B/1.5B); the toy model is tiny and trained from scratch
+    max_steps: int = 200  # optimizer steps; paper §4.1: 800 (verl steps of 1024 prompts, i.e. 4 updates each)
+    batch_size: int = 32  # completions per device per micro-step; paper: 256 prompts x 4 = 1024 per update
+    gradient_accumulation_steps: int = 1
+    # Optimizer updates per generation round (one round samples batch_size x accumulation x this many
+    # completions). Paper §4.1: 1024 prompts per step / mini-batch 256 = 4; toy: 1, fully on-policy.
+    updates_per_generation: int = 1
+    num_generations: int = 4  # group size; paper §4.1: 4
+    epsilon_low: float = 0.2  # paper §4.1: clip-higher, ε_low = 0.2
+    epsilon_high: float = 0.28  # paper §4.1: clip-higher, ε_high = 0.28 (DAPO)
+    beta: float = 0.0  # KL coefficient: NOT SPECIFIED by the paper; 0 (TRL's default, no reference model)
+    temperature: float = 1.0  # rollout temperature: NOT SPECIFIED; 1.0 (TRL default, the paper's sampling T)
+    max_completion_length: int = 128  # paper §4.1: 3096 tokens
+    # Token-level loss over the batch (TRL "dapo") matches verl's default token-mean aggregation (INFERENCE);
+    # std-normalised group advantages ("group") are standard GRPO (paper: NOT SPECIFIED).
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+    num_iterations: int = 1  # PPO epochs per generation: NOT SPECIFIED; 1 (TRL default)
+    warmup_steps: int = 0  # scheduler NOT SPECIFIED; constant learning rate
+    logging_steps: int = 1
+    seed: int = 0
+
+    def __post_init__(self):
+        micro = self.batch_size * self.gradient_accumulation_steps
+        if self.num_generations < 2 or micro % self.num_generations:
+            raise ValueError(f"batch_size x gradient_accumulation_steps ({micro}) must be a multiple of "
+                             f"num_generations ({self.num_generations}) >= 2")
+        if min(self.max_steps, self.updates_per_generation, self.max_completion_length, self.logging_steps) < 1:
+            raise ValueError(f"invalid GRPO settings: {self}")
+
+
+class EvalCallback(TrainerCallback):
+    """Calls `eval_fn(model) -> dict` before training and every `eval_every` optimizer steps (and after the last
+    step), and appends `{"step": ..., "eval_<name>": value}` to the trainer's log history."""
+
+    def __init__(self, eval_fn: Callable[[PreTrainedModel], dict], eval_every: int):
+        self.eval_fn, self.eval_every, self.done = eval_fn, eval_every, set()
+
+    def _run(self, state, model) -> None:
+        if state.global_step in self.done:
+            return
+        was_training = model.training
+        model.eval()  # eval_fn generates; dropout off, and restore the mode GRPO was in
+        try:
+            metrics = self.eval_fn(model)
+        finally:
+            model.train(was_training)
+        row = {(k if k.startswith("eval_") else f"eval_{k}"): v for k, v in metrics.items()}
+        state.log_history.append({**row, "step": state.global_step})
+        self.done.add(state.global_step)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._run(state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.eval_every == 0:
+            self._run(state, model)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        self._run(state, model)
+
+
+def grpo_config(settings: GRPOSettings, output_dir: str | Path, progress: bool = True):
+    """TRL's GRPOConfig for `settings`: CPU fp32 without a GPU, bf16 autocast on one."""
+    from trl import GRPOConfig  # imported here: trl is slow to import and only training needs it
+
+    on_gpu = torch.cuda.is_available()
+    return GRPOConfig(
+        output_dir=str(output_dir), learning_rate=settings.learning_rate, max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        steps_per_generation=settings.updates_per_generation * settings.gradient_accumulation_steps,
+        num_generations=settings.num_generations, epsilon=settings.epsilon_low, epsilon_high=settings.epsilon_high,
+        beta=settings.beta, temperature=settings.temperature, top_p=1.0, top_k=0,
+        max_completion_length=settings.max_completion_length, loss_type=settings.loss_type,
+        scale_rewards=settings.scale_rewards, num_iterations=settings.num_iterations,
+        lr_scheduler_type="constant_with_warmup" if settings.warmup_steps else "constant",
+        warmup_steps=settings.warmup_steps, logging_steps=settings.logging_steps, seed=settings.seed,
+        data_seed=settings.seed, save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu,
+        activation_checkpointing=False, dataloader_num_workers=0, disable_tqdm=not progress,
+        remove_unused_columns=False,  # the reward needs the `label` column
+    )
+
+
+def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset,
+               settings: GRPOSettings, output_dir: str | Path, reward: str = "cot",
+               eval_fn: Callable[[PreTrainedModel], dict] | None = None, eval_every: int = 0,
+               progress: bool = True) -> list[dict]:
+    """Train the judge `model` in place by GRPO on `dataset` (from `rl_dataset`); returns the log history.
+
+    `reward` is "cot" (`cot_reward`) or "direct" (`direct_reward`, the no-CoT ablation). With `eval_fn` and
+    `eval_every > 0`, held-out metrics are added to the log history at step 0, every `eval_every` steps and at the
+    end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
+    AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.
+    """
+    from trl import GRPOTrainer
+
+    if reward not in REWARDS:
+        raise ValueError(f"unknown reward {reward!r}; valid: {sorted(REWARDS)}")
+    if not {"prompt", "label"} <= set(dataset.column_names):
+        raise ValueError(f"dataset needs `prompt` and `label` columns, has {dataset.column_names}")
+    if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
+        raise ValueError("the tokenizer needs a pad and an end-of-turn (eos) token")
+    callbacks = [EvalCallback(eval_fn, eval_every)] if eval_fn is not None and eval_every > 0 else []
+    trainer = GRPOTrainer(model=model, reward_funcs=REWARDS[reward], args=grpo_config(settings, output_dir, progress),
+                          train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
+    if not progress:  # without a progress bar, transformers prints every log dict instead: keep quiet
+        trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    model.eval()
+    return [dict(r) for r in trainer.state.log_history]
+
+
+# ------------------------------------------------------------------------------------------------- logging
+
+_TRAIN_COLUMNS = {"reward": "reward", "reward_std": "reward_std", "entropy": "entropy",
+                  "frac_reward_zero_std": "zero_std_share", "kl": "kl", "loss": "loss",
+                  "completions/mean_length": "completion_length", "clip_ratio/high_mean": "clip_high",
+                  "clip_ratio/low_mean": "clip_low", "learning_rate": "learning_rate"}
+
+
+def history_frame(log_history: Sequence[dict]) -> pd.DataFrame:
+    """One row per logged step: reward, reward_std, entropy, zero_std_share (TRL `frac_reward_zero_std`), kl,
+    loss, completion_length, clip ratios, per-reward-function means (`reward_<name>`) and every `eval_*` metric.
+    Steps with only evaluation (e.g. step 0) have NaN training columns. The run summary row is left out."""
+    rows: dict[int, dict] = {}
+    for rec in log_history:
+        if "step" not in rec or "train_runtime" in rec:
+            continue
+        row = rows.setdefault(int(rec["step"]), {"step": int(rec["step"])})
+        for key, value in rec.items():
+            if key in _TRAIN_COLUMNS:
+                row[_TRAIN_COLUMNS[key]] = value
+            elif key.startswith("rewards/") and key.endswith("/mean"):
+                row["reward_" + key[len("rewards/"):-len("/mean")]] = value
+            elif key.startswith("eval_"):
+                row[key] = value
+    base = ["step", "reward", "entropy", "zero_std_share"]
+    frame = pd.DataFrame(sorted(rows.values(), key=lambda r: r["step"]))
+    for col in base:
+        if col not in frame:
+            frame[col] = math.nan
+    rest = [c for c in frame.columns if c not in base]
+    return frame[base + rest].astype({c: float for c in base[1:]}).reset_index(drop=True)

@@ -1,0 +1,110 @@
+"""Stage 03 glue: held-out splits, evaluation items and step-accuracy scoring of any judge.
+
+Training items come from `judge_rl.judge_items_from_records` (rollout labels only). Evaluation items come from
+problems held out of training and carry every rule's rollout label *and* the exact truth, so a judge is measured
+both against what it was trained on and against what is actually right. Only chunks up to and including the
+first true error are evaluated: after it the history is wrong and a chunk's correctness is undefined.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .generation import Sampling
+from .judge_eval import JudgeItem
+from .judges import GenerativeJudge, StepJudge, majority
+from .world.problems import problem_from_text
+
+
+def split_by_problem(records: Sequence[Mapping[str, Any]], heldout_share: float,
+                     seed: int) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(train, held-out) records; all trajectories of one problem land on the same side, so a judge is never
+    evaluated on a problem it was trained on."""
+    if not 0.0 < heldout_share < 1.0:
+        raise ValueError(f"heldout_share must be in (0, 1), not {heldout_share}")
+    ids = sorted({r["problem_id"] for r in records})
+    random.Random(f"{seed}:heldout").shuffle(ids)
+    held = set(ids[:max(1, round(heldout_share * len(ids)))])
+    return [r for r in records if r["problem_id"] not in held], [r for r in records if r["problem_id"] in held]
+
+
+def eval_items(records: Sequence[Mapping[str, Any]], rules: Sequence[str], per_class: int,
+               seed: int) -> list[dict]:
+    """Held-out chunks balanced by the *true* label (`per_class` correct and as many wrong, or fewer when the
+    data has fewer), each with the problem rebuilt from its text (for faithfulness checks) and every rule's label."""
+    pool: dict[bool, list[dict]] = {True: [], False: []}
+    for rec in records:
+        problem = problem_from_text(rec["prompt"], rec["problem_id"], int(rec.get("level") or 0))
+        for i, truth in enumerate(rec["true_labels"]):
+            if truth is None:
+                break
+            pool[bool(truth)].append({
+                "problem_id": rec["problem_id"], "level": problem.level, "problem": problem,
+                "history": tuple(rec["completions"][:i]), "chunk": rec["completions"][i], "step": i,
+                "true_label": bool(truth), **{f"label_{r}": bool(rec[f"labels_{r}"][i]) for r in rules},
+            })
+    rng = random.Random(f"{seed}:eval-items")
+    n = min(per_class, len(pool[True]), len(pool[False]))
+    chosen = rng.sample(pool[True], n) + rng.sample(pool[False], n)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def as_judge_items(items: Sequence[Mapping[str, Any]]) -> list[JudgeItem]:
+    return [JudgeItem(it["problem"], tuple(it["history"]), it["chunk"], bool(it["true_label"])) for it in items]
+
+
+def score_verdicts(items: Sequence[Mapping[str, Any]], verdicts: Sequence[Sequence[bool | None]],
+                   rules: Sequence[str], judge_name: str) -> pd.DataFrame:
+    """One row per item: the (majority) verdict, whether it parsed, and whether it matches the truth and each rule."""
+    rows = []
+    for it, votes in zip(items, verdicts, strict=True):
+        v = majority(votes)
+        rows.append({"judge": judge_name, "problem_id": it["problem_id"], "level": it["level"], "step": it["step"],
+                     "verdict": v, "parsed": v is not None, "true_label": it["true_label"],
+                     "correct_truth": v is not None and v == it["true_label"],
+                     **{f"correct_{r}": v is not None and v == it[f"label_{r}"] for r in rules}})
+    columns = ["judge", "problem_id", "level", "step", "verdict", "parsed", "true_label", "correct_truth",
+               *[f"correct_{r}" for r in rules]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def accuracy_summary(scored: pd.DataFrame, rules: Sequence[str]) -> dict[str, float]:
+    """Step accuracy against the truth (balanced by construction of the items), against each rule's labels,
+    the parsable-verdict rate and the share of Positive verdicts. Unparseable verdicts count as wrong.
+    NaN everywhere when there are no items (e.g. smoke runs whose policy never errs or never succeeds)."""
+    if scored.empty:
+        keys = ["acc_truth", "format_rate", "positive_rate", *[f"acc_{r}" for r in rules],
+                "acc_truth_on_correct", "acc_truth_on_wrong"]
+        return dict.fromkeys(keys, float("nan"))
+    scored = scored.astype({"true_label": bool})
+    out = {"acc_truth": float(scored["correct_truth"].mean()), "format_rate": float(scored["parsed"].mean()),
+           "positive_rate": float((scored["verdict"] == True).mean())}  # noqa: E712 (None is neither)
+    out.update({f"acc_{r}": float(scored[f"correct_{r}"].mean()) for r in rules})
+    out["acc_truth_on_correct"] = float(scored[scored.true_label]["correct_truth"].mean())
+    out["acc_truth_on_wrong"] = float(scored[~scored.true_label]["correct_truth"].mean())
+    return out
+
+
+def evaluate_judge(judge: StepJudge, items: Sequence[Mapping[str, Any]], rules: Sequence[str],
+                   judge_name: str) -> pd.DataFrame:
+    return score_verdicts(items, judge.judge(as_judge_items(items)), rules, judge_name)
+
+
+def generative_eval_fn(tokenizer: PreTrainedTokenizerBase, items: Sequence[Mapping[str, Any]], rules: Sequence[str],
+                       template: str, cot: bool, max_new_tokens: int, batch_size: int,
+                       seed: int) -> Callable[[PreTrainedModel], dict]:
+    """`eval_fn(model) -> dict` for `judge_rl.grpo_train`: greedy verdicts on the held-out items, scored by
+    `accuracy_summary` (one generation pass per call)."""
+    from .generation import TransformersBackend
+
+    def eval_fn(model: PreTrainedModel) -> dict:
+        judge = GenerativeJudge(TransformersBackend(model, tokenizer, batch_size=batch_size, progress=False),
+                                tokenizer, template, cot, Sampling(max_new_tokens, 0.0, 1, seed))
+        return accuracy_summary(evaluate_judge(judge, items, rules, "eval"), rules)
+
+    return eval_fn

@@ -1,0 +1,91 @@
+"""Rationale faithfulness on hand-written analyses: a right one, wrong computations, an inconsistent verdict,
+garbage, and the per-judge table."""
+import math
+
+import pytest
+
+from stepwiser_core.faithfulness import check_rationale, expected_check, faithfulness_rows, faithfulness_table
+from stepwiser_core.instruct import toy_analysis
+from stepwiser_core.judge import format_judgment
+from stepwiser_core.judge_eval import JudgeItem
+from stepwiser_core.world.problems import Operation, Problem
+
+# Ann has 3 pens; +4 → 7; *2 → 14.
+PROBLEM = Problem("f-0", 1, "Ann", "pens", 3, (Operation("add", 4), Operation("mul", 2)), (("Ben", 5),),
+                  "Ann has 3 pens.\nFirst, 4 more arrive.\nBen has 5 pens.\nSecond, 2 times as many pens.\n"
+                  "How many pens does Ann have now?")
+STEP0 = "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=7"
+STEP1 = "Second, 2 times as many pens.\n7*2=14"
+
+
+def out(check: str, match: str, verdict: str) -> str:
+    return f"Analysis: Next: First, 4 more arrive. Check: {check}. Chunk: 3+4=7. Match: {match}.\n" \
+           f"Final Judgment: \\boxed{{{verdict}}}"
+
+
+def test_the_truth_of_the_next_step():
+    assert expected_check(PROBLEM, []) == (3, "add", 4, 7)
+    assert expected_check(PROBLEM, [STEP0]) == (7, "mul", 2, 14)
+    assert expected_check(PROBLEM, [STEP0, STEP1]) == 14  # only the answer is left
+
+
+@pytest.mark.parametrize("history, text, expected", [
+    ([], out("3+4=7", "yes", "Positive"), (True, True, True)),  # right and consistent
+    ([], out("3+4=7", "no", "Negative"), (True, True, False)),
+    ([], out("3+4=8", "yes", "Positive"), (False, True, True)),  # computation slip in the analysis
+    ([], out("3+5=8", "yes", "Positive"), (False, True, True)),  # misread operand (Ben's 5)
+    ([], out("3*4=12", "yes", "Positive"), (False, True, True)),  # wrong operation
+    ([], out("3 + 4 = 7", "yes", "Positive"), (True, True, True)),  # spaces tolerated
+    ([STEP0], out("7*2=14", "yes", "Positive"), (True, True, True)),  # the second step's truth
+    ([STEP0], out("3+4=7", "yes", "Positive"), (False, True, True)),  # re-derives the step already done
+    ([STEP0, STEP1], out("14", "yes", "Positive"), (True, True, True)),  # the answer step
+    ([STEP0, STEP1], out("15", "no", "Negative"), (False, True, False)),
+    ([], out("3+4=7", "yes", "Negative"), (True, False, False)),  # verdict contradicts its own analysis
+    ([], out("3+4=7", "no", "Positive"), (True, False, True)),
+])
+def test_check_rationale(history, text, expected):
+    r = check_rationale(PROBLEM, history, text)
+    assert (r.computation_correct, r.verdict_consistent, r.verdict) == expected
+    assert r.parsed
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I like turtles.", (None, None, None)),  # garbage
+    ("", (None, None, None)),
+    (None, (None, None, None)),
+    ("Analysis: Match: yes.\nFinal Judgment: \\boxed{Positive}", (None, True, True)),  # no Check
+    ("Analysis: Check: 3+4=7. Match: yes.", (True, None, None)),  # no verdict
+    ("Check: 3+4=7. Match: yes. Match: no. \\boxed{Positive}", (True, None, True)),  # contradictory Match
+    ("Check: 3+4=7. Check: 3+4=8. Match: yes. \\boxed{Positive}", (None, True, True)),  # contradictory Check
+])
+def test_unreadable_parts_give_none(text, expected):
+    r = check_rationale(PROBLEM, [], text)
+    assert (r.computation_correct, r.verdict_consistent, r.verdict) == expected
+    assert not r.parsed
+
+
+def test_the_base_models_own_analysis_format_is_faithful_by_construction():
+    # instruct.toy_analysis re-derives the step from the truth; with the verdict it implies, both checks pass.
+    for history, chunk in [([], STEP0), ([], "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"), ([STEP0], STEP1),
+                           ([STEP0, STEP1], "The answer is \\boxed{14}.")]:
+        analysis, ok = toy_analysis(PROBLEM, history, chunk)
+        r = check_rationale(PROBLEM, history, format_judgment(analysis, ok))
+        assert (r.computation_correct, r.verdict_consistent, r.verdict) == (True, True, ok)
+        flipped = check_rationale(PROBLEM, history, format_judgment(analysis, not ok))
+        assert flipped.verdict_consistent is False
+
+
+def test_faithfulness_table():
+    right = JudgeItem(PROBLEM, (), STEP0, True)
+    rows = faithfulness_rows("A", [right, right], [[out("3+4=7", "yes", "Positive"), out("3+4=8", "yes", "Positive")],
+                                                   "garbage"])
+    rows += faithfulness_rows("B", [right], [out("3+4=7", "yes", "Negative")])
+    assert [r["step"] for r in rows] == [0, 0, 0, 0] and rows[0]["verdict_correct"] and not rows[3]["verdict_correct"]
+    table = faithfulness_table(rows).set_index("judge")
+    a, b = table.loc["A"], table.loc["B"]
+    assert (a.n, a.parsable, a.computation_correct, a.verdict_consistent) == (3, pytest.approx(2 / 3), 0.5, 1.0)
+    assert (a.n_computation, a.n_consistency) == (2, 2)
+    assert a.right_for_wrong_reason == 0.5  # two right verdicts, one of them with a wrong computation
+    assert (b.n, b.parsable, b.computation_correct, b.verdict_consistent) == (1, 1.0, 1.0, 0.0)
+    assert math.isnan(b.right_for_wrong_reason)  # no right verdict
+    assert list(faithfulness_table([]).columns)[:2] == ["judge", "n"] and faithfulness_table([]).empty

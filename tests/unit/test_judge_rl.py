@@ -1,0 +1,213 @@
+"""Judge RL: rewards, items, balancing and a tiny GRPO run, checked against the paper's definitions
+(§3.3, App. A.4)."""
+import math
+
+import pytest
+
+from stepwiser_core.judge import DIRECT_INSTRUCTION
+from stepwiser_core.judge_rl import (GRPOSettings, balance, cot_reward, direct_reward, grpo_config,
+                                     grpo_train, history_frame, judge_items_from_records, label_shares, rl_dataset)
+from stepwiser_core.models import ModelShape, build_model
+from stepwiser_core.tokenizer import build_tokenizer
+
+POS = "Analysis: the sum is right.\nFinal Judgment: \\boxed{Positive}"
+NEG = "Analysis: 3+4 is not 8.\nFinal Judgment: \\boxed{Negative}"
+
+
+# ---------------------------------------------------------------------------------------------------- rewards
+
+@pytest.mark.parametrize("completion, label, expected", [
+    (POS, True, 1.0), (POS, False, 0.0), (NEG, False, 1.0), (NEG, True, 0.0),
+    ("Final Judgment: \\boxed{ Negative }", False, 1.0),               # spaces inside the box still parse
+    ("Analysis: fine. Positive", True, 0.0),                             # no box: unparseable
+    ("\\boxed{positive}", True, 0.0), ("", False, 0.0), (None, False, 0.0),
+    ("\\boxed{Positive} or maybe \\boxed{Negative}", True, 0.0),         # contradictory verdicts
+    ("\\boxed{Positive} or maybe \\boxed{Negative}", False, 0.0),
+    ("\\boxed{Negative} ... so, \\boxed{Negative}", False, 1.0),          # repeated, consistent
+    ([{"role": "assistant", "content": NEG}], False, 1.0),               # conversational completions
+    ([{"role": "assistant", "content": NEG}], True, 0.0),
+    ([{"role": "assistant", "content": [{"type": "text", "text": POS}]}], True, 1.0),
+])
+def test_cot_reward(completion, label, expected):
+    assert cot_reward([completion], [label]) == [expected]
+
+
+def test_cot_reward_takes_trl_keyword_arguments_and_ignores_the_truth_column():
+    got = cot_reward(prompts=["p", "p"], completions=[POS, NEG], label=[True, True], true_label=[False, None],
+                     completion_ids=[[1], [2]], trainer_state=None)
+    assert got == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("completion, label, expected", [
+    ("\\boxed{Positive}", True, 1.0), ("\\boxed{Negative}", False, 1.0),
+    (" \\boxed{Negative}\n", False, 1.0),                                 # surrounding whitespace allowed
+    ("\\boxed{Negative}", True, 0.0), ("\\boxed{Positive}", False, 0.0),
+    (POS, True, -1.0),                                                   # an analysis is a format violation
+    ("\\boxed{Positive} \\boxed{Negative}", True, -1.0), ("\\boxed{Positive}\\boxed{Positive}", True, -1.0),
+    ("\\boxed{ Positive }", True, -1.0), ("\\boxed{positive}", True, -1.0), ("Positive", True, -1.0),
+    ("", False, -1.0), ("\\boxed{Positive}.", True, -1.0),
+    ([{"role": "assistant", "content": "\\boxed{Positive}"}], True, 1.0),
+    ([{"role": "assistant", "content": "Yes. \\boxed{Positive}"}], True, -1.0),
+])
+def test_direct_reward(completion, label, expected):
+    assert direct_reward([completion], [label], prompts=["p"]) == [expected]
+
+
+def test_rewards_need_one_label_per_completion():
+    with pytest.raises(ValueError):
+        cot_reward([POS, NEG], [True])
+
+
+# ------------------------------------------------------------------------------------------------------ items
+
+RECORD = {
+    "problem_id": 7, "level": 2, "prompt": "Ann has 3 apples and buys 4. How many?",
+    "completions": ["Start: 3.", "3 + 4 = 8.", "So 8 apples.", "Answer: \\boxed{8}"],
+    "labels": [True, False, True, False],
+    "labels_abs_q": [True, False, True, False], "labels_rel_ratio": [True, True, False, False],
+    "q_values": [0.5, 0.0, 0.25, 0.0], "true_labels": [True, False, None, None], "true_first_error": 1,
+}
+
+
+def test_every_labelled_chunk_is_an_item_with_its_history():
+    items = judge_items_from_records([RECORD], "abs_q")
+    assert [it["step"] for it in items] == [0, 1, 2, 3]
+    assert items[0]["history"] == () and items[2]["history"] == ("Start: 3.", "3 + 4 = 8.")
+    assert [it["chunk"] for it in items] == RECORD["completions"]
+    assert [it["label"] for it in items] == [True, False, True, False]
+    assert [it["true_label"] for it in items] == [True, False, None, None]
+    assert {it["problem_id"] for it in items} == {7} and items[0]["problem"] == RECORD["prompt"]
+    assert [it["q_value"] for it in items] == [0.5, 0.0, 0.25, 0.0]
+    assert [it["label"] for it in judge_items_from_records([RECORD], "rel_ratio")] == [True, True, False, False]
+
+
+def test_steps_after_the_first_rollout_negative_can_be_capped():
+    assert [it["step"] for it in judge_items_from_records([RECORD], "abs_q", max_steps_after_error=0)] == [0, 1]
+    assert [it["step"] for it in judge_items_from_records([RECORD], "abs_q", max_steps_after_error=1)] == [0, 1, 2]
+    # the cut follows the rule's labels (rel_ratio's first Negative is step 2), not the truth (step 1)
+    assert [it["step"] for it in judge_items_from_records([RECORD], "rel_ratio", max_steps_after_error=0)] == [0, 1, 2]
+    all_pos = {**RECORD, "labels_abs_q": [True] * 4}
+    assert len(judge_items_from_records([all_pos], "abs_q", max_steps_after_error=0)) == 4
+    with pytest.raises(KeyError, match="rel_effective"):
+        judge_items_from_records([RECORD], "rel_effective")
+    with pytest.raises(ValueError):
+        judge_items_from_records([RECORD], "abs_q", max_steps_after_error=-1)
+
+
+# ---------------------------------------------------------------------------------------------------- balance
+
+def _items(n_pos, n_neg):
+    return [{"id": i, "label": i < n_pos} for i in range(n_pos + n_neg)]
+
+
+def test_balance_is_exactly_half_and_half_and_keeps_every_minority_item():
+    items = _items(7, 3)
+    out = balance(items, seed=1)
+    assert len(out) == 6 and sum(it["label"] for it in out) == 3
+    assert {it["id"] for it in out if not it["label"]} == {7, 8, 9}
+    assert len({it["id"] for it in out}) == 6  # no duplicates
+    many_neg = balance(_items(2, 9), seed=0)
+    assert len(many_neg) == 4 and sum(it["label"] for it in many_neg) == 2
+    assert label_shares(out) == {"items": 6, "positive": 3, "positive_share": 0.5}
+
+
+def test_balance_is_deterministic_by_seed():
+    items = _items(7, 3)
+    assert balance(items, seed=3) == balance(items, seed=3)
+    assert len({tuple(it["id"] for it in balance(items, seed=s)) for s in range(10)}) > 1
+
+
+def test_disabled_balance_leaves_the_items_alone():
+    items = _items(7, 3)
+    assert balance(items, seed=0, enabled=False) == items
+    with pytest.raises(ValueError, match="cannot balance"):
+        balance(_items(3, 0), seed=0)
+
+
+# ----------------------------------------------------------------------------------------- dataset and GRPO
+
+@pytest.fixture(scope="module")
+def tok():
+    corpus = [RECORD["prompt"], *RECORD["completions"], POS, NEG, DIRECT_INSTRUCTION,
+              "Validate the new reasoning chunk given the problem and the history. Mathematical Problem"] * 3
+    return build_tokenizer(corpus, vocab_size=300)
+
+
+def test_rl_dataset_columns_and_prompts(tok):
+    items = judge_items_from_records([RECORD], "abs_q")
+    ds = rl_dataset(items, tok)
+    assert set(ds.column_names) >= {"prompt", "label", "true_label", "problem_id", "step"}
+    assert ds["label"] == [True, False, True, False] and ds["step"] == [0, 1, 2, 3]
+    assert ds["true_label"] == [True, False, None, None]
+    first = ds["prompt"][2]
+    assert first.startswith("<|im_start|>user\n") and first.endswith("<|im_start|>assistant\n")
+    assert "New Reasoning Chunk:\nSo 8 apples." in first and "Start: 3.\n\n3 + 4 = 8." in first
+    assert DIRECT_INSTRUCTION not in first
+    direct = rl_dataset(items, tok, cot=False)["prompt"][2]
+    assert DIRECT_INSTRUCTION in direct and direct.endswith("<|im_start|>assistant\n")
+    assert len(rl_dataset(items, tok, max_prompt_tokens=1)) == 0
+
+
+def test_grpo_config_uses_clip_higher_and_the_cpu():
+    args = grpo_config(GRPOSettings(batch_size=8, updates_per_generation=2, gradient_accumulation_steps=2), "/tmp/x")
+    assert (args.epsilon, args.epsilon_high, args.beta, args.num_generations) == (0.2, 0.28, 0.0, 4)
+    assert args.steps_per_generation == 4 and args.generation_batch_size == 32
+    assert args.use_cpu and not args.bf16 and args.report_to in ("none", [], ["none"])
+    with pytest.raises(ValueError):
+        GRPOSettings(batch_size=6, num_generations=4)
+
+
+def test_history_frame_merges_train_and_eval_rows():
+    log = [{"eval_acc": 0.5, "step": 0}, {"eval_acc": 0.6, "step": 1},
+           {"reward": 0.25, "entropy": 3.0, "frac_reward_zero_std": 0.5, "rewards/cot_reward/mean": 0.25, "step": 1},
+           {"train_runtime": 1.0, "train_loss": 0.1, "step": 1}]
+    frame = history_frame(log)
+    assert list(frame["step"]) == [0, 1] and list(frame.columns[:4]) == ["step", "reward", "entropy", "zero_std_share"]
+    assert math.isnan(frame["reward"][0]) and frame["reward"][1] == 0.25 and frame["zero_std_share"][1] == 0.5
+    assert list(frame["eval_acc"]) == [0.5, 0.6] and frame["reward_cot_reward"][1] == 0.25
+
+
+def test_grpo_end_to_end_logs_reward_entropy_zero_std_and_eval(tok, tmp_path):
+    model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                                        intermediate_size=64, max_positions=512), seed=0)
+    items = balance(judge_items_from_records([RECORD, {**RECORD, "problem_id": 8}], "abs_q"), seed=0)
+    calls = []
+
+    def eval_fn(m):
+        calls.append(m.training)
+        return {"step_acc_vs_labels": 0.5, "eval_step_acc_vs_truth": 0.25}
+
+    settings = GRPOSettings(learning_rate=1e-4, max_steps=2, batch_size=8, max_completion_length=6, seed=0)
+    log = grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path, reward="cot", eval_fn=eval_fn,
+                     eval_every=1, progress=False)
+    train = [r for r in log if "reward" in r]
+    assert len(train) == 2
+    for row in train:
+        assert {"reward", "entropy", "frac_reward_zero_std", "rewards/cot_reward/mean"} <= set(row)
+        assert 0.0 <= row["reward"] <= 1.0 and 0.0 <= row["frac_reward_zero_std"] <= 1.0 and row["entropy"] >= 0
+    evals = [r for r in log if "eval_step_acc_vs_labels" in r]
+    assert [r["step"] for r in evals] == [0, 1, 2] and len(calls) == 3 and not any(calls)
+    frame = history_frame(log)
+    assert list(frame["step"]) == [0, 1, 2] and {"eval_step_acc_vs_truth", "zero_std_share"} <= set(frame.columns)
+    assert not model.training
+    with pytest.raises(ValueError, match="unknown reward"):
+        grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path, reward="nope")
+
+
+def test_eval_callback_runs_at_start_every_k_steps_and_at_the_end():
+    import torch
+    from transformers import TrainerState
+
+    from stepwiser_core.judge_rl import EvalCallback
+
+    model, state = torch.nn.Linear(1, 1), TrainerState()
+    model.train()
+    cb = EvalCallback(lambda m: {"acc": float(state.global_step)}, eval_every=2)
+    cb.on_train_begin(None, state, None, model=model)
+    for step in (1, 2, 3):
+        state.global_step = step
+        cb.on_step_end(None, state, None, model=model)
+    cb.on_train_end(None, state, None, model=model)
+    assert state.log_history == [{"eval_acc": 0.0, "step": 0}, {"eval_acc": 2.0, "step": 2},
+                                 {"eval_acc": 3.0, "step": 3}]
+    assert model.training  # the training mode is restored after each evaluation

@@ -1,0 +1,137 @@
+from stepwiser_core.stages import ProcessBenchConfig
+
+CELLS = [
+("md", r"""
+# 04 · Finding the first wrong step: toy ProcessBench
+
+ProcessBench (Zheng et al., 2024) gives a problem and a solution already split into steps; the label is the
+index of the earliest wrong step, or −1 when every step is right. A stepwise judge judges each step with the
+earlier steps as history and predicts the first step it calls Negative, or −1 (paper §4.2). Per subset the
+score is the harmonic mean of the accuracy on erroneous solutions and the accuracy on correct ones; the
+headline is the unweighted mean over the four subsets (the paper's Table 5).
+
+The **toy ProcessBench** is built here the way the real one was: held-out problems in four difficulty subsets,
+solutions from several generators (the base policy at three temperatures and the chunk policy), about half
+with a right final answer, and labels from the exact checker, saved in ProcessBench's own schema. With
+`data_dir` set (paper tier), the real benchmark is loaded instead, from the HF dataset or its JSON files.
+"""),
+("params", ProcessBenchConfig),
+("code", r"""
+from pathlib import Path
+import json
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+from stepwiser_core import base_policy, judges, pb_report, plots, processbench, toy_processbench
+from stepwiser_core.config import config_from_namespace
+from stepwiser_core.generation import Sampling
+from stepwiser_core.io import atomic_write_json, atomic_write_text, read_json
+from stepwiser_core.models import load_model
+from stepwiser_core.paths import enter_project_root
+from stepwiser_core.rollouts import RolloutEngine
+from stepwiser_core.seeding import seed_everything
+from stepwiser_core.stages import ProcessBenchConfig
+from stepwiser_core.tables import write_table
+
+enter_project_root()
+cfg = config_from_namespace(ProcessBenchConfig, globals())
+seed_everything(cfg.seed)
+tier_runs = Path(cfg.runs_root) / cfg.tier
+run_dir, results_dir = tier_runs / "04_processbench", Path(cfg.results_root) / cfg.tier / "04_processbench"
+run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+registry = read_json(Path(cfg.judges_dir or tier_runs / "03_judge_training") / "judges.json")
+cfg
+"""),
+("md", r"""
+## 1 · The benchmark
+"""),
+("code", r"""
+from stepwiser_core.world.problems import generate_problems
+
+if cfg.data_dir:
+    bench = processbench.load_processbench(cfg.data_dir)
+else:
+    problems = generate_problems(cfg.seed, cfg.problems_per_subset, split="processbench")
+    generations = {}
+    for name, policy_dir, template in [("base", cfg.base_policy_dir or tier_runs / "00_policy" / "model", "toy"),
+                                       ("chunk", cfg.chunk_policy_dir or tier_runs / "01_segmentation" / "model", "toy_chunk")]:
+        model, tokenizer = load_model(policy_dir)
+        engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=f"{name} policy")
+        temperatures = cfg.generator_temperatures if name == "base" else [1.0]
+        for t in temperatures:
+            generations[f"toy-{name}-T{t:g}"] = base_policy.sample_solutions(
+                engine, tokenizer, problems, Sampling(cfg.max_new_tokens, t, 1, cfg.seed), template)
+    bench = toy_processbench.build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed,
+                                                    cfg.per_subset)
+    processbench.save_processbench(bench, run_dir / "toy_processbench")
+stats = toy_processbench.benchmark_stats(bench)
+write_table(stats, results_dir, "benchmark_stats")
+stats.round(3)
+"""),
+("md", r"""
+## 2 · Every judge of notebook 03, and the zero-shot base
+
+Generative judges decode greedily (the paper does not say); the StepWiser judges are also run with
+majority voting over `maj_k` samples at temperature `maj_temperature` (paper Table 5, Maj@8). The
+discriminative judges score each step by P(+) against P(−). An unparseable verdict counts as Negative.
+"""),
+("code", r"""
+rows, all_predictions = [], {}
+records = [r for recs in bench.values() for r in recs]
+def run(name, judge, rule):
+    predictions = judges.predict_first_errors(judge, records)
+    all_predictions[name] = predictions
+    result = processbench.score(bench, predictions)
+    rows.extend(pb_report.result_rows(name, rule, result))
+    print(f"{name:>24}: average F1 {result['average_f1']:.1f}")
+
+for name, entry in registry.items():
+    model, tokenizer = load_model(entry["path"])
+    if entry["kind"] == "disc":
+        run(name, judges.DiscriminativeJudge(model, tokenizer), entry["rule"])
+        continue
+    backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
+    greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
+    run(name, judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, entry["kind"] == "cot", greedy), entry["rule"])
+    if name.startswith("stepwiser_") and cfg.maj_k > 1:
+        voting = Sampling(cfg.judge_max_new_tokens, cfg.maj_temperature, cfg.maj_k, cfg.seed)
+        run(f"{name}@maj{cfg.maj_k}", judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, True, voting),
+            entry["rule"])
+table = pd.DataFrame(rows, columns=pb_report.TABLE_COLUMNS)
+write_table(table, results_dir, "table", digits=1)
+for name, predictions in all_predictions.items():
+    processbench.write_predictions(predictions, run_dir / "predictions" / f"{name}.jsonl")
+"""),
+("md", r"""
+## 3 · Results beside the paper's Table 5
+
+The paper's rows are Qwen2.5-1.5B-chunk (Table 5) and its 1.5B ablations (Table 6), the scale nearest ours.
+Absolute numbers are not comparable (a toy world, a ~2M-parameter judge); what can be compared is the
+ordering of methods and label rules.
+"""),
+("code", r"""
+subsets = list(bench)
+kinds = {name: entry["kind"] for name, entry in registry.items()}
+markdown = pb_report.table5_markdown(table, kinds, subsets)
+atomic_write_text(results_dir / "table5.md", markdown)
+display(Markdown(markdown))
+display(Image(plots.processbench_f1(table, results_dir / "f1_by_subset.png")))
+"""),
+("code", r"""
+averages = table[table.subset == "average"].set_index("judge")
+metrics = {"tier": cfg.tier, "seed": cfg.seed, "records": len(records),
+           "average_f1": averages["f1"].to_dict(),
+           "best_judge": averages["f1"].idxmax() if averages["f1"].notna().any() else None}
+atomic_write_json(results_dir / "metrics.json", metrics)
+print(json.dumps(metrics, indent=1))
+"""),
+("md", r"""
+## Notes
+
+- Every prediction file is in the CLI's format; any of them can be re-scored with
+  `python -m stepwiser_core.processbench score --data runs/toy/04_processbench/toy_processbench --predictions FILE --out OUT.json`.
+- Steps are judged all at once with the record's own earlier steps as history, which gives the same
+  prediction as judging sequentially and stopping at the first Negative (see `judges.judge_records`).
+- One seed; uncertainty over seeds comes with the ablation grid.
+"""),
+]
