@@ -1,4 +1,4 @@
-"""Notebook 00 end to end through the runner on the smoke tier: toy path, determinism, paper-tier path."""
+"""The notebook series end to end through the runner on the smoke tier (00 to 04), determinism, paper-tier path."""
 import json
 import math
 import subprocess
@@ -55,6 +55,24 @@ def test_00_policy_runs_and_is_deterministic(tmp_path):
     lab_metrics = json.loads((tmp_path / "a" / "results" / "smoke" / "02_rollout_labels" / "metrics.json").read_text())
     assert set(lab_metrics["positive_share"]) == {"abs_q", "rel_ratio", "rel_effective"}
     assert {"rollout_fraction_used", "agreement_with_m16"} <= set(lab_metrics["adaptive"])
+
+    judges = run_stage(tmp_path / "a", stage="03_judge_training")
+    assert judges.returncode == 0, judges.stdout + judges.stderr
+    judge_out = tmp_path / "a" / "results" / "smoke" / "03_judge_training"
+    registry = json.loads((tmp_path / "a" / "runs" / "smoke" / "03_judge_training" / "judges.json").read_text())
+    assert {"stepwiser_abs_q", "stepwiser_rel_ratio", "stepwiser_rel_effective", "no_clip_higher", "no_cot", "rs_ft",
+            "disc_sft_rel_ratio", "zero_shot"} <= set(registry)
+    for name, entry in registry.items():
+        assert (Path(entry["path"]) / "config.json").exists(), name
+    history = (judge_out / "grpo_history.csv").read_text()
+    assert "entropy" in history and "zero_std_share" in history and "eval_acc_truth" in history
+    assert (judge_out / "faithfulness.csv").exists() and (judge_out / "heldout_step_accuracy.csv").exists()
+
+    bench = run_stage(tmp_path / "a", stage="04_processbench")
+    assert bench.returncode == 0, bench.stdout + bench.stderr
+    table = (tmp_path / "a" / "results" / "smoke" / "04_processbench" / "table.csv").read_text().splitlines()
+    assert table[0] == "judge,label_rule,subset,acc_error,acc_correct,f1"
+    assert {line.split(",")[0] for line in table[1:]} >= set(registry)  # every judge has its rows
 
     second = run_stage(tmp_path / "b")  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr
