@@ -141,7 +141,7 @@ class JudgeTrainingConfig(StageBase):
     heldout_share: float = 0.2  # problems held out of training, for the step-accuracy curves
     # --- GRPO ([P §4.1] lr 1e-6, 1024 prompts/step, group 4, clip-higher 0.2/0.28, 800 steps; for 1.5B/7B)
     learning_rate: float = 2e-4  # a from-scratch toy model needs far more than 1e-6 (issue 4: 3e-5 moved nothing)
-    max_steps: int = 120
+    max_steps: int = 100
     batch_size: int = 32  # completions per step (TRL counts completions): 8 prompts x group 4
     num_generations: int = 4  # [P §4.1]
     epsilon_low: float = 0.2  # [P §4.1]
@@ -149,7 +149,7 @@ class JudgeTrainingConfig(StageBase):
     beta: float = 0.0  # KL: NOT SPECIFIED; none
     temperature: float = 1.0  # rollout temperature: NOT SPECIFIED
     max_completion_length: int = 80
-    eval_every: int = 40
+    eval_every: int = 50
     eval_items_per_class: int = 100  # held-out chunks per true class for the curves
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
@@ -159,10 +159,10 @@ class JudgeTrainingConfig(StageBase):
     # --- baselines' SFT ([P App. A.1] disc: lr 1e-5, batch 32, for 1.5B/7B)
     sft_learning_rate: float = 5e-4
     sft_batch_size: int = 16
-    disc_max_steps: int = 150
+    disc_max_steps: int = 120
     rsft_samples: int = 4  # judgments sampled per training item for RS-FT
     rsft_items: int = 400  # training items sampled for RS-FT (each keeps its label-matching judgments)
-    rsft_max_steps: int = 150
+    rsft_max_steps: int = 100
     gen_batch_size: int = 128
 
 
