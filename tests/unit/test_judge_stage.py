@@ -1,0 +1,82 @@
+"""Stage 03 glue and the ProcessBench report: splits, evaluation items, scoring, Table-5 rows (hand-built inputs)."""
+import math
+
+import pandas as pd
+import pytest
+
+from stepwiser_core import judge_stage, pb_report
+
+PROBLEM = "Ann has 3 pens.\nFirst, 2 more arrive.\nSecond, 4 are given away.\nHow many pens does Ann have now?"
+STEPS = ["Ann has 3 pens.\nFirst, 2 more arrive.\n3+2=5", "Second, 4 are given away.\n5-4=2",
+         "The answer is \\boxed{2}."]
+
+
+def record(pid, true_labels, abs_q, rel_ratio):
+    return {"problem_id": pid, "level": 1, "prompt": PROBLEM, "completions": STEPS[:len(true_labels)],
+            "true_labels": true_labels, "labels_abs_q": abs_q, "labels_rel_ratio": rel_ratio}
+
+
+def test_split_keeps_each_problem_on_one_side_and_is_deterministic():
+    recs = [record(f"p{i // 2}", [True], [True], [True]) for i in range(20)]  # two trajectories per problem
+    train, held = judge_stage.split_by_problem(recs, 0.3, seed=1)
+    assert len(train) + len(held) == 20
+    assert not {r["problem_id"] for r in train} & {r["problem_id"] for r in held}
+    assert len({r["problem_id"] for r in held}) == 3  # 30 % of 10 problems
+    assert judge_stage.split_by_problem(recs, 0.3, seed=1) == (train, held)
+    with pytest.raises(ValueError):
+        judge_stage.split_by_problem(recs, 1.0, seed=1)
+
+
+def test_eval_items_stop_at_the_first_true_error_and_balance_by_truth():
+    recs = [record("a", [True, False, None], [True, True, False], [True, False, False]),
+            record("b", [True, True, True], [True, True, True], [True, True, True])]
+    items = judge_stage.eval_items(recs, ["abs_q", "rel_ratio"], per_class=5, seed=0)
+    # one wrong chunk exists (a, step 1), so one correct chunk is drawn to match it; a's step 2 is never used
+    assert sorted(it["true_label"] for it in items) == [False, True]
+    wrong = next(it for it in items if not it["true_label"])
+    assert (wrong["problem_id"], wrong["step"], wrong["label_abs_q"], wrong["label_rel_ratio"]) == ("a", 1, True, False)
+    assert wrong["history"] == (STEPS[0],) and wrong["problem"].answer == 1  # 3 + 2 - 4
+    assert all(not (it["problem_id"] == "a" and it["step"] == 2) for it in items)
+
+
+def test_scoring_counts_unparseable_as_wrong_and_uses_the_majority():
+    items = [{"problem_id": "a", "level": 1, "step": 0, "true_label": True, "label_abs_q": True},
+             {"problem_id": "a", "level": 1, "step": 1, "true_label": False, "label_abs_q": True},
+             {"problem_id": "b", "level": 1, "step": 0, "true_label": False, "label_abs_q": False}]
+    verdicts = [[True, True, False], [None], [True, False]]  # majority True; unparseable; tie -> Negative
+    scored = judge_stage.score_verdicts(items, verdicts, ["abs_q"], "j")
+    assert scored.verdict.tolist() == [True, None, False]
+    summary = judge_stage.accuracy_summary(scored, ["abs_q"])
+    assert summary["acc_truth"] == pytest.approx(2 / 3)
+    assert summary["acc_abs_q"] == pytest.approx(2 / 3)  # item 1: label True, verdict None -> wrong
+    assert summary["format_rate"] == pytest.approx(2 / 3)
+    assert summary["positive_rate"] == pytest.approx(1 / 3)
+    assert summary["acc_truth_on_correct"] == 1.0 and summary["acc_truth_on_wrong"] == 0.5
+
+
+def test_accuracy_summary_of_nothing_is_nan():
+    empty = judge_stage.score_verdicts([], [], ["abs_q"], "j")
+    assert all(math.isnan(v) for v in judge_stage.accuracy_summary(empty, ["abs_q"]).values())
+
+
+def test_result_rows_have_the_table_columns_and_an_average_row():
+    result = {"subsets": {"gsm8k": {"acc_error": 50.0, "acc_correct": 100.0, "f1": 200 / 3},
+                          "math": {"acc_error": 20.0, "acc_correct": 80.0, "f1": 32.0}},
+              "average_f1": (200 / 3 + 32.0) / 2}
+    rows = pd.DataFrame(pb_report.result_rows("stepwiser_rel_ratio", "rel_ratio", result))
+    assert list(rows.columns) == pb_report.TABLE_COLUMNS
+    avg = rows[rows.subset == "average"].iloc[0]
+    assert (avg.acc_error, avg.acc_correct) == (35.0, 90.0)
+    assert avg.f1 == pytest.approx((200 / 3 + 32.0) / 2)  # the mean of subset F1s, not the F1 of mean accuracies
+
+
+def test_table5_puts_the_papers_row_beside_ours():
+    result = {"subsets": {"gsm8k": {"acc_error": 50.0, "acc_correct": 50.0, "f1": 50.0}}, "average_f1": 50.0}
+    table = pd.DataFrame(pb_report.result_rows("stepwiser_rel_ratio", "rel_ratio", result)
+                         + pb_report.result_rows("zero_shot", None, result))
+    md = pb_report.table5_markdown(table, {"stepwiser_rel_ratio": "cot", "zero_shot": "cot"}, ["gsm8k"])
+    lines = md.splitlines()
+    assert lines[0] == "| method | signal | source | GSM8K | Avg |"
+    assert "ours (toy, `stepwiser_rel_ratio`)" in lines[2] and "| 50.0 | 50.0 |" in lines[2]
+    assert "paper (Qwen2.5-1.5B-chunk)" in lines[3] and "| 46.9 | 36.2 |" in lines[3]  # [P Table 5], 1.5B Rel-Ratio
+    assert "Zero-shot base judge" in lines[4] and len(lines) == 5  # no paper row for the zero-shot judge
