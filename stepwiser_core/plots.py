@@ -108,6 +108,23 @@ def agreement_vs_m(quality: pd.DataFrame, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
+def adaptive_tradeoff(tradeoff: pd.DataFrame, path: str | Path) -> Path:
+    """Share of the fixed budget's rollouts used against agreement with its labels, one line per rule, one point
+    per stopping confidence (columns rule, confidence, rollout_fraction_used, agreement_with_m16)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    data = tradeoff.dropna(subset=["rollout_fraction_used", "agreement_with_m16"])
+    if data.empty:
+        return _no_data(fig, ax, path)
+    sns.lineplot(data=data, x="rollout_fraction_used", y="agreement_with_m16", hue="rule", marker="o", sort=True,
+                 ax=ax)
+    for row in data.itertuples():
+        ax.annotate(str(row.confidence), (row.rollout_fraction_used, row.agreement_with_m16), fontsize=6,
+                    xytext=(3, -8), textcoords="offset points")
+    ax.set(title="Adaptive rollout budget: cost vs agreement", xlabel="share of the fixed-M rollouts used",
+           ylabel="agreement with fixed-M labels")
+    return save_figure(fig, path)
+
+
 def grpo_curves(history: pd.DataFrame, path: str | Path) -> Path:
     """GRPO training, one line per run (column `run`): reward, policy entropy, the share of groups whose
     verdicts all agree (zero advantage, TRL's frac_reward_zero_std), held-out step accuracy vs the truth and

@@ -175,5 +175,19 @@ def adaptive_summary(successes: Sequence[np.ndarray], trajectories: Sequence[Tra
     return out
 
 
+def adaptive_tradeoff(successes: Sequence[np.ndarray], trajectories: Sequence[Trajectory], rules: dict[str, dict],
+                      m_max: int, confidences: Sequence[float | None]) -> "pd.DataFrame":
+    """Rollouts used against agreement with the fixed-budget labels, per rule and stopping confidence (None: exact
+    stopping, the label can no longer change). The curve from which an operating point is chosen."""
+    import pandas as pd
+
+    rows = []
+    for c in confidences:
+        for rule, r in adaptive_summary(successes, trajectories, rules, m_max, c).items():
+            rows.append({"rule": rule, "confidence": "exact" if c is None else c,
+                         "rollout_fraction_used": r["rollout_fraction_used"], "agreement_with_m16": r["agreement_with_m16"]})
+    return pd.DataFrame(rows)
+
+
 def positive_shares(records: Sequence[dict], rules: Sequence[str]) -> dict[str, float]:
     return {r: float(np.mean([x for rec in records for x in rec[f"labels_{r}"]])) for r in rules}

@@ -28,3 +28,16 @@ def test_success_matrix_last_row_is_the_known_outcome():
     t = Trajectory(p, "s1\n\ns2", ["s1", "s2"], [2, 6], True, 0.5, None)
     m = success_matrices([t], [[f"\\boxed{{{p.answer}}}", "\\boxed{-1}"]], ExactVerifier(), 2)[0]
     assert m.tolist() == [[1, 0], [1, 1]] and m.dtype == np.int8
+
+
+def test_adaptive_tradeoff_abs_q_stops_at_the_first_success():
+    from stepwiser_core.rollout_labels import adaptive_tradeoff
+
+    p = generate_problems(0, 1, levels=(1,))[0]
+    t = Trajectory(p, "a\n\nb\n\nc", ["a", "b", "c"], [1, 4, 7], True, 0.5, None)
+    # chunk 0: first success at draw 3 -> 3 rollouts; chunk 1: never succeeds -> all 4; chunk 2: outcome known
+    succ = np.array([[0, 0, 1, 1], [0, 0, 0, 0], [1, 1, 1, 1]], dtype=np.int8)
+    table = adaptive_tradeoff([succ], [t], rules_from_config(0.8, 0.4, 4, "abs"), 4, [None, 0.9])
+    exact = table[(table.rule == "abs_q") & (table.confidence == "exact")].iloc[0]
+    assert exact.rollout_fraction_used == (3 + 4) / (2 * 4) and exact.agreement_with_m16 == 1.0
+    assert set(table.confidence) == {"exact", 0.9} and set(table.rule) == set(LABEL_RULES)

@@ -126,6 +126,17 @@ adaptive = rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, cfg
 display(pd.DataFrame(adaptive).T.round(3))
 """),
 ("md", r"""
+Exact stopping never changes a chunk's own label, but Rel-Ratio needs most rollouts to certify a ratio above γ.
+Stopping once a Beta posterior (uniform prior) predicts the final label with a stated confidence trades a little
+agreement for many rollouts; the whole trade-off is below, and `adaptive_confidence` picks the operating point
+reported in `metrics.json`.
+"""),
+("code", r"""
+tradeoff = rl.adaptive_tradeoff(successes, trajectories, rules, cfg.rollouts, [None, 0.9, 0.95, 0.97, 0.98, 0.99])
+display(Image(plots.adaptive_tradeoff(tradeoff, results_dir / "adaptive_tradeoff.png")))
+tradeoff.round(4)
+"""),
+("md", r"""
 ## 5 · The same pipeline on blank-line steps (for the "no chunking" ablation)
 
 The base policy's solutions, split on blank lines, labelled the same way with its own rollouts.
@@ -158,11 +169,14 @@ metrics = {
     "positive_share": shares,
     "positive_share_blankline": rl.positive_shares(blank_records, rules) if blank_records else None,
     "agreement_with_truth": {r: {str(int(m)): float(a) for m, a in zip(g.M, g.agreement)} for r, g in quality.groupby("rule")},
-    "adaptive": {**adaptive[cfg.default_rule], "rule": cfg.default_rule, "by_rule": adaptive},
+    "adaptive": {**adaptive[cfg.default_rule], "rule": cfg.default_rule, "confidence": cfg.adaptive_confidence or "exact",
+                 "by_rule": adaptive},
+    "adaptive_exact_stopping": rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, None),
 }
 atomic_write_json(results_dir / "metrics.json", metrics)
 write_table(balance, results_dir, "label_balance")
 write_table(quality, results_dir, "label_quality_vs_m")
+write_table(tradeoff, results_dir, "adaptive_tradeoff", digits=4)
 print(json.dumps(metrics, indent=1))
 """),
 ("md", r"""
