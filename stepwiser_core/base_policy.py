@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from typing import TYPE_CHECKING
+
 from transformers import PreTrainedTokenizerBase
 
 from .generation import Generator, Sampling, chat_prompt
@@ -14,6 +16,11 @@ from .judge import judge_prompt
 from .judge_eval import JudgeItem
 from .world.problems import Problem, generate_problems
 from .world.solutions import render_solution
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .stages import PolicyConfig
 
 
 def make_problem_splits(seed: int, n_train_per_level: int, n_eval_per_level: int) -> tuple[list[Problem], list[Problem]]:
@@ -72,6 +79,50 @@ def run_judge(generator: Generator, tokenizer: PreTrainedTokenizerBase, items: S
 
 def _mean(series: pd.Series) -> float:
     return float(series.mean()) if len(series) else float("nan")
+
+
+def base_model(cfg: "PolicyConfig", train_problems: Sequence[Problem], run_dir: "Path"):
+    """The stage's base model: trained from scratch on the solving + judging mixture (toy tier), saved under
+    `<run_dir>/model` and reloaded from there (so later cells evaluate exactly what later stages load), or loaded
+    from `cfg.model_path` (paper tier). Returns (model, tokenizer, TRL log history as a DataFrame)."""
+    from .models import ModelShape, build_model, count_parameters, load_model, save_model
+    from .tokenizer import build_tokenizer
+    from .training import SFTSettings, sft_train
+
+    if cfg.model_source != "scratch":
+        model, tokenizer = load_model(cfg.model_path)
+        print(f"loaded {cfg.model_path}: {count_parameters(model) / 1e6:.1f}M parameters")
+        return model, tokenizer, pd.DataFrame(columns=["step", "loss"])
+    examples = build_mixture(train_problems, cfg.seed, cfg.teacher_error_rate, cfg.blank_line_prob,
+                             cfg.judge_exercise_share, cfg.judge_exercise_verdict_accuracy,
+                             cfg.judge_exercise_blankline_share, cfg.policy_template)
+    tokenizer = build_tokenizer(tokenizer_corpus(examples), cfg.vocab_size)
+    shape = ModelShape(cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.num_kv_heads, cfg.intermediate_size)
+    model = build_model(tokenizer, shape, cfg.seed)
+    print(f"{len(examples)} examples; model: {count_parameters(model) / 1e6:.2f}M parameters, vocabulary {len(tokenizer)}")
+    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, cfg.warmup_ratio,
+                           max_length=cfg.max_length, completion_only_loss=cfg.completion_only_loss)
+    log_history = pd.DataFrame(sft_train(model, tokenizer, examples, settings, run_dir / "trainer", cfg.seed))
+    save_model(model, tokenizer, run_dir / "model")
+    model, tokenizer = load_model(run_dir / "model")
+    return model, tokenizer, log_history
+
+
+def evaluate_solving(generator: Generator, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                     cfg: "PolicyConfig", verifier) -> tuple[list[list[str]], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Greedy (one sample) and temperature-1 (`eval_samples`) solutions, each scored by the exact checker.
+    Returns (the temperature-1 texts, greedy scores, sampled scores, the per-level summary of both)."""
+    from .policy_eval import score_solutions, summarize_by_level
+
+    greedy_texts = sample_solutions(generator, tokenizer, problems, Sampling(cfg.max_new_tokens, 0.0, 1, cfg.seed),
+                                    cfg.policy_template)
+    sampled_texts = sample_solutions(generator, tokenizer, problems,
+                                     Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed), cfg.policy_template)
+    greedy = score_solutions(problems, greedy_texts, verifier, decoding="greedy")
+    sampled = score_solutions(problems, sampled_texts, verifier, decoding="temperature 1")
+    summary = pd.concat([summarize_by_level(greedy).assign(decoding="greedy"),
+                         summarize_by_level(sampled).assign(decoding="temperature 1")])
+    return sampled_texts, greedy, sampled, summary
 
 
 def policy_metrics(greedy: pd.DataFrame, sampled: pd.DataFrame, judged: pd.DataFrame) -> dict:

@@ -189,5 +189,55 @@ def adaptive_tradeoff(successes: Sequence[np.ndarray], trajectories: Sequence[Tr
     return pd.DataFrame(rows)
 
 
+@dataclass
+class Annotation:
+    """One policy's annotated data: the pre-filter's kept prompts, the trajectories, their success matrices
+    (`m_draw` rollouts per step, the last row the known outcome) and the stepwise records (labels from `m_label`)."""
+
+    kept: list
+    trajectories: list[Trajectory]
+    successes: list[np.ndarray]
+    records: list[dict]
+
+
+def annotate(engine, tokenizer, problems: Sequence[Problem], template: str, segmentation: str,
+             verifier: AnswerVerifier, rules: dict[str, dict], default_rule: str, generator: str, *,
+             samples_per_prompt: int, per_prompt: int, m_draw: int, m_label: int, temperature: float,
+             max_new_tokens: int, seed: int, keep_all: bool = False) -> Annotation:
+    """The whole labelling pipeline for one policy (paper §3.2, §4.1): sample `samples_per_prompt` responses per
+    prompt, pre-filter, cut `per_prompt` trajectories per kept prompt at `segmentation`, draw `m_draw` rollouts
+    after every step but the last (`engine`: a `RolloutEngine`), and label from the first `m_label`."""
+    from .base_policy import sample_solutions
+    from .generation import Sampling, chat_prompt
+    from .instruct import policy_prompt
+
+    samples = sample_solutions(engine, tokenizer, problems,
+                               Sampling(max_new_tokens, temperature, samples_per_prompt, seed), template)
+    kept = prefilter(problems, samples, verifier, keep_all)
+    trajectories = make_trajectories(kept, verifier, segmentation, per_prompt)
+    prompts = [chat_prompt(tokenizer, policy_prompt(t.problem.text, template)) for t in trajectories]
+    continuations = engine.rollout(rollout_prefixes(trajectories, prompts), m_draw,
+                                   Sampling(max_new_tokens, temperature, 1, seed + 1))
+    successes = success_matrices(trajectories, continuations, verifier, m_draw)
+    records = stepwise_records(trajectories, successes, m_label, rules, default_rule, segmentation, generator, seed)
+    return Annotation(kept, trajectories, successes, records)
+
+
+def stage_metrics(chunks: Annotation, blank: Annotation | None, rules: dict[str, dict], quality: "pd.DataFrame",
+                  adaptive: dict, exact: dict, default_rule: str, confidence: float, tier: str, seed: int) -> dict:
+    """metrics.json of stage 02 (the issue's keys: positive_share, agreement_with_truth, adaptive)."""
+    return {
+        "tier": tier, "seed": seed, "prompts_kept": len(chunks.kept), "trajectories": len(chunks.trajectories),
+        "chunks": int(sum(len(t.steps) for t in chunks.trajectories)),
+        "positive_share": positive_shares(chunks.records, rules),
+        "positive_share_blankline": positive_shares(blank.records, rules) if blank and blank.records else None,
+        "agreement_with_truth": {r: {str(int(m)): float(a) for m, a in zip(g.M, g.agreement)}
+                                 for r, g in quality.groupby("rule")},
+        "adaptive": {**adaptive[default_rule], "rule": default_rule, "confidence": confidence or "exact",
+                     "by_rule": adaptive},
+        "adaptive_exact_stopping": exact,
+    }
+
+
 def positive_shares(records: Sequence[dict], rules: Sequence[str]) -> dict[str, float]:
     return {r: float(np.mean([x for rec in records for x in rec[f"labels_{r}"]])) for r in rules}

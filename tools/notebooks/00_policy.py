@@ -75,29 +75,8 @@ that re-derives the step and a verdict that agrees with it only `judge_exercise_
 time. The base model thus starts as a well-formed but weak judge, as an instruct model does.
 """),
 ("code", r"""
-from stepwiser_core.models import ModelShape, build_model, count_parameters, load_model, save_model
-from stepwiser_core.tokenizer import build_tokenizer
-from stepwiser_core.training import SFTSettings, sft_train
-
-model_dir = run_dir / "model"
 started = time.time()
-if cfg.model_source == "scratch":
-    examples = base_policy.build_mixture(train_problems, cfg.seed, cfg.teacher_error_rate, cfg.blank_line_prob,
-                                         cfg.judge_exercise_share, cfg.judge_exercise_verdict_accuracy,
-                                         cfg.judge_exercise_blankline_share, cfg.policy_template)
-    tokenizer = build_tokenizer(base_policy.tokenizer_corpus(examples), cfg.vocab_size)
-    shape = ModelShape(cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.num_kv_heads, cfg.intermediate_size)
-    model = build_model(tokenizer, shape, cfg.seed)
-    print(f"{len(examples)} examples; model: {count_parameters(model)/1e6:.2f}M parameters, vocabulary {len(tokenizer)}")
-    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, cfg.warmup_ratio, max_length=cfg.max_length,
-                           completion_only_loss=cfg.completion_only_loss)
-    log_history = pd.DataFrame(sft_train(model, tokenizer, examples, settings, run_dir / "trainer", cfg.seed))
-    save_model(model, tokenizer, model_dir)
-    model, tokenizer = load_model(model_dir)  # evaluate exactly what later stages will load
-else:
-    model, tokenizer = load_model(cfg.model_path)
-    log_history = pd.DataFrame(columns=["step", "loss"])
-    print(f"loaded {cfg.model_path}: {count_parameters(model)/1e6:.1f}M parameters")
+model, tokenizer, log_history = base_policy.base_model(cfg, train_problems, run_dir)
 print(f"model ready in {time.time() - started:.0f} s")
 """),
 ("code", r"""
@@ -119,14 +98,7 @@ from stepwiser_core.verify import make_verifier
 
 verifier = make_verifier("exact" if cfg.model_source == "scratch" else "math_verify")
 generator = TransformersBackend(model, tokenizer, batch_size=cfg.gen_batch_size)
-greedy_texts = base_policy.sample_solutions(generator, tokenizer, eval_problems,
-                                            Sampling(cfg.max_new_tokens, 0.0, 1, cfg.seed), cfg.policy_template)
-sampled_texts = base_policy.sample_solutions(generator, tokenizer, eval_problems,
-                                             Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed), cfg.policy_template)
-greedy = policy_eval.score_solutions(eval_problems, greedy_texts, verifier, decoding="greedy")
-sampled = policy_eval.score_solutions(eval_problems, sampled_texts, verifier, decoding="temperature 1")
-summary = pd.concat([policy_eval.summarize_by_level(greedy).assign(decoding="greedy"),
-                     policy_eval.summarize_by_level(sampled).assign(decoding="temperature 1")])
+sampled_texts, greedy, sampled, summary = base_policy.evaluate_solving(generator, tokenizer, eval_problems, cfg, verifier)
 display(summary.round(3))
 display(Image(plots.accuracy_by_level(summary[summary.level != "all"], results_dir / "accuracy_by_level.png")))
 """),

@@ -25,10 +25,8 @@ import numpy as np, pandas as pd
 from datasets import Dataset
 from IPython.display import Image, display
 
-from stepwiser_core import base_policy, plots, rollout_labels as rl
+from stepwiser_core import plots, rollout_labels as rl
 from stepwiser_core.config import config_from_namespace
-from stepwiser_core.generation import Sampling, chat_prompt
-from stepwiser_core.instruct import policy_prompt
 from stepwiser_core.io import atomic_dir, atomic_write_json
 from stepwiser_core.paths import enter_project_root
 from stepwiser_core.seeding import seed_everything
@@ -59,13 +57,8 @@ from stepwiser_core.world.problems import generate_problems
 model, tokenizer = load_model(cfg.chunk_policy_dir or tier_runs / "01_segmentation" / "model")
 engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="chunk policy")
 problems = generate_problems(cfg.seed, cfg.n_prompts // 4, split="annotation")
-samples = base_policy.sample_solutions(engine, tokenizer, problems,
-                                       Sampling(cfg.max_new_tokens, cfg.temperature, cfg.prefilter_samples, cfg.seed),
-                                       cfg.chunk_template)
-kept = rl.prefilter(problems, samples, verifier, cfg.prefilter_keep_all)
-trajectories = rl.make_trajectories(kept, verifier, "chunks", cfg.trajectories_per_prompt)
-print(f"{len(kept)}/{len(problems)} prompts kept; {len(trajectories)} trajectories, "
-      f"{sum(len(t.steps) for t in trajectories)} chunks")
+sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectories_per_prompt, m_label=cfg.rollouts,
+             temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, keep_all=cfg.prefilter_keep_all)
 """),
 ("md", r"""
 ## 2 · Rollouts
@@ -76,16 +69,14 @@ We draw `rollouts_max` rollouts per chunk; labels use the first `rollouts` (M = 
 serve the label-quality-vs-M study below.
 """),
 ("code", r"""
-prompts = [chat_prompt(tokenizer, policy_prompt(t.problem.text, cfg.chunk_template)) for t in trajectories]
-continuations = engine.rollout(rl.rollout_prefixes(trajectories, prompts), cfg.rollouts_max,
-                               Sampling(cfg.max_new_tokens, cfg.temperature, 1, cfg.seed + 1))
-successes = rl.success_matrices(trajectories, continuations, verifier, cfg.rollouts_max)
-records = rl.stepwise_records(trajectories, successes, cfg.rollouts, rules, cfg.default_rule, "chunks",
-                              "toy-chunk-policy", cfg.seed)
+chunks = rl.annotate(engine, tokenizer, problems, cfg.chunk_template, "chunks", verifier, rules, cfg.default_rule,
+                     "toy-chunk-policy", m_draw=cfg.rollouts_max, **sizes)
+kept, trajectories, successes, records = chunks.kept, chunks.trajectories, chunks.successes, chunks.records
 with atomic_dir(run_dir / "stepwise_chunks") as tmp:
     Dataset.from_list(records).save_to_disk(tmp)
 np.savez_compressed(run_dir / "successes_chunks.npz", *successes)
-print(f"{sum(s.shape[0] - 1 for s in successes) * cfg.rollouts_max} rollouts")
+print(f"{len(kept)}/{len(problems)} prompts kept; {len(trajectories)} trajectories, "
+      f"{sum(len(t.steps) for t in trajectories)} chunks; {sum(s.shape[0] - 1 for s in successes) * cfg.rollouts_max} rollouts")
 """),
 ("md", r"""
 ## 3 · Label balance and Q values
@@ -142,37 +133,22 @@ tradeoff.round(4)
 The base policy's solutions, split on blank lines, labelled the same way with its own rollouts.
 """),
 ("code", r"""
-blank_records = []
+blank = None
 if cfg.blankline_data:
     base_model, _ = load_model(cfg.base_policy_dir or tier_runs / "00_policy" / "model")
     base_engine = RolloutEngine(base_model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="base policy")
-    base_samples = base_policy.sample_solutions(base_engine, tokenizer, problems,
-                                                Sampling(cfg.max_new_tokens, cfg.temperature, cfg.prefilter_samples, cfg.seed),
-                                                cfg.base_template)
-    base_traj = rl.make_trajectories(rl.prefilter(problems, base_samples, verifier, cfg.prefilter_keep_all), verifier, "blankline",
-                                     cfg.trajectories_per_prompt)
-    base_prompts = [chat_prompt(tokenizer, policy_prompt(t.problem.text, cfg.base_template)) for t in base_traj]
-    base_cont = base_engine.rollout(rl.rollout_prefixes(base_traj, base_prompts), cfg.rollouts,
-                                    Sampling(cfg.max_new_tokens, cfg.temperature, 1, cfg.seed + 1))
-    blank_records = rl.stepwise_records(base_traj, rl.success_matrices(base_traj, base_cont, verifier, cfg.rollouts), cfg.rollouts,
-                                        rules, cfg.default_rule, "blankline", "toy-base-policy", cfg.seed)
+    blank = rl.annotate(base_engine, tokenizer, problems, cfg.base_template, "blankline", verifier, rules,
+                        cfg.default_rule, "toy-base-policy", m_draw=cfg.rollouts, **sizes)
     with atomic_dir(run_dir / "stepwise_blankline") as tmp:
-        Dataset.from_list(blank_records).save_to_disk(tmp)
-    print(f"{len(base_traj)} trajectories, {sum(len(t.steps) for t in base_traj)} blank-line steps")
+        Dataset.from_list(blank.records).save_to_disk(tmp)
+    print(f"{len(blank.trajectories)} trajectories, {sum(len(t.steps) for t in blank.trajectories)} blank-line steps")
 """),
 ("code", r"""
 from stepwiser_core.tables import write_table
 
-metrics = {
-    "tier": cfg.tier, "seed": cfg.seed, "prompts_kept": len(kept), "trajectories": len(trajectories),
-    "chunks": int(sum(len(t.steps) for t in trajectories)),
-    "positive_share": shares,
-    "positive_share_blankline": rl.positive_shares(blank_records, rules) if blank_records else None,
-    "agreement_with_truth": {r: {str(int(m)): float(a) for m, a in zip(g.M, g.agreement)} for r, g in quality.groupby("rule")},
-    "adaptive": {**adaptive[cfg.default_rule], "rule": cfg.default_rule, "confidence": cfg.adaptive_confidence or "exact",
-                 "by_rule": adaptive},
-    "adaptive_exact_stopping": rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, None),
-}
+metrics = rl.stage_metrics(chunks, blank, rules, quality, adaptive,
+                           rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, None),
+                           cfg.default_rule, cfg.adaptive_confidence, cfg.tier, cfg.seed)
 atomic_write_json(results_dir / "metrics.json", metrics)
 write_table(balance, results_dir, "label_balance")
 write_table(quality, results_dir, "label_quality_vs_m")

@@ -27,16 +27,15 @@ faithfulness (§6). Notebook 04 evaluates all of them on the first-error benchma
 ("params", JudgeTrainingConfig),
 ("code", r"""
 from pathlib import Path
-import json, random
+import json
 import pandas as pd
 from datasets import load_from_disk
 from IPython.display import Image, display
 
-from stepwiser_core import faithfulness, judge_rl, judge_stage, judges, plots
+from stepwiser_core import faithfulness, judge_runs, judge_stage, judges, plots
 from stepwiser_core.config import config_from_namespace
-from stepwiser_core.generation import Sampling, TransformersBackend
 from stepwiser_core.io import atomic_write_json
-from stepwiser_core.models import load_model, save_model
+from stepwiser_core.models import load_model
 from stepwiser_core.paths import enter_project_root
 from stepwiser_core.seeding import seed_everything
 from stepwiser_core.stages import JudgeTrainingConfig
@@ -65,14 +64,7 @@ its history (paper §3.3). The majority label is down-sampled to 50/50 (`balance
 essential for stable RL.
 """),
 ("code", r"""
-after = None if cfg.max_steps_after_error < 0 else cfg.max_steps_after_error
-train_items = {rule: judge_rl.judge_items_from_records(train_records, rule, after) for rule in cfg.rules}
-balanced = {rule: judge_rl.balance(items, cfg.seed, cfg.balance) for rule, items in train_items.items()}
-paper_share = {"abs_q": 0.702, "rel_ratio": 0.565}  # [P §4.1, App. A.4] positive shares before balancing
-balance_table = pd.DataFrame([{"rule": r, "items": len(train_items[r]),
-                               "positive_share": judge_rl.label_shares(train_items[r])["positive_share"],
-                               "paper_positive_share": paper_share.get(r, float("nan")),
-                               "items_after_balancing": len(balanced[r])} for r in cfg.rules])
+train_items, balanced, balance_table = judge_runs.training_sets(train_records, cfg)
 write_table(balance_table, results_dir, "training_items")
 balance_table.round(3)
 """),
@@ -81,20 +73,8 @@ balance_table.round(3)
 """),
 ("code", r"""
 init_model, tokenizer = load_model(init_dir)
-def generative(model, cot=True, n=1, temperature=0.0, max_new_tokens=None):
-    backend = TransformersBackend(model, tokenizer, batch_size=cfg.gen_batch_size, progress=False)
-    return judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, cot,
-                                  Sampling(max_new_tokens or cfg.max_completion_length, temperature, n, cfg.seed))
-
-scored, faith_rows = {}, []
-def evaluate(name, judge):
-    scored[name] = judge_stage.evaluate_judge(judge, items_eval, cfg.rules, name)
-    if isinstance(judge, judges.GenerativeJudge):
-        faith_rows.extend(faithfulness.faithfulness_rows(name, judge_stage.as_judge_items(items_eval),
-                                                         [o[0] for o in judge.last_outputs]))
-    return judge_stage.accuracy_summary(scored[name], cfg.rules)
-
-print(evaluate("zero_shot", generative(init_model)))
+evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
+print(evaluation.evaluate("zero_shot", evaluation.generative(init_model)))
 """),
 ("md", r"""
 ## 3 · GRPO: StepWiser for each label rule, and the ablations
@@ -105,31 +85,14 @@ held-out step accuracy against the run's own labels and against the truth. Choic
 (`JudgeTrainingConfig`): no KL term, rollout temperature 1, a constant learning rate.
 """),
 ("code", r"""
-histories = []
-def train_grpo(name, rule, cot=True, epsilon_high=cfg.epsilon_high):
-    model, _ = load_model(init_dir)
-    data = judge_rl.rl_dataset(balanced[rule], tokenizer, cfg.judge_template, cot=cot)
-    settings = judge_rl.GRPOSettings(
-        learning_rate=cfg.learning_rate, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
-        num_generations=cfg.num_generations, epsilon_low=cfg.epsilon_low, epsilon_high=epsilon_high, beta=cfg.beta,
-        temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed)
-    eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,
-                                             cfg.max_completion_length, cfg.gen_batch_size, cfg.seed)
-    log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
-                              reward="cot" if cot else "direct", eval_fn=eval_fn, eval_every=cfg.eval_every)
-    frame = judge_rl.history_frame(log).assign(run=name)
-    frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
+runs = [(f"stepwiser_{rule}", rule, {}) for rule in cfg.rules]
+runs += [("no_clip_higher", cfg.ablation_rule, {"epsilon_high": cfg.epsilon_low})] if cfg.run_no_clip_higher else []
+runs += [("no_cot", cfg.ablation_rule, {"cot": False})] if cfg.run_no_cot else []
+trained, histories = {}, []
+for name, rule, options in runs:
+    trained[name], frame = judge_runs.train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg,
+                                                       init_dir, run_dir, **options)
     histories.append(frame)
-    save_model(model, tokenizer, run_dir / "judges" / name)
-    return model
-
-trained = {}
-for rule in cfg.rules:
-    trained[f"stepwiser_{rule}"] = train_grpo(f"stepwiser_{rule}", rule)
-if cfg.run_no_clip_higher:
-    trained["no_clip_higher"] = train_grpo("no_clip_higher", cfg.ablation_rule, epsilon_high=cfg.epsilon_low)
-if cfg.run_no_cot:
-    trained["no_cot"] = train_grpo("no_cot", cfg.ablation_rule, cot=False)
 history = pd.concat(histories, ignore_index=True)
 history.to_csv(results_dir / "grpo_history.csv", index=False)
 display(Image(plots.grpo_curves(history, results_dir / "grpo_curves.png")))
@@ -143,30 +106,12 @@ keep those whose verdict matches the label, fine-tune on them once (offline). **
 loss is on those tokens only; the step score is P(+) against P(−).
 """),
 ("code", r"""
-from stepwiser_core.instruct import Example
-from stepwiser_core.training import SFTSettings, sft_train
-
-sft_settings = lambda steps: SFTSettings(cfg.sft_learning_rate, cfg.sft_batch_size, steps, completion_only_loss=True)
 if cfg.run_rs_ft:
-    pool = random.Random(cfg.seed).sample(balanced[cfg.ablation_rule], min(cfg.rsft_items, len(balanced[cfg.ablation_rule])))
-    queries = [judges.JudgeQuery(it["problem"], it["history"], it["chunk"]) for it in pool]
-    sampler = generative(init_model, n=cfg.rsft_samples, temperature=1.0)
-    sampler.judge(queries)
-    rs_examples = judges.rs_ft_examples(queries, sampler.last_outputs, [it["label"] for it in pool], cfg.judge_template)
-    print(f"RS-FT: kept {len(rs_examples)} of {len(pool) * cfg.rsft_samples} sampled judgments")
-    model, _ = load_model(init_dir)
-    if rs_examples:  # none can survive when the initial judge never writes a parsable verdict (smoke models)
-        sft_train(model, tokenizer, rs_examples, sft_settings(cfg.rsft_max_steps), run_dir / "trainer" / "rs_ft", cfg.seed)
-    save_model(model, tokenizer, run_dir / "judges" / "rs_ft"); trained["rs_ft"] = model
-disc = {}
-if cfg.run_disc_sft:
-    for rule in cfg.rules:
-        model, _ = load_model(init_dir)
-        conversations = judges.disc_sft_examples(train_records, rule)
-        if conversations:
-            judges.disc_sft_train(model, tokenizer, conversations, sft_settings(cfg.disc_max_steps),
-                                  run_dir / "trainer" / f"disc_sft_{rule}", cfg.seed)
-        save_model(model, tokenizer, run_dir / "judges" / f"disc_sft_{rule}"); disc[f"disc_sft_{rule}"] = model
+    trained["rs_ft"], kept, sampled = judge_runs.train_rs_ft(balanced[cfg.ablation_rule], evaluation, init_model,
+                                                             tokenizer, cfg, init_dir, run_dir)
+    print(f"RS-FT: kept {kept} of {sampled} sampled judgments")
+disc = {f"disc_sft_{rule}": judge_runs.train_disc_sft(rule, train_records, tokenizer, cfg, init_dir, run_dir)
+        for rule in (cfg.rules if cfg.run_disc_sft else [])}
 """),
 ("md", r"""
 ## 5 · Every judge on held-out chunks
@@ -175,15 +120,14 @@ Step accuracy on balanced held-out chunks (chance = 0.5) against the exact truth
 rollout labels; `format_rate` is the share of parsable verdicts (unparseable counts as wrong).
 """),
 ("code", r"""
-rows = []
-for name, model in trained.items():
-    rows.append({"judge": name, **evaluate(name, generative(model, cot=name != "no_cot"))})
-for name, model in disc.items():
-    rows.append({"judge": name, **evaluate(name, judges.DiscriminativeJudge(model, tokenizer))})
-rows.insert(0, {"judge": "zero_shot", **judge_stage.accuracy_summary(scored["zero_shot"], cfg.rules)})
+rows = [{"judge": "zero_shot", **evaluation.summary("zero_shot")}]
+rows += [{"judge": name, **evaluation.evaluate(name, evaluation.generative(model, cot=name != "no_cot"))}
+         for name, model in trained.items()]
+rows += [{"judge": name, **evaluation.evaluate(name, judges.DiscriminativeJudge(model, tokenizer))}
+         for name, model in disc.items()]
 summary = pd.DataFrame(rows)
 write_table(summary, results_dir, "heldout_step_accuracy")
-pd.concat(scored.values(), ignore_index=True).to_csv(run_dir / "heldout_verdicts.csv", index=False)
+evaluation.verdicts().to_csv(run_dir / "heldout_verdicts.csv", index=False)
 display(Image(plots.judge_accuracy(summary, results_dir / "heldout_step_accuracy.png")))
 summary.round(3)
 """),
@@ -197,27 +141,14 @@ the analysis's own conclusion ("Match: yes/no"); `right_for_wrong_reason` is the
 whose re-derivation is wrong. Rates are over the held-out items, before (zero-shot) and after training.
 """),
 ("code", r"""
-faith = faithfulness.faithfulness_table(faith_rows)
+faith = faithfulness.faithfulness_table(evaluation.faith_rows)
 write_table(faith, results_dir, "faithfulness")
 faith.round(3)
 """),
 ("code", r"""
-registry = {name: {"path": str(run_dir / "judges" / name), "kind": "direct" if name == "no_cot" else "cot",
-                   "rule": name.removeprefix("stepwiser_") if name.startswith("stepwiser_") else cfg.ablation_rule}
-            for name in trained}
-registry.update({name: {"path": str(run_dir / "judges" / name), "kind": "disc", "rule": name.removeprefix("disc_sft_")}
-                 for name in disc})
-registry["zero_shot"] = {"path": str(init_dir), "kind": "cot", "rule": None}
+registry = judge_runs.judge_registry(list(trained), list(disc), run_dir, init_dir, cfg.ablation_rule)
 atomic_write_json(run_dir / "judges.json", registry)  # read by notebook 04
-final = history.groupby("run").last(numeric_only=True)
-metrics = {
-    "tier": cfg.tier, "seed": cfg.seed, "segmentation": cfg.segmentation,
-    "heldout_step_accuracy": {r["judge"]: {k: r[k] for k in ("acc_truth", "format_rate", *[f"acc_{x}" for x in cfg.rules])}
-                              for r in summary.to_dict("records")},
-    "grpo_final": {run: {k: float(final.loc[run, k]) for k in ("reward", "entropy", "zero_std_share") if k in final}
-                   for run in final.index},
-    "training_items": balance_table.to_dict("records"),
-}
+metrics = judge_runs.stage_metrics(cfg, summary, history, balance_table)
 atomic_write_json(results_dir / "metrics.json", metrics)
 print(json.dumps(metrics["heldout_step_accuracy"], indent=1))
 """),

@@ -19,16 +19,12 @@ with a right final answer, and labels from the exact checker, saved in ProcessBe
 ("code", r"""
 from pathlib import Path
 import json
-import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from stepwiser_core import base_policy, judges, pb_report, plots, processbench, toy_processbench
+from stepwiser_core import pb_report, pb_stage, plots, processbench, toy_processbench
 from stepwiser_core.config import config_from_namespace
-from stepwiser_core.generation import Sampling
 from stepwiser_core.io import atomic_write_json, atomic_write_text, read_json
-from stepwiser_core.models import load_model
 from stepwiser_core.paths import enter_project_root
-from stepwiser_core.rollouts import RolloutEngine
 from stepwiser_core.seeding import seed_everything
 from stepwiser_core.stages import ProcessBenchConfig
 from stepwiser_core.tables import write_table
@@ -52,15 +48,7 @@ if cfg.data_dir:
     bench = processbench.load_processbench(cfg.data_dir)
 else:
     problems = generate_problems(cfg.seed, cfg.problems_per_subset, split="processbench")
-    generations = {}
-    for name, policy_dir, template in [("base", cfg.base_policy_dir or tier_runs / "00_policy" / "model", "toy"),
-                                       ("chunk", cfg.chunk_policy_dir or tier_runs / "01_segmentation" / "model", "toy_chunk")]:
-        model, tokenizer = load_model(policy_dir)
-        engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=f"{name} policy")
-        temperatures = cfg.generator_temperatures if name == "base" else [1.0]
-        for t in temperatures:
-            generations[f"toy-{name}-T{t:g}"] = base_policy.sample_solutions(
-                engine, tokenizer, problems, Sampling(cfg.max_new_tokens, t, 1, cfg.seed), template)
+    generations = pb_stage.benchmark_generations(problems, cfg, tier_runs)
     bench = toy_processbench.build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed,
                                                     cfg.per_subset)
     processbench.save_processbench(bench, run_dir / "toy_processbench")
@@ -76,28 +64,7 @@ majority voting over `maj_k` samples at temperature `maj_temperature` (paper Tab
 discriminative judges score each step by P(+) against P(−). An unparseable verdict counts as Negative.
 """),
 ("code", r"""
-rows, all_predictions = [], {}
-records = [r for recs in bench.values() for r in recs]
-def run(name, judge, rule):
-    predictions = judges.predict_first_errors(judge, records)
-    all_predictions[name] = predictions
-    result = processbench.score(bench, predictions)
-    rows.extend(pb_report.result_rows(name, rule, result))
-    print(f"{name:>24}: average F1 {result['average_f1']:.1f}")
-
-for name, entry in registry.items():
-    model, tokenizer = load_model(entry["path"])
-    if entry["kind"] == "disc":
-        run(name, judges.DiscriminativeJudge(model, tokenizer), entry["rule"])
-        continue
-    backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
-    greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
-    run(name, judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, entry["kind"] == "cot", greedy), entry["rule"])
-    if name.startswith("stepwiser_") and cfg.maj_k > 1:
-        voting = Sampling(cfg.judge_max_new_tokens, cfg.maj_temperature, cfg.maj_k, cfg.seed)
-        run(f"{name}@maj{cfg.maj_k}", judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, True, voting),
-            entry["rule"])
-table = pd.DataFrame(rows, columns=pb_report.TABLE_COLUMNS)
+table, all_predictions = pb_stage.score_judges(registry, bench, cfg)
 write_table(table, results_dir, "table", digits=1)
 for name, predictions in all_predictions.items():
     processbench.write_predictions(predictions, run_dir / "predictions" / f"{name}.jsonl")
@@ -119,7 +86,7 @@ display(Image(plots.processbench_f1(table, results_dir / "f1_by_subset.png")))
 """),
 ("code", r"""
 averages = table[table.subset == "average"].set_index("judge")
-metrics = {"tier": cfg.tier, "seed": cfg.seed, "records": len(records),
+metrics = {"tier": cfg.tier, "seed": cfg.seed, "records": sum(len(recs) for recs in bench.values()),
            "average_f1": averages["f1"].to_dict(),
            "best_judge": averages["f1"].idxmax() if averages["f1"].notna().any() else None}
 atomic_write_json(results_dir / "metrics.json", metrics)

@@ -1,0 +1,151 @@
+"""Stage 03's training runs, one call each from the notebook: training sets, held-out evaluation of any judge,
+GRPO judges, the RS-FT and Disc + SFT baselines, the judge registry and the stage's metrics.
+
+Every run starts from the same initial model, loaded afresh from `init_dir`, and saves its judge to
+`<run_dir>/judges/<name>`, which notebook 04 reads through `judges.json`.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from . import faithfulness, judge_rl, judge_stage, judges
+from .generation import Sampling, TransformersBackend
+from .models import load_model, save_model
+from .stages import JudgeTrainingConfig
+from .training import SFTSettings, sft_train
+
+PAPER_POSITIVE_SHARE = {"abs_q": 0.702, "rel_ratio": 0.565}  # [P §4.1, App. A.4] before balancing
+
+
+def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTrainingConfig
+                  ) -> tuple[dict[str, list[dict]], dict[str, list[dict]], pd.DataFrame]:
+    """Per rule: every training item, the balanced ones, and a table of both beside the paper's positive shares."""
+    after = None if cfg.max_steps_after_error < 0 else cfg.max_steps_after_error
+    items = {rule: judge_rl.judge_items_from_records(train_records, rule, after) for rule in cfg.rules}
+    balanced = {rule: judge_rl.balance(its, cfg.seed, cfg.balance) for rule, its in items.items()}
+    table = pd.DataFrame([{"rule": r, "items": len(items[r]),
+                           "positive_share": judge_rl.label_shares(items[r])["positive_share"],
+                           "paper_positive_share": PAPER_POSITIVE_SHARE.get(r, float("nan")),
+                           "items_after_balancing": len(balanced[r])} for r in cfg.rules])
+    return items, balanced, table
+
+
+class HeldoutEvaluation:
+    """Scores judges on the held-out items and keeps every verdict and, for generative judges, the faithfulness
+    of each rationale (greedy decoding, as every single-sample evaluation here)."""
+
+    def __init__(self, items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig):
+        self.items, self.tokenizer, self.cfg = list(items), tokenizer, cfg
+        self.scored: dict[str, pd.DataFrame] = {}
+        self.faith_rows: list[dict] = []
+
+    def generative(self, model: PreTrainedModel, cot: bool = True, n: int = 1,
+                   temperature: float = 0.0) -> judges.GenerativeJudge:
+        backend = TransformersBackend(model, self.tokenizer, batch_size=self.cfg.gen_batch_size, progress=False)
+        return judges.GenerativeJudge(backend, self.tokenizer, self.cfg.judge_template, cot,
+                                      Sampling(self.cfg.max_completion_length, temperature, n, self.cfg.seed))
+
+    def evaluate(self, name: str, judge: judges.StepJudge) -> dict[str, float]:
+        self.scored[name] = judge_stage.evaluate_judge(judge, self.items, self.cfg.rules, name)
+        if isinstance(judge, judges.GenerativeJudge):
+            self.faith_rows.extend(faithfulness.faithfulness_rows(
+                name, judge_stage.as_judge_items(self.items), [o[0] for o in judge.last_outputs]))
+        return self.summary(name)
+
+    def summary(self, name: str) -> dict[str, float]:
+        return judge_stage.accuracy_summary(self.scored[name], self.cfg.rules)
+
+    def verdicts(self) -> pd.DataFrame:
+        return pd.concat(self.scored.values(), ignore_index=True)
+
+
+def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Sequence[dict],
+                     tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path,
+                     cot: bool = True, epsilon_high: float | None = None) -> tuple[PreTrainedModel, pd.DataFrame]:
+    """One GRPO judge from the initial model on `items` (already balanced); returns it, saved, and its history
+    (`history_frame` plus `run` and `eval_acc_label`, the held-out accuracy against its own rule)."""
+    model, _ = load_model(init_dir)
+    data = judge_rl.rl_dataset(items, tokenizer, cfg.judge_template, cot=cot)
+    settings = judge_rl.GRPOSettings(
+        learning_rate=cfg.learning_rate, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
+        num_generations=cfg.num_generations, epsilon_low=cfg.epsilon_low,
+        epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,
+        temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed)
+    eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,
+                                             cfg.max_completion_length, cfg.gen_batch_size, cfg.seed)
+    log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
+                              reward="cot" if cot else "direct", eval_fn=eval_fn, eval_every=cfg.eval_every)
+    frame = judge_rl.history_frame(log).assign(run=name)
+    frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
+    save_model(model, tokenizer, run_dir / "judges" / name)
+    return model, frame
+
+
+def _sft_settings(cfg: JudgeTrainingConfig, steps: int) -> SFTSettings:
+    return SFTSettings(cfg.sft_learning_rate, cfg.sft_batch_size, steps, completion_only_loss=True)
+
+
+def train_rs_ft(items: Sequence[dict], evaluation: HeldoutEvaluation, init_model: PreTrainedModel,
+                tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path,
+                run_dir: Path) -> tuple[PreTrainedModel, int, int]:
+    """RS-FT (paper Table 6, "− RL"): `rsft_samples` judgments at T = 1 from the initial judge on `rsft_items`
+    training items, keep those whose verdict matches the label, fine-tune a fresh copy on them. Returns the judge
+    (saved) and (kept, sampled) counts. With nothing kept (a judge that never writes a verdict) it stays untrained."""
+    pool = random.Random(cfg.seed).sample(list(items), min(cfg.rsft_items, len(items)))
+    queries = [judges.JudgeQuery(it["problem"], it["history"], it["chunk"]) for it in pool]
+    sampler = evaluation.generative(init_model, n=cfg.rsft_samples, temperature=1.0)
+    sampler.judge(queries)
+    examples = judges.rs_ft_examples(queries, sampler.last_outputs, [it["label"] for it in pool], cfg.judge_template)
+    model, _ = load_model(init_dir)
+    if examples:
+        sft_train(model, tokenizer, examples, _sft_settings(cfg, cfg.rsft_max_steps), run_dir / "trainer" / "rs_ft",
+                  cfg.seed)
+    save_model(model, tokenizer, run_dir / "judges" / "rs_ft")
+    return model, len(examples), len(pool) * cfg.rsft_samples
+
+
+def train_disc_sft(rule: str, train_records: Sequence[Mapping[str, Any]], tokenizer: PreTrainedTokenizerBase,
+                   cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path) -> PreTrainedModel:
+    """Discriminative + SFT (paper App. A.1) on `rule`'s labels, from the initial model; saved."""
+    model, _ = load_model(init_dir)
+    conversations = judges.disc_sft_examples(train_records, rule)
+    if conversations:
+        judges.disc_sft_train(model, tokenizer, conversations, _sft_settings(cfg, cfg.disc_max_steps),
+                              run_dir / "trainer" / f"disc_sft_{rule}", cfg.seed)
+    save_model(model, tokenizer, run_dir / "judges" / f"disc_sft_{rule}")
+    return model
+
+
+def judge_registry(generative_names: Sequence[str], disc_names: Sequence[str], run_dir: Path, init_dir: Path,
+                   ablation_rule: str) -> dict[str, dict]:
+    """What notebook 04 evaluates: name -> path, kind ("cot", "direct" or "disc") and label rule."""
+    def rule_of(name: str) -> str:
+        return name.removeprefix("stepwiser_") if name.startswith("stepwiser_") else ablation_rule
+
+    registry = {name: {"path": str(run_dir / "judges" / name), "kind": "direct" if name == "no_cot" else "cot",
+                       "rule": rule_of(name)} for name in generative_names}
+    registry.update({name: {"path": str(run_dir / "judges" / name), "kind": "disc",
+                            "rule": name.removeprefix("disc_sft_")} for name in disc_names})
+    registry["zero_shot"] = {"path": str(init_dir), "kind": "cot", "rule": None}
+    return registry
+
+
+def stage_metrics(cfg: JudgeTrainingConfig, summary: pd.DataFrame, history: pd.DataFrame,
+                  balance_table: pd.DataFrame) -> dict[str, Any]:
+    """metrics.json of stage 03: held-out accuracies per judge, each GRPO run's last reward / entropy /
+    zero-advantage share, and the training-set sizes."""
+    final = history.groupby("run").last(numeric_only=True)
+    keys = ("acc_truth", "format_rate", *[f"acc_{x}" for x in cfg.rules])
+    return {
+        "tier": cfg.tier, "seed": cfg.seed, "segmentation": cfg.segmentation,
+        "heldout_step_accuracy": {r["judge"]: {k: r[k] for k in keys} for r in summary.to_dict("records")},
+        "grpo_final": {run: {k: float(final.loc[run, k]) for k in ("reward", "entropy", "zero_std_share")
+                             if k in final} for run in final.index},
+        "training_items": balance_table.to_dict("records"),
+    }

@@ -1,0 +1,62 @@
+"""Stage 04, one call each from the notebook: the toy benchmark's solutions, and every judge scored on it."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import judges, pb_report, processbench
+from .base_policy import sample_solutions
+from .generation import Sampling
+from .models import load_model
+from .processbench import PBRecord
+from .rollouts import RolloutEngine
+from .stages import ProcessBenchConfig
+from .world.problems import Problem
+
+
+def benchmark_generations(problems: Sequence[Problem], cfg: ProcessBenchConfig,
+                          tier_runs: Path) -> dict[str, list[list[str]]]:
+    """One solution per problem from each generator: the base policy at every `generator_temperatures`, and the
+    chunk policy at T = 1. Keys name the generator (ProcessBench's `generator` field)."""
+    policies = [("base", cfg.base_policy_dir or tier_runs / "00_policy" / "model", "toy", cfg.generator_temperatures),
+                ("chunk", cfg.chunk_policy_dir or tier_runs / "01_segmentation" / "model", "toy_chunk", [1.0])]
+    generations = {}
+    for name, policy_dir, template, temperatures in policies:
+        model, tokenizer = load_model(policy_dir)
+        engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=f"{name} policy")
+        for t in temperatures:
+            generations[f"toy-{name}-T{t:g}"] = sample_solutions(
+                engine, tokenizer, problems, Sampling(cfg.max_new_tokens, t, 1, cfg.seed), template)
+    return generations
+
+
+def judge_variants(name: str, entry: Mapping, cfg: ProcessBenchConfig) -> list[tuple[str, judges.StepJudge]]:
+    """The judges to score for one registry entry: the discriminative judge; or the generative one greedy, plus
+    maj@k for the StepWiser judges (paper Table 5, Maj@8)."""
+    model, tokenizer = load_model(entry["path"])
+    if entry["kind"] == "disc":
+        return [(name, judges.DiscriminativeJudge(model, tokenizer))]
+    backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
+    greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
+    out = [(name, judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, entry["kind"] == "cot", greedy))]
+    if name.startswith("stepwiser_") and cfg.maj_k > 1:
+        voting = Sampling(cfg.judge_max_new_tokens, cfg.maj_temperature, cfg.maj_k, cfg.seed)
+        out.append((f"{name}@maj{cfg.maj_k}", judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, True, voting)))
+    return out
+
+
+def score_judges(registry: Mapping[str, Mapping], bench: Mapping[str, Sequence[PBRecord]],
+                 cfg: ProcessBenchConfig) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Every judge (and maj@k variant) on the benchmark: the results table (`pb_report.TABLE_COLUMNS`) and each
+    judge's first-error predictions."""
+    records = [r for recs in bench.values() for r in recs]
+    rows, predictions = [], {}
+    for name, entry in registry.items():
+        for variant, judge in judge_variants(name, entry, cfg):
+            predictions[variant] = judges.predict_first_errors(judge, records)
+            result = processbench.score(bench, predictions[variant])
+            rows.extend(pb_report.result_rows(variant, entry["rule"], result))
+            print(f"{variant:>24}: average F1 {result['average_f1']:.1f}")
+    return pd.DataFrame(rows, columns=pb_report.TABLE_COLUMNS), predictions

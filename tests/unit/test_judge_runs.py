@@ -1,0 +1,42 @@
+"""Stage 03 orchestration helpers that need no model: training sets, the judge registry, the stage metrics."""
+from pathlib import Path
+
+import pandas as pd
+
+from stepwiser_core import judge_runs
+from stepwiser_core.stages import JudgeTrainingConfig
+
+PROBLEM = "Ann has 3 pens.\nFirst, 2 more arrive.\nHow many pens does Ann have now?"
+
+
+def record(pid, labels):
+    return {"problem_id": pid, "level": 1, "prompt": PROBLEM, "completions": [f"s{i}" for i in range(len(labels))],
+            "true_labels": labels, "labels_abs_q": labels, "labels_rel_ratio": [True] * len(labels)}
+
+
+def test_training_sets_balance_per_rule_and_report_the_paper_share():
+    cfg = JudgeTrainingConfig(rules=["abs_q"])
+    items, balanced, table = judge_runs.training_sets([record("a", [True, True, False]), record("b", [True])], cfg)
+    assert len(items["abs_q"]) == 4 and len(balanced["abs_q"]) == 2  # 3 Positive, 1 Negative -> 1 + 1
+    row = table.iloc[0]
+    assert (row["rule"], row["items"], row["positive_share"], row["paper_positive_share"],
+            row["items_after_balancing"]) == ("abs_q", 4, 0.75, 0.702, 2)
+
+
+def test_registry_kinds_rules_and_the_zero_shot_entry():
+    reg = judge_runs.judge_registry(["stepwiser_abs_q", "no_cot", "rs_ft"], ["disc_sft_rel_ratio"],
+                                    Path("r"), Path("init"), "rel_ratio")
+    assert reg["stepwiser_abs_q"] == {"path": str(Path("r/judges/stepwiser_abs_q")), "kind": "cot", "rule": "abs_q"}
+    assert (reg["no_cot"]["kind"], reg["no_cot"]["rule"]) == ("direct", "rel_ratio")
+    assert (reg["rs_ft"]["kind"], reg["disc_sft_rel_ratio"]["kind"]) == ("cot", "disc")
+    assert reg["zero_shot"] == {"path": "init", "kind": "cot", "rule": None}
+
+
+def test_stage_metrics_take_each_runs_last_logged_values():
+    cfg = JudgeTrainingConfig(rules=["abs_q"])
+    summary = pd.DataFrame([{"judge": "zero_shot", "acc_truth": 0.5, "format_rate": 1.0, "acc_abs_q": 0.6}])
+    history = pd.DataFrame({"run": ["x", "x"], "step": [1, 2], "reward": [0.2, 0.4], "entropy": [1.0, 0.5],
+                            "zero_std_share": [0.1, 0.3]})
+    m = judge_runs.stage_metrics(cfg, summary, history, pd.DataFrame([{"rule": "abs_q"}]))
+    assert m["grpo_final"] == {"x": {"reward": 0.4, "entropy": 0.5, "zero_std_share": 0.3}}
+    assert m["heldout_step_accuracy"] == {"zero_shot": {"acc_truth": 0.5, "format_rate": 1.0, "acc_abs_q": 0.6}}
