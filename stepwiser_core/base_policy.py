@@ -36,26 +36,28 @@ def make_problem_splits(seed: int, n_train_per_level: int, n_eval_per_level: int
 
 def build_mixture(train: Sequence[Problem], seed: int, teacher_error_rate: float, blank_line_prob: float,
                   judge_share: float, verdict_accuracy: float, blankline_share: float,
-                  policy_template: str = "toy") -> list[Example]:
+                  policy_template: str = "toy", direct_share: float = 0.0) -> list[Example]:
     """Solving examples for every training problem plus judging exercises on a `judge_share` of them."""
     rng = random.Random(f"{seed}:mixture")
     examples = [solve_example(p, render_solution(p, rng, teacher_error_rate, blank_line_prob=blank_line_prob).text,
                               policy_template) for p in train]
     judged = rng.sample(list(train), int(judge_share * len(train)))
-    examples += judge_exercises(judged, rng, verdict_accuracy, blankline_share, blank_line_prob)
+    examples += judge_exercises(judged, rng, verdict_accuracy, blankline_share, blank_line_prob, direct_share)
     rng.shuffle(examples)
     return examples
 
 
 def judge_exercises(problems: Sequence[Problem], rng: random.Random, verdict_accuracy: float,
-                    blankline_share: float, blank_line_prob: float = 0.65) -> list[Example]:
-    """One judging exercise per problem, on a teacher solution (see instruct.judge_exercise)."""
+                    blankline_share: float, blank_line_prob: float = 0.65, direct_share: float = 0.0) -> list[Example]:
+    """One judging exercise per problem, on a teacher solution (see instruct.judge_exercise); a `direct_share`
+    of them are verdict-only exercises."""
     examples = []
     for p in problems:
         # Exercises need wrong chunks as well as right ones: force a mistake into 60 % of their solutions.
         force = rng.randrange(len(p.ops)) if rng.random() < 0.6 else None
         sol = render_solution(p, rng, 0.0, blank_line_prob=blank_line_prob, force_error_at=force)
-        examples.append(judge_exercise(p, sol.steps, sol.first_error, rng, verdict_accuracy, blankline_share))
+        direct = direct_share > 0 and rng.random() < direct_share  # no extra draw when off: old mixtures unchanged
+        examples.append(judge_exercise(p, sol.steps, sol.first_error, rng, verdict_accuracy, blankline_share, direct))
     return examples
 
 
@@ -95,7 +97,7 @@ def base_model(cfg: "PolicyConfig", train_problems: Sequence[Problem], run_dir: 
         return model, tokenizer, pd.DataFrame(columns=["step", "loss"])
     examples = build_mixture(train_problems, cfg.seed, cfg.teacher_error_rate, cfg.blank_line_prob,
                              cfg.judge_exercise_share, cfg.judge_exercise_verdict_accuracy,
-                             cfg.judge_exercise_blankline_share, cfg.policy_template)
+                             cfg.judge_exercise_blankline_share, cfg.policy_template, cfg.judge_exercise_direct_share)
     tokenizer = build_tokenizer(tokenizer_corpus(examples), cfg.vocab_size)
     shape = ModelShape(cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.num_kv_heads, cfg.intermediate_size)
     model = build_model(tokenizer, shape, cfg.seed)

@@ -32,6 +32,16 @@ def correct_responses(problems: Sequence[Problem], samples: Sequence[Sequence[st
     return kept
 
 
+def sft_responses(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
+                  max_per_prompt: int, correct_only: bool) -> list[tuple[Problem, str]]:
+    """The responses offered to the segmenter: the paper's `correct_responses`, or (`correct_only=False`) the
+    first `max_per_prompt` samples of each prompt as they came, right or wrong and without de-duplication, so
+    that the SFT data are an unbiased sample of the base policy and fine-tuning on them keeps its accuracy."""
+    if correct_only:
+        return correct_responses(problems, samples, verifier, max_per_prompt)
+    return [(problem, t) for problem, texts in zip(problems, samples, strict=True) for t in list(texts)[:max_per_prompt]]
+
+
 @dataclass(frozen=True)
 class SegmentationData:
     examples: list[Example]  # SFT examples: chunk-policy prompt -> the response with <chunk> tags

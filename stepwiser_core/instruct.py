@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .judge import format_judgment, judge_prompt
+from .judge import format_judgment, format_verdict_only, judge_prompt, judge_prompt_direct
 from .world.checker import check_steps, parse_line
 from .world.problems import SYMBOL, Problem, apply_op, operation_sentence
 from .world.segment import blankline_steps
@@ -75,8 +75,14 @@ def solve_example(problem: Problem, solution_text: str, template: str = "toy") -
 
 
 def judge_exercise(problem: Problem, solution_steps: Sequence[str], first_error: int | None,
-                   rng: random.Random, verdict_accuracy: float, blankline_share: float) -> Example:
-    """One judging exercise on a teacher solution: pick a chunk at or before the first error."""
+                   rng: random.Random, verdict_accuracy: float, blankline_share: float,
+                   direct: bool = False) -> Example:
+    """One judging exercise on a teacher solution: pick a chunk at or before the first error.
+
+    `direct` makes it a verdict-only exercise (the no-CoT judge's prompt, answered by the boxed verdict alone,
+    right `verdict_accuracy` of the time). Without a few of these the base model never meets the no-CoT
+    instruction, every no-CoT sample breaks the format and GRPO gets no gradient (issue 4, first toy run).
+    """
     steps = list(solution_steps)
     if rng.random() < blankline_share:  # some exercises use blank-line pieces, so the skill is generic
         steps = blankline_steps("\n\n".join(steps))
@@ -87,4 +93,6 @@ def judge_exercise(problem: Problem, solution_steps: Sequence[str], first_error:
     history, chunk = steps[:target], steps[target]
     analysis, ok = toy_analysis(problem, history, chunk)
     verdict = ok if rng.random() < verdict_accuracy else not ok
+    if direct:
+        return Example(judge_prompt_direct(problem.text, history, chunk), format_verdict_only(verdict), "judge")
     return Example(judge_prompt(problem.text, history, chunk), format_judgment(analysis, verdict), "judge")

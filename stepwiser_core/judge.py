@@ -62,6 +62,11 @@ def format_judgment(analysis: str, positive: bool) -> str:
     return f"Analysis: {analysis}\nFinal Judgment: \\boxed{{{'Positive' if positive else 'Negative'}}}"
 
 
+def format_verdict_only(positive: bool) -> str:
+    """The no-CoT judge's whole answer: the boxed verdict alone (what `judge_rl.direct_reward` accepts)."""
+    return f"\\boxed{{{'Positive' if positive else 'Negative'}}}"
+
+
 def parse_verdict(text: str) -> bool | None:
     """True for Positive, False for Negative, None when no verdict or contradictory verdicts are given.
 

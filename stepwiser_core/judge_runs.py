@@ -74,7 +74,8 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
     data = judge_rl.rl_dataset(items, tokenizer, cfg.judge_template, cot=cot)
     settings = judge_rl.GRPOSettings(
         learning_rate=cfg.learning_rate, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
-        num_generations=cfg.num_generations, epsilon_low=cfg.epsilon_low,
+        updates_per_generation=cfg.updates_per_generation, num_generations=cfg.num_generations,
+        epsilon_low=cfg.epsilon_low,
         epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,
         temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed)
     eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,

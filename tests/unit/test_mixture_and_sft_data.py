@@ -1,0 +1,49 @@
+"""The base model's training mixture (verdict-only exercises) and the chunk-SFT response selection."""
+from __future__ import annotations
+
+import random
+
+from stepwiser_core.base_policy import build_mixture, judge_exercises
+from stepwiser_core.chunk_policy import correct_responses, sft_responses
+from stepwiser_core.judge import DIRECT_INSTRUCTION, parse_verdict
+from stepwiser_core.judge_rl import direct_reward
+from stepwiser_core.verify import make_verifier
+from stepwiser_core.world.problems import generate_problems
+
+
+def test_direct_exercises_are_verdict_only_and_earn_the_direct_reward():
+    problems = generate_problems(0, 40)
+    exercises = judge_exercises(problems, random.Random(0), 0.7, 0.3, direct_share=0.5)
+    direct = [e for e in exercises if e.prompt.endswith(DIRECT_INSTRUCTION)]
+    cot = [e for e in exercises if not e.prompt.endswith(DIRECT_INSTRUCTION)]
+    assert 0.3 < len(direct) / len(exercises) < 0.7 and cot
+    for e in direct:
+        assert e.completion in ("\\boxed{Positive}", "\\boxed{Negative}")
+        # a format the no-CoT reward accepts: 1 or 0, never the -1 format penalty
+        assert direct_reward([e.completion], [parse_verdict(e.completion)]) == [1.0]
+        assert direct_reward([e.completion], [not parse_verdict(e.completion)]) == [0.0]
+    assert all(e.completion.startswith("Analysis: ") for e in cot)
+
+
+def test_direct_share_zero_leaves_the_mixture_unchanged():
+    # The share draws no random number when it is 0, so mixtures built before the option existed are reproduced.
+    problems = generate_problems(0, 30)
+    old = build_mixture(problems, 0, 0.04, 0.65, 0.33, 0.7, 0.3)
+    assert build_mixture(problems, 0, 0.04, 0.65, 0.33, 0.7, 0.3, direct_share=0.0) == old
+    assert not any(e.prompt.endswith(DIRECT_INSTRUCTION) for e in old)
+    assert any(e.prompt.endswith(DIRECT_INSTRUCTION)
+               for e in build_mixture(problems, 0, 0.04, 0.65, 0.33, 0.7, 0.3, direct_share=0.5))
+
+
+def test_sft_responses_correct_only_follows_the_paper_else_a_plain_sample():
+    problems = generate_problems(0, 1)[:2]
+    right = [f"x\n\\boxed{{{p.answer}}}" for p in problems]
+    wrong = [f"x\n\\boxed{{{p.answer + 1}}}" for p in problems]
+    samples = [[wrong[0], right[0], right[0], wrong[0]], [wrong[1], wrong[1], wrong[1], right[1]]]
+    verifier = make_verifier("exact")
+    paper = sft_responses(problems, samples, verifier, 2, correct_only=True)
+    assert paper == correct_responses(problems, samples, verifier, 2)
+    assert paper == [(problems[0], right[0]), (problems[1], right[1])]  # distinct correct ones only
+    plain = sft_responses(problems, samples, verifier, 2, correct_only=False)
+    # the first two samples as they came: wrong ones included, duplicates kept (no bias toward rare responses)
+    assert plain == [(problems[0], wrong[0]), (problems[0], right[0]), (problems[1], wrong[1]), (problems[1], wrong[1])]
