@@ -34,7 +34,9 @@ class PolicyConfig(StageBase):
     judge_exercise_share: float = 0.33  # judging exercises per solving example
     judge_exercise_verdict_accuracy: float = 0.7  # how often an exercise's verdict agrees with its analysis
     judge_exercise_blankline_share: float = 0.3  # exercises on blank-line pieces instead of logical steps
-    judge_exercise_direct_share: float = 0.25  # verdict-only exercises (the no-CoT prompt); an instruct model can do this
+    # Verdict-only exercises (the no-CoT prompt). 0 here: with 0.25 the toy base fell out of its calibration band
+    # (step error 0.10 -> 0.25, README); the judge init learns the format from 01's replay instead.
+    judge_exercise_direct_share: float = 0.0
     # --- the model (Qwen2 architecture) and its tokenizer
     vocab_size: int = 512
     hidden_size: int = 192
@@ -84,7 +86,8 @@ class SegmentationConfig(StageBase):
     segment_attempts: int = 8  # [P] 8 segmentations per response by Llama-3.1-70B-it
     segmenter_error_rate: float = 0.3  # per-attempt mistake rate of the toy teacher segmenter (our stand-in)
     judge_replay_share: float = 0.25  # judging exercises mixed in so the judge init keeps its skill (our choice)
-    # the replayed exercises are drawn like 00's (PolicyConfig.judge_exercise_*); keep the two in step
+    # the replayed exercises are drawn like 00's (PolicyConfig.judge_exercise_*), plus verdict-only ones: the judge
+    # starts from this model, and the no-CoT judge's GRPO gets no gradient if no sample ever has the bare format
     replay_verdict_accuracy: float = 0.7
     replay_blankline_share: float = 0.3
     replay_direct_share: float = 0.25
