@@ -40,3 +40,27 @@ def test_stage_metrics_take_each_runs_last_logged_values():
     m = judge_runs.stage_metrics(cfg, summary, history, pd.DataFrame([{"rule": "abs_q"}]))
     assert m["grpo_final"] == {"x": {"reward": 0.4, "entropy": 0.5, "zero_std_share": 0.3}}
     assert m["heldout_step_accuracy"] == {"zero_shot": {"acc_truth": 0.5, "format_rate": 1.0, "acc_abs_q": 0.6}}
+
+
+def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(monkeypatch, tmp_path):
+    # The clip-higher ablation is void unless the stage's updates_per_generation reaches TRL (first toy run).
+    from stepwiser_core import judge_rl, judge_runs
+    from stepwiser_core.stages import JudgeTrainingConfig
+
+    seen = {}
+
+    def fake_grpo_train(model, tokenizer, data, settings, output_dir, reward, eval_fn, eval_every):
+        seen.update(settings=settings, reward=reward, n=len(data))
+        return [{"step": 1, "loss": 0.0}]
+
+    monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
+    monkeypatch.setattr(judge_runs, "save_model", lambda *a: None)
+    monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: list(items))
+    monkeypatch.setattr(judge_rl, "grpo_train", fake_grpo_train)
+    monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
+    cfg = JudgeTrainingConfig(updates_per_generation=3, learning_rate=1e-5, max_steps=7)
+    judge_runs.train_grpo_judge("no_clip_higher", "rel_ratio", [{}, {}], [], None, cfg, tmp_path, tmp_path,
+                                epsilon_high=cfg.epsilon_low)
+    s = seen["settings"]
+    assert (s.updates_per_generation, s.learning_rate, s.max_steps) == (3, 1e-5, 7)
+    assert s.epsilon_high == s.epsilon_low == 0.2 and seen["reward"] == "cot" and seen["n"] == 2
