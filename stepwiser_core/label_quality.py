@@ -38,6 +38,7 @@ from .labels import LABEL_RULES, label_trajectory
 
 __all__ = [
     "adaptive_labels",
+    "adaptive_labels_joint",
     "adaptive_q",
     "adaptive_vs_fixed",
     "agreement",
@@ -325,10 +326,107 @@ def adaptive_labels(successes: np.ndarray, q_prev0: float, rule: str, m_max: int
     return label_trajectory(rule, q_hats, q_prev0, **params), used
 
 
+@lru_cache(maxsize=4096)
+def _predictive(s: int, t: int, m_max: int, prior: tuple[float, float]) -> np.ndarray:
+    """P(final count = s + x at m_max draws), x = 0 … m_max − t, after s successes in t draws (Beta-Binomial)."""
+    r, a, b = m_max - t, prior[0] + s, prior[1] + t - s
+    log_norm = _log_beta(a, b)
+    return np.array([math.exp(math.lgamma(r + 1) - math.lgamma(x + 1) - math.lgamma(r - x + 1)
+                              + _log_beta(x + a, r - x + b) - log_norm) for x in range(r + 1)])
+
+
+@lru_cache(maxsize=256)
+def _label_matrix(rule: str, m_max: int, params: tuple[tuple[str, object], ...]) -> np.ndarray:
+    """The rule's label for every pair of final counts: [k_own, k_prev] -> label(k_own / m, k_prev / m)."""
+    return np.array([[_single_label(rule, k / m_max, j / m_max, params) for j in range(m_max + 1)]
+                     for k in range(m_max + 1)])
+
+
+def adaptive_labels_joint(successes: np.ndarray, q_prev0: float, rule: str, m_max: int | None = None, *,
+                          confidence: float | None = None, prior: tuple[float, float] = (1.0, 1.0),
+                          last_known: bool = False, **params: object) -> tuple[list[bool], np.ndarray]:
+    """Like `adaptive_labels`, but chunk i's label is decided jointly with its predecessor's Q̂.
+
+    Sequential stopping (`adaptive_labels`) fixes chunk i−1's early-stopped Q̂ before chunk i is looked at, so for the
+    relative rules its noise passes into chunk i's label (Rel-Ratio: 97.6 % agreement even with exact stopping, on the
+    toy run). Here chunk i's label counts as decided only over the reachable final counts of *both* chunks (exact), or
+    with predictive probability ≥ `confidence` under independent Beta posteriors; while it is not, one more rollout is
+    drawn, for chunk i or for chunk i−1 (resuming its rollouts from the same prefix), whichever leaves the label
+    less certain. The labels are the rule applied to the final estimates. Abs-Q ignores q_prev, so it draws exactly as
+    `adaptive_q`. Q before the first chunk (`q_prev0`) is given, never refined. With `confidence=None` the labels
+    always equal the fixed-m_max labels: every later estimate s'/t' of a chunk stays inside the range of final counts
+    the decision covered.
+
+    Args and returns: as `adaptive_labels` (at least one draw per chunk that is not a known last one).
+    """
+    _check_rule(rule)
+    arr = _check_successes(successes)
+    m = arr.shape[1] if m_max is None else m_max
+    if not 1 <= m <= arr.shape[1]:
+        raise ValueError(f"m_max must be in [1, {arr.shape[1]}] for these successes, got {m_max!r}")
+    if confidence is not None and not 0.5 < confidence <= 1.0:
+        raise ValueError(f"confidence must be in (0.5, 1] or None, got {confidence!r}")
+    prior = (float(prior[0]), float(prior[1]))
+    key = tuple(sorted(params.items()))
+    matrix = _label_matrix(rule, m, key)
+    n = arr.shape[0]
+    s, t = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    known = np.zeros(n, dtype=bool)
+    if last_known and n:
+        if not (arr[-1, :m] == arr[-1, 0]).all():
+            raise ValueError(f"last_known: the last row must be constant (the verified outcome), got {arr[-1, :m]}")
+        known[-1] = True
+
+    def q_hat(i: int) -> float:
+        return float(arr[i, 0]) if known[i] else s[i] / t[i]
+
+    def draw(i: int) -> None:
+        s[i] += int(arr[i, t[i]])
+        t[i] += 1
+
+    def final_counts(i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Reachable final counts of chunk i and their predictive probabilities."""
+        if known[i]:
+            return np.array([int(arr[i, 0]) * m]), np.ones(1)
+        return np.arange(s[i], s[i] + m - t[i] + 1), _predictive(int(s[i]), int(t[i]), m, prior)
+
+    for i in range(n):
+        if not known[i]:
+            draw(i)
+        while True:
+            q_prev = q_prev0 if i == 0 else q_hat(i - 1)
+            current = _single_label(rule, q_hat(i), q_prev, key)
+            k_own, p_own = final_counts(i)
+            if i == 0:  # the given q_prev0: the sequential table for it, as a one-column matrix
+                block = np.array(_label_table(rule, float(q_prev0), m, key))[k_own][:, None]
+                k_prev, p_prev = np.array([round(q_prev0 * m)]), np.ones(1)
+            else:
+                k_prev, p_prev = final_counts(i - 1)
+                block = matrix[np.ix_(k_own, k_prev)]
+            agree = block == current
+            if agree.all() or (confidence is not None and p_own @ agree @ p_prev >= confidence):
+                break
+            can_own = not known[i] and t[i] < m
+            can_prev = i > 0 and not known[i - 1] and t[i - 1] < m
+            # which chunk's uncertainty leaves the label less certain, the other held at its current estimate
+            near_prev = int(np.argmin(np.abs(k_prev - q_prev * m)))
+            near_own = int(np.argmin(np.abs(k_own - q_hat(i) * m)))
+            sure_own = float(p_own @ agree[:, near_prev])
+            sure_prev = float(agree[near_own, :] @ p_prev)
+            if can_own and (not can_prev or sure_own <= sure_prev):
+                draw(i)
+            elif can_prev:
+                draw(i - 1)
+            else:
+                break  # both at m_max: the label is the fixed-budget one
+    return label_trajectory(rule, [q_hat(i) for i in range(n)], q_prev0, **params), np.where(known, 0, t)
+
+
 def adaptive_vs_fixed(successes_list: Sequence[np.ndarray], q_prev0s: Sequence[float], rule: str, m_max: int = 16,
-                      *, confidence: float | None = None, last_known: bool = False,
+                      *, confidence: float | None = None, last_known: bool = False, joint: bool = False,
                       **params: object) -> dict[str, float | int]:
     """Adaptive budget against the fixed budget m_max over many trajectories (the issue's `adaptive` metrics).
+    `joint` uses `adaptive_labels_joint` (a chunk decided together with its predecessor), else `adaptive_labels`.
 
     Returns:
         `dict`: `rollouts_used` and `rollouts_fixed` (m_max per chunk that needs rollouts), `rollout_fraction_used`
@@ -339,8 +437,8 @@ def adaptive_vs_fixed(successes_list: Sequence[np.ndarray], q_prev0s: Sequence[f
         raise ValueError(f"{len(successes_list)} trajectories but {len(q_prev0s)} q_prev0 values")
     used_total = fixed_total = same = n = 0
     for succ, q0 in zip(successes_list, q_prev0s, strict=True):
-        labels, used = adaptive_labels(succ, q0, rule, m_max, confidence=confidence, last_known=last_known,
-                                       **params)
+        stop = adaptive_labels_joint if joint else adaptive_labels
+        labels, used = stop(succ, q0, rule, m_max, confidence=confidence, last_known=last_known, **params)
         fixed = fixed_m_labels(succ, m_max, q0, rule, **params)
         used_total += int(used.sum())
         fixed_total += m_max * (len(labels) - (1 if last_known and len(labels) else 0))

@@ -115,8 +115,9 @@ def adaptive_tradeoff(tradeoff: pd.DataFrame, path: str | Path) -> Path:
     data = tradeoff.dropna(subset=["rollout_fraction_used", "agreement_with_m16"])
     if data.empty:
         return _no_data(fig, ax, path)
-    sns.lineplot(data=data, x="rollout_fraction_used", y="agreement_with_m16", hue="rule", marker="o", sort=True,
-                 ax=ax)
+    style = "stopping" if "stopping" in data and data["stopping"].nunique() > 1 else None
+    sns.lineplot(data=data, x="rollout_fraction_used", y="agreement_with_m16", hue="rule", style=style, marker="o",
+                 sort=True, ax=ax)
     for row in data.itertuples():
         ax.annotate(str(row.confidence), (row.rollout_fraction_used, row.agreement_with_m16), fontsize=6,
                     xytext=(3, -8), textcoords="offset points")

@@ -161,31 +161,38 @@ def quality_vs_m(successes: Sequence[np.ndarray], trajectories: Sequence[Traject
 
 
 def adaptive_summary(successes: Sequence[np.ndarray], trajectories: Sequence[Trajectory], rules: dict[str, dict],
-                     m_max: int, confidence: float | None) -> dict[str, dict]:
-    """Per rule: rollouts used by sequential stopping vs the fixed budget, and agreement with fixed-M labels."""
+                     m_max: int, confidence: float | None, joint: bool = False) -> dict[str, dict]:
+    """Per rule: rollouts used by adaptive stopping vs the fixed budget, and agreement with fixed-M labels.
+    `joint`: decide each chunk together with its predecessor (`label_quality.adaptive_labels_joint`)."""
     from .label_quality import adaptive_vs_fixed
 
     q0 = [t.q_prev0 for t in trajectories]
     out = {}
     for rule, params in rules.items():
         r = adaptive_vs_fixed([s[:, :m_max] for s in successes], q0, rule, m_max, confidence=confidence,
-                              last_known=True, **params)
+                              last_known=True, joint=joint, **params)
         out[rule] = {"rollout_fraction_used": r["rollout_fraction_used"], "agreement_with_m16": r["agreement_with_fixed"],
                      "rollouts_used": r["rollouts_used"], "rollouts_fixed": r["rollouts_fixed"]}
     return out
 
 
 def adaptive_tradeoff(successes: Sequence[np.ndarray], trajectories: Sequence[Trajectory], rules: dict[str, dict],
-                      m_max: int, confidences: Sequence[float | None]) -> "pd.DataFrame":
-    """Rollouts used against agreement with the fixed-budget labels, per rule and stopping confidence (None: exact
-    stopping, the label can no longer change). The curve from which an operating point is chosen."""
+                      m_max: int, confidences: Sequence[float | None],
+                      stoppings: Sequence[str] = ("sequential", "joint")) -> "pd.DataFrame":
+    """Rollouts used against agreement with the fixed-budget labels, per stopping scheme ("sequential": each chunk
+    alone; "joint": with its predecessor), rule and confidence (None: exact stopping, the label can no longer
+    change). The curve from which an operating point is chosen."""
     import pandas as pd
 
     rows = []
-    for c in confidences:
-        for rule, r in adaptive_summary(successes, trajectories, rules, m_max, c).items():
-            rows.append({"rule": rule, "confidence": "exact" if c is None else c,
-                         "rollout_fraction_used": r["rollout_fraction_used"], "agreement_with_m16": r["agreement_with_m16"]})
+    for stopping in stoppings:
+        if stopping not in ("sequential", "joint"):
+            raise ValueError(f"unknown stopping {stopping!r}; valid: sequential, joint")
+        for c in confidences:
+            for rule, r in adaptive_summary(successes, trajectories, rules, m_max, c, stopping == "joint").items():
+                rows.append({"stopping": stopping, "rule": rule, "confidence": "exact" if c is None else c,
+                             "rollout_fraction_used": r["rollout_fraction_used"],
+                             "agreement_with_m16": r["agreement_with_m16"]})
     return pd.DataFrame(rows)
 
 
@@ -224,7 +231,8 @@ def annotate(engine, tokenizer, problems: Sequence[Problem], template: str, segm
 
 
 def stage_metrics(chunks: Annotation, blank: Annotation | None, rules: dict[str, dict], quality: "pd.DataFrame",
-                  adaptive: dict, exact: dict, default_rule: str, confidence: float, tier: str, seed: int) -> dict:
+                  adaptive: dict, exact: dict, default_rule: str, confidence: float, tier: str, seed: int,
+                  joint: bool = False) -> dict:
     """metrics.json of stage 02 (the issue's keys: positive_share, agreement_with_truth, adaptive)."""
     return {
         "tier": tier, "seed": seed, "prompts_kept": len(chunks.kept), "trajectories": len(chunks.trajectories),
@@ -234,7 +242,7 @@ def stage_metrics(chunks: Annotation, blank: Annotation | None, rules: dict[str,
         "agreement_with_truth": {r: {str(int(m)): float(a) for m, a in zip(g.M, g.agreement)}
                                  for r, g in quality.groupby("rule")},
         "adaptive": {**adaptive[default_rule], "rule": default_rule, "confidence": confidence or "exact",
-                     "by_rule": adaptive},
+                     "stopping": "joint" if joint else "sequential", "by_rule": adaptive},
         "adaptive_exact_stopping": exact,
     }
 

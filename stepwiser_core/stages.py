@@ -136,6 +136,7 @@ class RolloutLabelConfig(StageBase):
     default_rule: str = "rel_ratio"  # what the `labels` column holds
     # --- beyond the paper
     adaptive_confidence: float = 0.0  # 0: stop only when the label can no longer change; else Beta confidence
+    adaptive_joint: bool = True  # decide each chunk with its predecessor's Q̂ (resuming its rollouts), not alone
     blankline_data: bool = True  # also label the base policy's blank-line steps (the "no chunking" ablation)
 
 

@@ -12,6 +12,7 @@ import pytest
 from stepwiser_core import label_quality as lq
 from stepwiser_core.label_quality import (
     adaptive_labels,
+    adaptive_labels_joint,
     adaptive_q,
     adaptive_vs_fixed,
     agreement,
@@ -327,3 +328,64 @@ def test_adaptive_vs_fixed_properties(rule, params):
     for succ, q0 in trajs:
         for row in succ:
             assert adaptive_q(row, rule, q0, confidence=0.9, **params)[1] <= adaptive_q(row, rule, q0, **params)[1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# adaptive_labels_joint: a chunk decided together with its predecessor
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_joint_stopping_resumes_the_predecessor_where_sequential_stopping_goes_wrong():
+    # Rel-Ratio, gamma 0.8, m = 2, Q before the first chunk 0.5. Chunk 0 draws [1, 0], chunk 1 draws [0, 1].
+    # Fixed budget: Q0 = 0.5, Q1 = 0.5, ratios 1.0 and 1.0 -> both Positive.
+    succ = np.array([[1, 0], [0, 1]])
+    assert fixed_m_labels(succ, 2, 0.5, "rel_ratio", gamma=0.8) == [True, True]
+    # Sequential: chunk 0 is decided Positive after one success (any final k >= 1 gives k/2 / 0.5 > 0.8) and passes
+    # on Q0 = 1/1 = 1.0; against 1.0, chunk 1's first failure already decides Negative (k <= 1 gives <= 0.5).
+    labels, used = adaptive_labels(succ, 0.5, "rel_ratio", gamma=0.8)
+    assert (labels, used.tolist()) == ([True, False], [1, 1])
+    # Joint: after chunk 1's first draw the pair (k1 in {0, 1}, k0 in {1, 2}) can still give Positive (k1 = k0 = 1),
+    # so chunk 1 draws again (its label hangs more on its own count), reaches 1/2, is still undecided between
+    # k0 = 1 (Positive) and k0 = 2 (Negative), and then chunk 0's rollouts resume: Q0 = 1/2, Positive.
+    labels, used = adaptive_labels_joint(succ, 0.5, "rel_ratio", gamma=0.8)
+    assert (labels, used.tolist()) == ([True, True], [2, 2])
+
+
+@pytest.mark.parametrize("rule, params", [("abs_q", {}), ("rel_ratio", {"gamma": 0.8}),
+                                          ("rel_effective", {"alpha": 0.4, "n": 4})])
+def test_joint_exact_stopping_always_gives_the_fixed_budget_labels(rule, params):
+    rng = np.random.default_rng(0)
+    sequential_differs = False
+    for _ in range(300):
+        n, p = int(rng.integers(1, 7)), rng.uniform(0.05, 0.95, size=1)
+        succ = (rng.random((n, 16)) < p).astype(int)
+        succ[-1] = succ[-1, 0]  # the last chunk's outcome is known: a constant row
+        q0 = float(rng.choice([0.0, 0.25, 0.5, 0.9]))
+        fixed = fixed_m_labels(succ, 16, q0, rule, **params)
+        labels, used = adaptive_labels_joint(succ, q0, rule, 16, last_known=True, **params)
+        assert labels == fixed
+        assert used[-1] == 0 and all(1 <= u <= 16 for u in used[:-1])
+        sequential_differs |= adaptive_labels(succ, q0, rule, 16, last_known=True, **params)[0] != fixed
+    # Abs-Q ignores q_prev, so only the relative rules can differ under sequential stopping (and they do here)
+    assert sequential_differs == (rule != "abs_q")
+
+
+def test_joint_stopping_is_sequential_stopping_for_abs_q():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        succ = (rng.random((5, 16)) < rng.uniform(0.05, 0.5)).astype(int)
+        for c in (None, 0.9):
+            a = adaptive_labels(succ, 0.5, "abs_q", confidence=c)
+            b = adaptive_labels_joint(succ, 0.5, "abs_q", confidence=c)
+            assert a[0] == b[0] and a[1].tolist() == b[1].tolist()
+
+
+def test_joint_confidence_stopping_saves_rollouts_and_vs_fixed_reports_it():
+    rng = np.random.default_rng(2)
+    trajs = [(rng.random((4, 16)) < rng.uniform(0.3, 0.95)).astype(int) for _ in range(60)]
+    exact = adaptive_vs_fixed(trajs, [0.6] * 60, "rel_ratio", 16, joint=True, gamma=0.8)
+    loose = adaptive_vs_fixed(trajs, [0.6] * 60, "rel_ratio", 16, joint=True, confidence=0.9, gamma=0.8)
+    assert exact["agreement_with_fixed"] == 1.0
+    assert loose["rollouts_used"] < exact["rollouts_used"] and loose["agreement_with_fixed"] < 1.0
+    with pytest.raises(ValueError, match="confidence"):
+        adaptive_labels_joint(trajs[0], 0.6, "rel_ratio", confidence=0.4)

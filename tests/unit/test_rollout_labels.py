@@ -41,3 +41,7 @@ def test_adaptive_tradeoff_abs_q_stops_at_the_first_success():
     exact = table[(table.rule == "abs_q") & (table.confidence == "exact")].iloc[0]
     assert exact.rollout_fraction_used == (3 + 4) / (2 * 4) and exact.agreement_with_m16 == 1.0
     assert set(table.confidence) == {"exact", 0.9} and set(table.rule) == set(LABEL_RULES)
+    assert set(table.stopping) == {"sequential", "joint"}
+    # Abs-Q ignores the previous chunk, so joint stopping draws exactly what sequential stopping draws
+    abs_q = table[table.rule == "abs_q"].set_index(["stopping", "confidence"]).rollout_fraction_used
+    assert abs_q["joint"].tolist() == abs_q["sequential"].tolist()

@@ -109,11 +109,16 @@ display(Image(plots.agreement_vs_m(quality, results_dir / "agreement_vs_m.png"))
 
 A chunk's label is often decided long before its 16th rollout: Abs-Q is positive at the first success,
 and a relative rule is decided once no remaining outcome can move Q̂ across its threshold. Sequential
-stopping samples rollouts one at a time and stops there. The early estimate then becomes the next chunk's
-"previous" Q, so relative labels can differ from the fixed-M ones; the agreement column measures it.
+stopping samples rollouts one at a time and stops there. Stopping each chunk alone ("sequential") has a flaw
+for the relative rules: the early estimate becomes the next chunk's "previous" Q, and its noise moves the next
+label. **Joint** stopping (`adaptive_joint`, our design) decides a chunk's label over the uncertainty of both
+its own Q̂ and its predecessor's, and when the label is still open draws the next rollout for whichever of the
+two leaves it less certain: the predecessor's rollouts resume from its prefix. Exact joint stopping always
+reproduces the fixed-M labels (unit-tested).
 """),
 ("code", r"""
-adaptive = rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, cfg.adaptive_confidence or None)
+adaptive = rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, cfg.adaptive_confidence or None,
+                               cfg.adaptive_joint)
 display(pd.DataFrame(adaptive).T.round(3))
 """),
 ("md", r"""
@@ -123,7 +128,7 @@ agreement for many rollouts; the whole trade-off is below, and `adaptive_confide
 reported in `metrics.json`.
 """),
 ("code", r"""
-tradeoff = rl.adaptive_tradeoff(successes, trajectories, rules, cfg.rollouts, [None, 0.9, 0.95, 0.97, 0.98, 0.99])
+tradeoff = rl.adaptive_tradeoff(successes, trajectories, rules, cfg.rollouts, [None, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99])
 display(Image(plots.adaptive_tradeoff(tradeoff, results_dir / "adaptive_tradeoff.png")))
 tradeoff.round(4)
 """),
@@ -147,8 +152,8 @@ if cfg.blankline_data:
 from stepwiser_core.tables import write_table
 
 metrics = rl.stage_metrics(chunks, blank, rules, quality, adaptive,
-                           rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, None),
-                           cfg.default_rule, cfg.adaptive_confidence, cfg.tier, cfg.seed)
+                           rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, None, cfg.adaptive_joint),
+                           cfg.default_rule, cfg.adaptive_confidence, cfg.tier, cfg.seed, cfg.adaptive_joint)
 atomic_write_json(results_dir / "metrics.json", metrics)
 write_table(balance, results_dir, "label_balance")
 write_table(quality, results_dir, "label_quality_vs_m")
