@@ -82,13 +82,18 @@ def _usable_cpus() -> int | None:
 
 
 def machine_info() -> dict[str, Any]:
-    """Python version, platform string and CPU counts."""
+    """Python version, platform string, CPU counts and the thread settings the notebook's kernel inherits.
+
+    The thread count is part of what makes a run repeatable: torch's CPU kernels split reductions by thread, so
+    the same seed with OMP_NUM_THREADS=1 instead of the default (one thread per usable CPU) samples different
+    rollouts (observed on notebook 02 of the toy tier)."""
     return {
         "python": sys.version.split()[0],
         "python_executable": sys.executable,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "usable_cpus": _usable_cpus(),
+        "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
     }
 
 
