@@ -79,6 +79,15 @@ def run_judge(generator: Generator, tokenizer: PreTrainedTokenizerBase, items: S
     return [outs[0] for outs in generator.generate(prompts, sampling)]
 
 
+def zero_shot_judge_items(problems: Sequence[Problem], texts: Sequence[Sequence[str]], seed: int,
+                          per_class: int) -> list[JudgeItem]:
+    """Every (history, step) item of the sampled solutions, balanced to `per_class` correct and as many wrong."""
+    from .judge_eval import balanced_items, items_from_solution
+
+    items = [it for p, ts in zip(problems, texts, strict=True) for t in ts for it in items_from_solution(p, t)]
+    return balanced_items(items, random.Random(seed), per_class)
+
+
 def _mean(series: pd.Series) -> float:
     return float(series.mean()) if len(series) else float("nan")
 

@@ -118,3 +118,26 @@ def segmentation_metrics(stats: pd.DataFrame, chunk_texts: Sequence[Sequence[str
         "accuracy_chunk_se": _binomial_se(chunk["answer_correct"]),
         "chunk_format_rate": sum(parse_chunks(t) is not None for t in texts) / max(len(texts), 1),
     }
+
+
+def train_chunk_policy(seg_examples: Sequence[Example], cfg, policy_dir, run_dir, tokenizer: PreTrainedTokenizerBase):
+    """SFT of a fresh copy of the base model on the kept segmentations plus `judge_replay_share` replayed judging
+    exercises; saved under `<run_dir>/model` and reloaded from there. Returns (model, tokenizer, TRL log history,
+    number of SFT examples)."""
+    from pathlib import Path
+
+    from .base_policy import judge_exercises
+    from .models import load_model, save_model
+    from .training import SFTSettings, sft_train
+    from .world.problems import generate_problems
+
+    rng = random.Random(f"{cfg.seed}:replay")
+    replay = generate_problems(cfg.seed, max(1, int(cfg.judge_replay_share * len(seg_examples)) // 4), split="replay")
+    examples = list(seg_examples) + judge_exercises(replay, rng, cfg.replay_verdict_accuracy,
+                                                    cfg.replay_blankline_share, direct_share=cfg.replay_direct_share)
+    model, _ = load_model(policy_dir)
+    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, max_length=cfg.max_length)
+    log_history = pd.DataFrame(sft_train(model, tokenizer, examples, settings, Path(run_dir) / "trainer", cfg.seed))
+    save_model(model, tokenizer, Path(run_dir) / "model")
+    model, tokenizer = load_model(Path(run_dir) / "model")
+    return model, tokenizer, log_history, len(examples)

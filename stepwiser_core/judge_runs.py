@@ -17,10 +17,20 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from . import faithfulness, judge_rl, judge_stage, judges
 from .generation import Sampling, TransformersBackend
 from .models import load_model, save_model
+from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares before balancing
 from .stages import JudgeTrainingConfig
 from .training import SFTSettings, sft_train
 
-PAPER_POSITIVE_SHARE = {"abs_q": 0.702, "rel_ratio": 0.565}  # [P §4.1, App. A.4] before balancing
+
+
+def load_split(labels_dir: Path, cfg: JudgeTrainingConfig) -> tuple[list[dict], list[dict], list[dict]]:
+    """Notebook 02's stepwise records for `cfg.segmentation`, split by problem: (training records, held-out records,
+    the balanced held-out evaluation chunks)."""
+    from datasets import load_from_disk
+
+    records = list(load_from_disk(str(Path(labels_dir) / f"stepwise_{cfg.segmentation}")))
+    train, heldout = judge_stage.split_by_problem(records, cfg.heldout_share, cfg.seed)
+    return train, heldout, judge_stage.eval_items(heldout, cfg.rules, cfg.eval_items_per_class, cfg.seed)
 
 
 def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTrainingConfig
@@ -86,6 +96,37 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
     frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
     save_model(model, tokenizer, run_dir / "judges" / name)
     return model, frame
+
+
+def grpo_run_specs(cfg: JudgeTrainingConfig) -> list[tuple[str, str, dict]]:
+    """The GRPO runs of the stage: (name, label rule, options of `train_grpo_judge`), StepWiser per rule first."""
+    runs = [(f"stepwiser_{rule}", rule, {}) for rule in cfg.rules]
+    runs += [("no_clip_higher", cfg.ablation_rule, {"epsilon_high": cfg.epsilon_low})] if cfg.run_no_clip_higher else []
+    runs += [("no_cot", cfg.ablation_rule, {"cot": False})] if cfg.run_no_cot else []
+    return runs
+
+
+def train_grpo_judges(balanced: Mapping[str, Sequence[dict]], items_eval: Sequence[dict],
+                      tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path,
+                      run_dir: Path) -> tuple[dict[str, PreTrainedModel], pd.DataFrame]:
+    """Every run of `grpo_run_specs`, one after the other; returns the judges and their histories, concatenated."""
+    trained, histories = {}, []
+    for name, rule, options in grpo_run_specs(cfg):
+        trained[name], frame = train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg, init_dir,
+                                                run_dir, **options)
+        histories.append(frame)
+    return trained, pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+
+
+def heldout_summary(evaluation: "HeldoutEvaluation", trained: Mapping[str, PreTrainedModel],
+                    disc: Mapping[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBase) -> pd.DataFrame:
+    """One row per judge (the zero-shot one, already evaluated, first): held-out accuracies and format rate."""
+    rows = [{"judge": "zero_shot", **evaluation.summary("zero_shot")}]
+    rows += [{"judge": name, **evaluation.evaluate(name, evaluation.generative(model, cot=name != "no_cot"))}
+             for name, model in trained.items()]
+    rows += [{"judge": name, **evaluation.evaluate(name, judges.DiscriminativeJudge(model, tokenizer))}
+             for name, model in disc.items()]
+    return pd.DataFrame(rows)
 
 
 def _sft_settings(cfg: JudgeTrainingConfig, steps: int) -> SFTSettings:

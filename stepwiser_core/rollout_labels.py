@@ -247,5 +247,26 @@ def stage_metrics(chunks: Annotation, blank: Annotation | None, rules: dict[str,
     }
 
 
+PAPER_POSITIVE_SHARE = {"abs_q": 0.702, "rel_ratio": 0.565}  # [P §4.1, App. A.4]
+
+
+def label_balance_table(records: Sequence[dict], rules: Sequence[str]) -> "pd.DataFrame":
+    """Positive share per rule beside the paper's (NaN where the paper gives none)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"rule": r, "positive_share": v, "paper": PAPER_POSITIVE_SHARE.get(r, float("nan"))}
+                         for r, v in positive_shares(records, rules).items()])
+
+
+def q_frame(records: Sequence[dict]) -> "pd.DataFrame":
+    """Every chunk's Q̂ with whether it is the final chunk and its exact truth, for the Q-distribution figure."""
+    import pandas as pd
+
+    truth = {None: "after an error", True: "correct", False: "first error"}
+    return pd.DataFrame([{"q": q, "step": "final" if i == len(rec["q_values"]) - 1 else "intermediate",
+                          "truth": truth[rec["true_labels"][i]]}
+                         for rec in records for i, q in enumerate(rec["q_values"])])
+
+
 def positive_shares(records: Sequence[dict], rules: Sequence[str]) -> dict[str, float]:
     return {r: float(np.mean([x for rec in records for x in rec[f"labels_{r}"]])) for r in rules}

@@ -64,3 +64,12 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     s = seen["settings"]
     assert (s.updates_per_generation, s.learning_rate, s.max_steps) == (3, 1e-5, 7)
     assert s.epsilon_high == s.epsilon_low == 0.2 and seen["reward"] == "cot" and seen["n"] == 2
+
+
+def test_grpo_run_specs_follow_the_switches():
+    cfg = JudgeTrainingConfig(rules=["abs_q", "rel_ratio"], ablation_rule="rel_ratio")
+    assert judge_runs.grpo_run_specs(cfg) == [
+        ("stepwiser_abs_q", "abs_q", {}), ("stepwiser_rel_ratio", "rel_ratio", {}),
+        ("no_clip_higher", "rel_ratio", {"epsilon_high": 0.2}), ("no_cot", "rel_ratio", {"cot": False})]
+    off = JudgeTrainingConfig(rules=["abs_q"], run_no_clip_higher=False, run_no_cot=False)
+    assert judge_runs.grpo_run_specs(off) == [("stepwiser_abs_q", "abs_q", {})]

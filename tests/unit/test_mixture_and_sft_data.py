@@ -47,3 +47,15 @@ def test_sft_responses_correct_only_follows_the_paper_else_a_plain_sample():
     plain = sft_responses(problems, samples, verifier, 2, correct_only=False)
     # the first two samples as they came: wrong ones included, duplicates kept (no bias toward rare responses)
     assert plain == [(problems[0], wrong[0]), (problems[0], right[0]), (problems[1], wrong[1]), (problems[1], wrong[1])]
+
+
+def test_zero_shot_judge_items_are_balanced_per_class():
+    from stepwiser_core.base_policy import zero_shot_judge_items
+    from stepwiser_core.world.solutions import render_solution
+
+    problems = generate_problems(0, 10)
+    rng = random.Random(0)
+    texts = [[render_solution(p, rng, 0.3).text for _ in range(2)] for p in problems]
+    items = zero_shot_judge_items(problems, texts, 0, 5)
+    assert sum(i.label for i in items) == 5 and sum(not i.label for i in items) == 5
+    assert items == zero_shot_judge_items(problems, texts, 0, 5)  # seeded

@@ -45,3 +45,18 @@ def test_adaptive_tradeoff_abs_q_stops_at_the_first_success():
     # Abs-Q ignores the previous chunk, so joint stopping draws exactly what sequential stopping draws
     abs_q = table[table.rule == "abs_q"].set_index(["stopping", "confidence"]).rollout_fraction_used
     assert abs_q["joint"].tolist() == abs_q["sequential"].tolist()
+
+
+def test_label_balance_table_and_q_frame():
+    from stepwiser_core.rollout_labels import label_balance_table, q_frame
+
+    recs = [{"labels_abs_q": [True, False], "labels_rel_ratio": [False, False], "q_values": [0.5, 0.0],
+             "true_labels": [True, False]},
+            {"labels_abs_q": [True], "labels_rel_ratio": [True], "q_values": [1.0], "true_labels": [None]}]
+    table = label_balance_table(recs, ["abs_q", "rel_ratio"]).set_index("rule")
+    assert table.positive_share.to_dict() == {"abs_q": 2 / 3, "rel_ratio": 1 / 3}
+    assert table.paper.to_dict() == {"abs_q": 0.702, "rel_ratio": 0.565}
+    qs = q_frame(recs)
+    assert qs.to_dict("records") == [{"q": 0.5, "step": "intermediate", "truth": "correct"},
+                                     {"q": 0.0, "step": "final", "truth": "first error"},
+                                     {"q": 1.0, "step": "final", "truth": "after an error"}]

@@ -122,9 +122,7 @@ the format (an analysis, then `\boxed{Positive}` or `\boxed{Negative}`) but judg
 is the job of notebook 03.
 """),
 ("code", r"""
-import random
-items = [it for p, texts in zip(eval_problems, sampled_texts) for t in texts for it in judge_eval.items_from_solution(p, t)]
-items = judge_eval.balanced_items(items, random.Random(cfg.seed), cfg.judge_items_per_class)
+items = base_policy.zero_shot_judge_items(eval_problems, sampled_texts, cfg.seed, cfg.judge_items_per_class)
 judge_outputs = base_policy.run_judge(generator, tokenizer, items,
                                       Sampling(cfg.judge_max_new_tokens, cfg.judge_temperature, 1, cfg.seed), cfg.judge_template)
 judged = judge_eval.score_judgments(items, judge_outputs)

@@ -82,19 +82,10 @@ base mixture. The judge starts from this chunk model (paper §4.1), and a model 
 quickly; the paper's 7B model does not need this, and we record it as a departure.
 """),
 ("code", r"""
-from stepwiser_core.training import SFTSettings, sft_train
-
-rng = random.Random(f"{cfg.seed}:replay")
-replay_problems = generate_problems(cfg.seed, max(1, int(cfg.judge_replay_share * len(seg.examples)) // 4), split="replay")
-examples = seg.examples + base_policy.judge_exercises(replay_problems, rng, cfg.replay_verdict_accuracy,
-                                                          cfg.replay_blankline_share, direct_share=cfg.replay_direct_share)
-chunk_model, _ = load_model(policy_dir)
 started = time.time()
-log_history = pd.DataFrame(sft_train(chunk_model, tokenizer, examples, SFTSettings(cfg.learning_rate, cfg.batch_size,
-                                      cfg.max_steps, max_length=cfg.max_length), run_dir / "trainer", cfg.seed))
-save_model(chunk_model, tokenizer, run_dir / "model")
-chunk_model, tokenizer = load_model(run_dir / "model")
-print(f"{len(examples)} SFT examples; trained in {time.time() - started:.0f} s")
+chunk_model, tokenizer, log_history, n_examples = chunk_policy.train_chunk_policy(seg.examples, cfg, policy_dir,
+                                                                                 run_dir, tokenizer)
+print(f"{n_examples} SFT examples; trained in {time.time() - started:.0f} s")
 if "loss" in log_history:
     display(Image(plots.training_curve(log_history, results_dir / "training_curve.png", "Chunk-policy SFT loss")))
 """),

@@ -82,13 +82,9 @@ print(f"{len(kept)}/{len(problems)} prompts kept; {len(trajectories)} trajectori
 ## 3 · Label balance and Q values
 """),
 ("code", r"""
-shares = rl.positive_shares(records, rules)
-balance = pd.DataFrame([{"rule": r, "positive_share": v,
-                         "paper": {"abs_q": 0.702, "rel_ratio": 0.565}.get(r, float("nan"))} for r, v in shares.items()])
+balance = rl.label_balance_table(records, rules)
 display(balance.round(3))
-qs = pd.DataFrame([{"q": q, "step": "final" if i == len(rec["q_values"]) - 1 else "intermediate",
-                    "truth": {None: "after an error", True: "correct", False: "first error"}[rec["true_labels"][i]]}
-                   for rec in records for i, q in enumerate(rec["q_values"])])
+qs = rl.q_frame(records)
 display(Image(plots.label_balance(balance, results_dir / "label_balance.png")))
 display(Image(plots.q_distribution(qs[qs.step == "intermediate"], results_dir / "q_distribution.png")))
 """),

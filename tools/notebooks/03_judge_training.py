@@ -29,7 +29,6 @@ faithfulness (§6). Notebook 04 evaluates all of them on the first-error benchma
 from pathlib import Path
 import json
 import pandas as pd
-from datasets import load_from_disk
 from IPython.display import Image, display
 
 from stepwiser_core import faithfulness, judge_runs, judge_stage, judges, plots
@@ -49,10 +48,8 @@ run_dir, results_dir = tier_runs / "03_judge_training", Path(cfg.results_root) /
 run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
 init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
 labels_dir = Path(cfg.labels_dir or tier_runs / "02_rollout_labels")
-records = list(load_from_disk(str(labels_dir / f"stepwise_{cfg.segmentation}")))
-train_records, heldout_records = judge_stage.split_by_problem(records, cfg.heldout_share, cfg.seed)
-items_eval = judge_stage.eval_items(heldout_records, cfg.rules, cfg.eval_items_per_class, cfg.seed)
-print(f"{len(records)} labelled trajectories: {len(train_records)} for training, {len(heldout_records)} held out; "
+train_records, heldout_records, items_eval = judge_runs.load_split(labels_dir, cfg)
+print(f"{len(train_records) + len(heldout_records)} labelled trajectories: {len(train_records)} for training, {len(heldout_records)} held out; "
       f"{len(items_eval)} held-out evaluation chunks (balanced by the true label)")
 cfg
 """),
@@ -85,15 +82,7 @@ held-out step accuracy against the run's own labels and against the truth. Choic
 (`JudgeTrainingConfig`): no KL term, rollout temperature 1, a constant learning rate.
 """),
 ("code", r"""
-runs = [(f"stepwiser_{rule}", rule, {}) for rule in cfg.rules]
-runs += [("no_clip_higher", cfg.ablation_rule, {"epsilon_high": cfg.epsilon_low})] if cfg.run_no_clip_higher else []
-runs += [("no_cot", cfg.ablation_rule, {"cot": False})] if cfg.run_no_cot else []
-trained, histories = {}, []
-for name, rule, options in runs:
-    trained[name], frame = judge_runs.train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg,
-                                                       init_dir, run_dir, **options)
-    histories.append(frame)
-history = pd.concat(histories, ignore_index=True)
+trained, history = judge_runs.train_grpo_judges(balanced, items_eval, tokenizer, cfg, init_dir, run_dir)
 history.to_csv(results_dir / "grpo_history.csv", index=False)
 display(Image(plots.grpo_curves(history, results_dir / "grpo_curves.png")))
 """),
@@ -120,12 +109,7 @@ Step accuracy on balanced held-out chunks (chance = 0.5) against the exact truth
 rollout labels; `format_rate` is the share of parsable verdicts (unparseable counts as wrong).
 """),
 ("code", r"""
-rows = [{"judge": "zero_shot", **evaluation.summary("zero_shot")}]
-rows += [{"judge": name, **evaluation.evaluate(name, evaluation.generative(model, cot=name != "no_cot"))}
-         for name, model in trained.items()]
-rows += [{"judge": name, **evaluation.evaluate(name, judges.DiscriminativeJudge(model, tokenizer))}
-         for name, model in disc.items()]
-summary = pd.DataFrame(rows)
+summary = judge_runs.heldout_summary(evaluation, trained, disc, tokenizer)
 write_table(summary, results_dir, "heldout_step_accuracy")
 evaluation.verdicts().to_csv(run_dir / "heldout_verdicts.csv", index=False)
 display(Image(plots.judge_accuracy(summary, results_dir / "heldout_step_accuracy.png")))
