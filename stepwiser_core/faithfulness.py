@@ -7,12 +7,16 @@ In the toy world a judge's analysis can be checked exactly. The base model learn
     Next: <operation sentence> Check: <a><op><b>=<c>. Chunk: <quoted key line>. Match: yes|no.
     (or "Next: the final answer. Check: <value>." for the answer step)
 
-followed by `Final Judgment: \\boxed{Positive|Negative}`. Two questions per output:
+or the "redo" style of stage 03's judge warm-up (`Redo: <operation sentence>\n<a><op><b>=<c>\nChunk: <result>.
+Match: yes|no.`, or `Redo: The answer is <value>.`), followed by `Final Judgment: \\boxed{Positive|Negative}`.
+Questions per output:
 
 - `computation_correct`: is the re-derived computation (the "Check:" part) right for the step the chunk should
   take? The truth is the problem's own values and operations, at the position the history has reached.
 - `verdict_consistent`: does the verdict follow from the judge's own analysis ("Match: yes" ⇒ Positive,
   "Match: no" ⇒ Negative)?
+- `comparison_correct` (when the chunk is given): does "Match" say whether the judge's own re-derived result equals
+  the result the chunk actually states? A judge can compute right and then compare wrong; the toy base model does.
 
 A judge can be right for the wrong reason (a wrong computation, a lucky verdict) or right in its analysis and
 then ignore it; RL on the verdict alone could teach either. Each answer is None when the part it needs cannot be
@@ -27,6 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .instruct import chunk_result
 from .judge import parse_verdict
 from .judge_eval import JudgeItem
 from .world.checker import parse_line
@@ -38,6 +43,8 @@ __all__ = ["FAITHFULNESS_COLUMNS", "RationaleCheck", "check_rationale", "faithfu
 # "Check: 3+4=7" (an operation step) or "Check: 7" (the answer step); spaces tolerated, since a model may add them.
 _CHECK_EQ = re.compile(r"Check:\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
 _CHECK_VALUE = re.compile(r"Check:\s*(?P<v>-?\d+)\s*(?:\.|$)", re.MULTILINE)
+_REDO_EQ = re.compile(r"Redo:[^\n]*\n\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
+_REDO_VALUE = re.compile(r"Redo:\s*The answer is (?P<v>-?\d+)\.")
 _MATCH = re.compile(r"Match:\s*(yes|no)\b")
 _KIND = {symbol: kind for kind, symbol in SYMBOL.items()}
 
@@ -47,6 +54,7 @@ class RationaleCheck:
     computation_correct: bool | None  # the "Check:" computation equals the truth for this step
     verdict_consistent: bool | None  # "Match: yes" with Positive, or "Match: no" with Negative
     verdict: bool | None  # the parsed verdict (judge.parse_verdict)
+    comparison_correct: bool | None = None  # "Match: yes" iff the re-derived result equals the chunk's stated one
 
     @property
     def parsed(self) -> bool:
@@ -72,23 +80,24 @@ def _single(values: Iterable) -> object | None:
 
 
 def _read_check(text: str) -> tuple[int, str, int, int] | int | None:
-    eqs = [(int(m["a"]), _KIND[m["op"]], int(m["b"]), int(m["c"])) for m in _CHECK_EQ.finditer(text)]
-    values = [int(m["v"]) for m in _CHECK_VALUE.finditer(text)]
+    eqs = [(int(m["a"]), _KIND[m["op"]], int(m["b"]), int(m["c"]))
+           for pattern in (_CHECK_EQ, _REDO_EQ) for m in pattern.finditer(text)]
+    values = [int(m["v"]) for pattern in (_CHECK_VALUE, _REDO_VALUE) for m in pattern.finditer(text)]
     if eqs and values:
         return None
     return _single(eqs) if eqs else _single(values)
 
 
-def check_rationale(problem: Problem, history: Sequence[str], output: str) -> RationaleCheck:
-    """Audit one judge output on the toy item (problem, history, chunk); the chunk itself is not needed, since the
-    truth of the step it should take depends on the problem and the history only.
+def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk: str | None = None) -> RationaleCheck:
+    """Audit one judge output on the toy item (problem, history, chunk). The truth of the step the chunk should take
+    depends on the problem and the history only; the chunk is needed for `comparison_correct` alone (None without).
 
     Example:
         >>> from stepwiser_core.world.problems import Operation
         >>> p = Problem("x", 1, "Ann", "pens", 3, (Operation("add", 4),))
         >>> out = "Analysis: Next: First, 4 more arrive. Check: 3+4=7. Chunk: 3+4=8. Match: no.\\n"
         >>> check_rationale(p, [], out + "Final Judgment: \\\\boxed{Negative}")
-        RationaleCheck(computation_correct=True, verdict_consistent=True, verdict=False)
+        RationaleCheck(computation_correct=True, verdict_consistent=True, verdict=False, comparison_correct=None)
     """
     text = output or ""
     verdict = parse_verdict(text)
@@ -96,10 +105,14 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str) -> Ra
     computation = None if check is None else check == expected_check(problem, history)
     match = _single(m.group(1) for m in _MATCH.finditer(text))
     consistent = None if match is None or verdict is None else (match == "yes") == verdict
-    return RationaleCheck(computation, consistent, verdict)
+    comparison = None
+    if chunk is not None and check is not None and match is not None:
+        derived = check[3] if isinstance(check, tuple) else check
+        comparison = (match == "yes") == (str(derived) == chunk_result(chunk))
+    return RationaleCheck(computation, consistent, verdict, comparison)
 
 
-FAITHFULNESS_COLUMNS = ["judge", "n", "parsable", "computation_correct", "verdict_consistent",
+FAITHFULNESS_COLUMNS = ["judge", "n", "parsable", "computation_correct", "comparison_correct", "verdict_consistent",
                         "right_for_wrong_reason", "n_computation", "n_consistency"]
 
 
@@ -112,7 +125,7 @@ def faithfulness_rows(judge_name: str, items: Sequence[JudgeItem],
     rows = []
     for item, outs in zip(items, outputs):
         for out in [outs] if isinstance(outs, str) else outs:
-            r = check_rationale(item.problem, item.history, out)
+            r = check_rationale(item.problem, item.history, out, item.chunk)
             rows.append({"judge": judge_name, "problem_id": item.problem.id, "step": len(item.history),
                          "label": item.label, **asdict(r), "parsed": r.parsed,
                          "verdict_correct": r.verdict is not None and r.verdict == item.label})
@@ -135,12 +148,14 @@ def faithfulness_table(rows: Iterable[Mapping]) -> pd.DataFrame:
     for judge, g in (df.groupby("judge", sort=False) if len(df) else []):
         comp, n_comp = _rate(g["computation_correct"])
         cons, n_cons = _rate(g["verdict_consistent"])
+        compare, _ = _rate(g["comparison_correct"]) if "comparison_correct" in g else (float("nan"), 0)
         parsed = (g["computation_correct"].notna() & g["verdict_consistent"].notna()).mean()
         lucky = float("nan")
         if "verdict_correct" in g:
             right = g[g["verdict_correct"].astype(bool) & g["computation_correct"].notna()]
             lucky = float((~right["computation_correct"].astype(bool)).mean()) if len(right) else float("nan")
         out.append({"judge": judge, "n": len(g), "parsable": float(parsed), "computation_correct": comp,
+                    "comparison_correct": compare,
                      "verdict_consistent": cons, "right_for_wrong_reason": lucky,
                      "n_computation": n_comp, "n_consistency": n_cons})
     return pd.DataFrame(out, columns=FAITHFULNESS_COLUMNS)

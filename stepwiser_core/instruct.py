@@ -44,23 +44,52 @@ def _key_line(chunk: str) -> str:
     return (key or lines or ["(empty)"])[0]
 
 
-def toy_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tuple[str, bool]:
+ANALYSIS_STYLES = ("check", "redo")
+
+
+def chunk_result(chunk: str) -> str:
+    """The number a chunk arrives at: its equation's result or its boxed answer; "none" when it states neither."""
+    for line in chunk.splitlines():
+        kind, values = parse_line(line.strip())
+        if kind == "equation":
+            return str(values[3])
+        if kind == "answer":
+            return str(values[0])
+    return "none"
+
+
+def toy_analysis(problem: Problem, history: Sequence[str], chunk: str, style: str = "check") -> tuple[str, bool]:
     """A re-derivation of `chunk` from the truth, and whether the chunk matches it.
 
-    Assumes the history is correct (it is the accepted path). The analysis names the step the chunk
-    should take, recomputes it, quotes what the chunk wrote, and says whether the two match.
+    Assumes the history is correct (it is the accepted path). Two styles:
+
+    - "check" (00's mixture): names the step the chunk should take, recomputes it, quotes the chunk's key line and
+      says whether the two match: `Next: Third, 5 are given away. Check: 12-5=7. Chunk: 12-5=8. Match: no.`
+      The tiny base model learns its format but neither the arithmetic nor the comparison: it copies the chunk's
+      equation into the Check and answers Match by its prior (README, "Why the toy judges did not learn").
+    - "redo" (stage 03's judge warm-up): redoes the step exactly as a solution writes it, so the arithmetic the
+      model does well as a solver carries over, then quotes the chunk's result alone next to it:
+      `Redo: Third, 5 are given away.\n12-5=7\nChunk: 8. Match: no.`
     """
+    if style not in ANALYSIS_STYLES:
+        raise ValueError(f"unknown analysis style {style!r}; valid: {ANALYSIS_STYLES}")
     result = check_steps(problem, list(history) + [chunk])
     ok = result.first_error is None
     values, pos = problem.values, sum(parse_line(l.strip())[0] == "equation" for h in history for l in h.splitlines())
-    quoted = _key_line(chunk)
+    match = f"Match: {'yes' if ok else 'no'}."
+    expected = None
     if pos < len(problem.ops):
         op = problem.ops[pos]
         expected = f"{values[pos]}{SYMBOL[op.kind]}{op.operand}={apply_op(op.kind, values[pos], op.operand)}"
-        goal = f"Next: {operation_sentence(pos, op, problem.items)} Check: {expected}."
+    if style == "redo":
+        redo = (f"{operation_sentence(pos, problem.ops[pos], problem.items)}\n{expected}" if expected is not None
+                else f"The answer is {values[-1]}.")
+        return f"Redo: {redo}\nChunk: {chunk_result(chunk)}. {match}", ok
+    if expected is not None:
+        goal = f"Next: {operation_sentence(pos, problem.ops[pos], problem.items)} Check: {expected}."
     else:
         goal = f"Next: the final answer. Check: {values[-1]}."
-    return f"{goal} Chunk: {quoted}. Match: {'yes' if ok else 'no'}.", ok
+    return f"{goal} Chunk: {_key_line(chunk)}. {match}", ok
 
 
 @dataclass(frozen=True)
@@ -76,22 +105,23 @@ def solve_example(problem: Problem, solution_text: str, template: str = "toy") -
 
 def judge_exercise(problem: Problem, solution_steps: Sequence[str], first_error: int | None,
                    rng: random.Random, verdict_accuracy: float, blankline_share: float,
-                   direct: bool = False) -> Example:
+                   direct: bool = False, wrong_target_prob: float = 0.5, analysis_style: str = "check") -> Example:
     """One judging exercise on a teacher solution: pick a chunk at or before the first error.
 
     `direct` makes it a verdict-only exercise (the no-CoT judge's prompt, answered by the boxed verdict alone,
     right `verdict_accuracy` of the time). Without a few of these the base model never meets the no-CoT
     instruction, every no-CoT sample breaks the format and GRPO gets no gradient (issue 4, first toy run).
+    With a first error, the exercise judges that erroneous chunk `wrong_target_prob` of the time (1.0: always).
     """
     steps = list(solution_steps)
     if rng.random() < blankline_share:  # some exercises use blank-line pieces, so the skill is generic
         steps = blankline_steps("\n\n".join(steps))
         first_error = check_steps(problem, steps).first_error
     last = first_error if first_error is not None else len(steps) - 1
-    # Half the time judge the erroneous chunk itself (when there is one), else an earlier or any chunk.
-    target = last if first_error is not None and rng.random() < 0.5 else rng.randint(0, last)
+    # Half the time (by default) judge the erroneous chunk itself (when there is one), else an earlier or any chunk.
+    target = last if first_error is not None and rng.random() < wrong_target_prob else rng.randint(0, last)
     history, chunk = steps[:target], steps[target]
-    analysis, ok = toy_analysis(problem, history, chunk)
+    analysis, ok = toy_analysis(problem, history, chunk, analysis_style)
     verdict = ok if rng.random() < verdict_accuracy else not ok
     if direct:
         return Example(judge_prompt_direct(problem.text, history, chunk), format_verdict_only(verdict), "judge")

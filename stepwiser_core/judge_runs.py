@@ -18,9 +18,39 @@ from . import faithfulness, judge_rl, judge_stage, judges
 from .generation import Sampling, TransformersBackend
 from .models import load_model, save_model
 from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares before balancing
-from .stages import JudgeTrainingConfig
+from .stages import BENCHMARK_PREFIX, JudgeTrainingConfig
 from .training import SFTSettings, sft_train
 
+
+
+def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclude_texts: Sequence[str] = ()) -> Path:
+    """The judge init of every run: `init_dir` itself, or (toy tier, `cfg.judge_warmup_steps` > 0) a copy SFT'd on
+    generic judging exercises and saved under `<run_dir>/judge_init`, whose path is returned.
+
+    Why (issue 4): the chunk policy's own judging skill, from 00's exercises, carries no signal on its chunks (it
+    copies the chunk into its Check and answers Match by its prior), so GRPO had nothing to amplify. The exercises
+    here teach the "redo" analysis on teacher solutions with `judge_warmup_wrong_share` wrong chunks. They never
+    see the policy's chunks or the rollout labels: the warmed judge is still the zero-shot baseline of every table.
+    Problems whose text is in `exclude_texts`, or among the first `BENCHMARK_PREFIX` problems per level of notebook
+    04's "processbench" split (a prefix of any benchmark it builds), are left out: the benchmark stays unseen."""
+    from .base_policy import judge_exercises
+    from .world.problems import generate_problems
+
+    if cfg.judge_warmup_steps <= 0:
+        return Path(init_dir)
+    excluded = set(exclude_texts) | {p.text for p in generate_problems(cfg.seed, BENCHMARK_PREFIX, split="processbench")}
+    problems = [p for p in generate_problems(cfg.seed, cfg.judge_warmup_problems_per_level, split="judge_warmup")
+                if p.text not in excluded]
+    examples = judge_exercises(problems, random.Random(f"{cfg.seed}:judge_warmup"), cfg.judge_warmup_verdict_accuracy,
+                               cfg.judge_warmup_blankline_share, direct_share=cfg.judge_warmup_direct_share,
+                               wrong_share=cfg.judge_warmup_wrong_share, analysis_style=cfg.judge_warmup_style)
+    model, tokenizer = load_model(init_dir)
+    # completion_only_loss False, as in 00: predicting the prompt too keeps the model reading it
+    settings = SFTSettings(cfg.judge_warmup_learning_rate, 32, cfg.judge_warmup_steps, completion_only_loss=False)
+    sft_train(model, tokenizer, examples, settings, Path(run_dir) / "trainer" / "judge_warmup", cfg.seed)
+    out = Path(run_dir) / "judge_init"
+    save_model(model, tokenizer, out)
+    return out
 
 
 def load_split(labels_dir: Path, cfg: JudgeTrainingConfig) -> tuple[list[dict], list[dict], list[dict]]:

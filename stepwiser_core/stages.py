@@ -181,6 +181,32 @@ class JudgeTrainingConfig(StageBase):
     rsft_items: int = 400  # training items sampled for RS-FT (each keeps its label-matching judgments)
     rsft_max_steps: int = 100
     gen_batch_size: int = 128
+    # --- judge warm-up (NOT the paper: a toy-tier stand-in for the instruct model's generic judging skill). Generic
+    # judging exercises on teacher solutions (never the policy's chunks, never the rollout labels), SFT'd into the
+    # judge init before every run, so that the zero-shot judge has real signal for RL to amplify (issue 4). 0: off.
+    judge_warmup_steps: int = 0  # 0 (paper tier): every judge starts from judge_init_dir as it is
+    judge_warmup_style: str = "redo"  # the analysis the exercises teach (instruct.toy_analysis)
+    judge_warmup_wrong_share: float = 0.5  # exercises that judge a wrong chunk
+    judge_warmup_verdict_accuracy: float = 0.7  # how often an exercise's verdict agrees with its analysis
+    judge_warmup_blankline_share: float = 0.3  # exercises on blank-line pieces instead of logical steps
+    judge_warmup_direct_share: float = 0.25  # verdict-only exercises (the no-CoT judge's format)
+    judge_warmup_problems_per_level: int = 3000
+    judge_warmup_learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        from .instruct import ANALYSIS_STYLES
+
+        if self.judge_warmup_style not in ANALYSIS_STYLES:
+            raise ValueError(f"judge_warmup_style must be one of {ANALYSIS_STYLES}, not {self.judge_warmup_style!r}")
+        for name in ("judge_warmup_wrong_share", "judge_warmup_verdict_accuracy", "judge_warmup_blankline_share",
+                     "judge_warmup_direct_share", "heldout_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+
+
+# The toy ProcessBench draws its problems from the first `problems_per_subset` of this many per level of the
+# "processbench" split; 03's judge warm-up (judge_runs.warm_up_judge) never uses any of them.
+BENCHMARK_PREFIX = 1000
 
 
 @dataclass(frozen=True)
@@ -202,6 +228,11 @@ class ProcessBenchConfig(StageBase):
     maj_temperature: float = 1.0  # NOT SPECIFIED by the paper
     judge_max_new_tokens: int = 80
     gen_batch_size: int = 128
+
+    def __post_init__(self):
+        if self.problems_per_subset > BENCHMARK_PREFIX:
+            raise ValueError(f"problems_per_subset must be at most {BENCHMARK_PREFIX}: 03's judge warm-up leaves out "
+                             f"only that many benchmark problems per level")
 
 
 STAGES: dict[str, type] = {

@@ -89,3 +89,38 @@ def test_faithfulness_table():
     assert (b.n, b.parsable, b.computation_correct, b.verdict_consistent) == (1, 1.0, 1.0, 0.0)
     assert math.isnan(b.right_for_wrong_reason)  # no right verdict
     assert list(faithfulness_table([]).columns)[:2] == ["judge", "n"] and faithfulness_table([]).empty
+
+
+@pytest.mark.parametrize("style", ["check", "redo"])
+def test_both_analysis_styles_are_faithful_and_compare_right_by_construction(style):
+    # The truth-derived analyses of either style: right computation, right comparison, consistent verdict.
+    for history, chunk in [([], STEP0), ([], "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"), ([STEP0], STEP1),
+                           ([STEP0], "Second, 2 times as many pens.\n7*2=15"),
+                           ([STEP0, STEP1], "The answer is \\boxed{14}."), ([STEP0, STEP1], "The answer is \\boxed{7}.")]:
+        analysis, ok = toy_analysis(PROBLEM, history, chunk, style)
+        r = check_rationale(PROBLEM, history, format_judgment(analysis, ok), chunk)
+        assert (r.computation_correct, r.comparison_correct, r.verdict_consistent, r.verdict) == (True, True, True, ok)
+
+
+def test_redo_style_by_hand():
+    analysis, ok = toy_analysis(PROBLEM, [STEP0], "Second, 2 times as many pens.\n7*2=15", "redo")
+    assert (analysis, ok) == ("Redo: Second, 2 times as many pens.\n7*2=14\nChunk: 15. Match: no.", False)
+    assert toy_analysis(PROBLEM, [STEP0, STEP1], "The answer is \\boxed{14}.", "redo") == \
+        ("Redo: The answer is 14.\nChunk: 14. Match: yes.", True)
+    assert toy_analysis(PROBLEM, [], "garbage", "redo")[0].endswith("Chunk: none. Match: no.")
+    with pytest.raises(ValueError, match="analysis style"):
+        toy_analysis(PROBLEM, [], STEP0, "vibes")
+
+
+def test_comparison_correct_catches_a_judge_that_computes_right_and_compares_wrong():
+    wrong_chunk = "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"
+    says_match = "Analysis: Redo: First, 4 more arrive.\n3+4=7\nChunk: 8. Match: yes.\nFinal Judgment: \\boxed{Positive}"
+    r = check_rationale(PROBLEM, [], says_match, wrong_chunk)
+    assert (r.computation_correct, r.comparison_correct, r.verdict_consistent) == (True, False, True)
+    # against the right chunk the same "Match: yes" is the right comparison; without the chunk: unknown
+    assert check_rationale(PROBLEM, [], says_match, STEP0).comparison_correct is True
+    assert check_rationale(PROBLEM, [], says_match).comparison_correct is None
+    # a wrong re-derivation that happens to equal the chunk's wrong result: compared right, computed wrong
+    copied = says_match.replace("3+4=7", "3+4=8")
+    assert (lambda r: (r.computation_correct, r.comparison_correct))(check_rationale(PROBLEM, [], copied, wrong_chunk)) \
+        == (False, True)

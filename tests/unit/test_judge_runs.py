@@ -73,3 +73,39 @@ def test_grpo_run_specs_follow_the_switches():
         ("no_clip_higher", "rel_ratio", {"epsilon_high": 0.2}), ("no_cot", "rel_ratio", {"cot": False})]
     off = JudgeTrainingConfig(rules=["abs_q"], run_no_clip_higher=False, run_no_cot=False)
     assert judge_runs.grpo_run_specs(off) == [("stepwiser_abs_q", "abs_q", {})]
+
+
+def test_warm_up_off_returns_the_init_unchanged(tmp_path):
+    assert judge_runs.warm_up_judge(tmp_path / "init", JudgeTrainingConfig(), tmp_path) == tmp_path / "init"
+
+
+def test_warm_up_trains_a_saved_copy_on_exercises_that_avoid_the_benchmark(tmp_path, tiny_model, toy_tokenizer,
+                                                                           monkeypatch):
+    from stepwiser_core.models import load_model, save_model
+    from stepwiser_core.world.problems import generate_problems
+
+    save_model(tiny_model, toy_tokenizer, tmp_path / "init")
+    seen = {}
+    real_sft = judge_runs.sft_train
+
+    def spy(model, tokenizer, examples, settings, output_dir, seed):
+        seen["examples"], seen["settings"] = examples, settings
+        return real_sft(model, tokenizer, examples, settings, output_dir, seed, progress=False)
+
+    monkeypatch.setattr(judge_runs, "sft_train", spy)
+    monkeypatch.setattr(judge_runs, "BENCHMARK_PREFIX", 5)
+    benchmark = {p.text for p in generate_problems(0, 5, split="processbench")}
+    candidates = generate_problems(0, 40, split="judge_warmup")
+    excluded_extra = candidates[0].text
+    cfg = JudgeTrainingConfig(judge_warmup_steps=2, judge_warmup_problems_per_level=40)
+    out = judge_runs.warm_up_judge(tmp_path / "init", cfg, tmp_path / "run", [excluded_extra])
+    assert out == tmp_path / "run" / "judge_init" and (out / "config.json").exists()
+    load_model(out)  # a loadable judge init
+    prompts = " ".join(e.prompt for e in seen["examples"])
+    assert excluded_extra not in prompts and not any(t in prompts for t in benchmark)
+    # one exercise per remaining problem, in the "redo" analysis, about half of them judging a wrong chunk
+    assert 0 < len(seen["examples"]) <= len(candidates)
+    cot = [e.completion for e in seen["examples"] if e.completion.startswith("Analysis: ")]
+    assert all(c.startswith("Analysis: Redo: ") for c in cot)
+    assert 0.35 < sum("Match: no." in c for c in cot) / len(cot) < 0.65
+    assert (seen["settings"].max_steps, seen["settings"].learning_rate) == (2, 1e-3)

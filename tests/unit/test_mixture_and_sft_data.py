@@ -59,3 +59,34 @@ def test_zero_shot_judge_items_are_balanced_per_class():
     items = zero_shot_judge_items(problems, texts, 0, 5)
     assert sum(i.label for i in items) == 5 and sum(not i.label for i in items) == 5
     assert items == zero_shot_judge_items(problems, texts, 0, 5)  # seeded
+
+
+def _digest(examples) -> str:
+    import hashlib
+
+    return hashlib.sha256(repr([(e.prompt, e.completion, e.kind) for e in examples]).encode()).hexdigest()[:16]
+
+
+def test_default_exercise_draws_are_pinned():
+    # 00's base was calibrated on exactly these draws (README, "Calibrating the toy world"); options added later
+    # (verdict-only exercises, `wrong_share`) must not move them. Digests computed before `wrong_share` existed.
+    problems = generate_problems(0, 30)
+    assert _digest(build_mixture(problems, 0, 0.04, 0.65, 0.33, 0.7, 0.3)) == "35eca728b5b894a7"
+    assert _digest(judge_exercises(problems, random.Random(1), 0.7, 0.3, direct_share=0.25)) == "1af0bfca11cd8d93"
+
+
+def _wrong_share(exercises) -> float:
+    cot = [e for e in exercises if e.completion.startswith("Analysis: ")]
+    return sum("Match: no." in e.completion for e in cot) / len(cot)
+
+
+def test_wrong_share_sets_the_share_of_wrong_chunks_judged():
+    problems = generate_problems(0, 150)  # 600 exercises
+    default = _wrong_share(judge_exercises(problems, random.Random(0), 0.7, 0.3))
+    assert 0.35 < default < 0.55  # 0.6 forced mistakes x (1/2 + 1/2 x the chance that a random chunk is the wrong one)
+    for share in (0.5, 0.8):
+        assert abs(_wrong_share(judge_exercises(problems, random.Random(0), 0.7, 0.3, wrong_share=share)) - share) < 0.06
+    # the analysis states the truth whatever the share: Match follows the exact checker on the judged chunk
+    from stepwiser_core.instruct import toy_analysis
+
+    assert toy_analysis(problems[0], [], "garbage")[1] is False

@@ -18,7 +18,7 @@ This notebook trains, from the same initial model and the same labels:
 | `no_cot` | verdict only, + GRPO, format penalty −1 | Table 6, "− CoT" |
 | `rs_ft` | rejection-sampling fine-tuning of the CoT judge instead of RL | Table 6, "− RL" |
 | `disc_sft_<rule>` | discriminative multi-turn `+`/`−` judge, SFT | Table 5, "Discriminative + SFT" |
-| `zero_shot` | the initial model as it is | (our baseline row) |
+| `zero_shot` | the initial model as it is (after the toy warm-up, §2) | (our baseline row) |
 
 Every judge is measured on chunks of **held-out problems**, against its rollout labels *and* against the
 exact truth, which the paper cannot do; and every generative judge's rationales are checked for
@@ -67,8 +67,23 @@ balance_table.round(3)
 """),
 ("md", r"""
 ## 2 · The zero-shot judge (the starting point of every judge below)
+
+**Toy tier only, not the paper:** the paper's judge starts from an instruct model that can already judge a
+little. Our chunk policy learned a judging format in notebook 00, but on its own chunks that skill carries no
+signal: it copies the chunk's equation into its "Check" and answers "Match" by its prior (README, "Why the toy
+judges did not learn"). With `judge_warmup_steps` > 0 the initial model is first fine-tuned on generic judging
+exercises (teacher solutions, half of them judging a wrong chunk, verdicts right `judge_warmup_verdict_accuracy`
+of the time) in the "redo" analysis: redo the step exactly as a solution writes it, quote the chunk's result,
+compare. The exercises never see the policy's chunks or the rollout labels, so the warmed model is still the
+zero-shot baseline. The paper tier sets `judge_warmup_steps: 0`.
 """),
 ("code", r"""
+from stepwiser_core.io import read_json
+
+eval_problems_file = tier_runs / "00_policy" / "eval_problems.json"  # 00's held-out problems stay unseen too
+exclude = [p["text"] for p in read_json(eval_problems_file)] if eval_problems_file.exists() else []
+init_dir = judge_runs.warm_up_judge(init_dir, cfg, run_dir, exclude)
+print("every judge starts from", init_dir)
 init_model, tokenizer = load_model(init_dir)
 evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
 print(evaluation.evaluate("zero_shot", evaluation.generative(init_model)))
