@@ -150,8 +150,9 @@ def train_grpo_judges(balanced: Mapping[str, Sequence[dict]], items_eval: Sequen
 
 def heldout_summary(evaluation: "HeldoutEvaluation", trained: Mapping[str, PreTrainedModel],
                     disc: Mapping[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBase) -> pd.DataFrame:
-    """One row per judge (the zero-shot one, already evaluated, first): held-out accuracies and format rate."""
-    rows = [{"judge": "zero_shot", **evaluation.summary("zero_shot")}]
+    """One row per judge: first those already evaluated (the zero-shot one, and the init before the warm-up when
+    there was one), then the trained ones; held-out accuracies and format rate."""
+    rows = [{"judge": name, **evaluation.summary(name)} for name in evaluation.scored]
     rows += [{"judge": name, **evaluation.evaluate(name, evaluation.generative(model, cot=name != "no_cot"))}
              for name, model in trained.items()]
     rows += [{"judge": name, **evaluation.evaluate(name, judges.DiscriminativeJudge(model, tokenizer))}

@@ -64,6 +64,7 @@ def test_00_policy_runs_and_is_deterministic(tmp_path):
             "disc_sft_rel_ratio", "zero_shot"} <= set(registry)
     for name, entry in registry.items():
         assert (Path(entry["path"]) / "config.json").exists(), name
+    assert Path(registry["zero_shot"]["path"]).name == "judge_init"  # the smoke tier runs the judge warm-up
     history = (judge_out / "grpo_history.csv").read_text()
     assert "entropy" in history and "zero_std_share" in history and "eval_acc_truth" in history
     assert (judge_out / "faithfulness.csv").exists() and (judge_out / "heldout_step_accuracy.csv").exists()

@@ -109,3 +109,15 @@ def test_warm_up_trains_a_saved_copy_on_exercises_that_avoid_the_benchmark(tmp_p
     assert all(c.startswith("Analysis: Redo: ") for c in cot)
     assert 0.35 < sum("Match: no." in c for c in cot) / len(cot) < 0.65
     assert (seen["settings"].max_steps, seen["settings"].learning_rate) == (2, 1e-3)
+
+
+def test_heldout_summary_lists_every_already_evaluated_judge_first_in_order():
+    class Evaluated:  # what heldout_summary reads of a HeldoutEvaluation when nothing was trained
+        scored = {"init_before_warmup": None, "zero_shot": None}
+
+        def summary(self, name):
+            return {"acc_truth": {"init_before_warmup": 0.5, "zero_shot": 0.6}[name]}
+
+    table = judge_runs.heldout_summary(Evaluated(), {}, {}, None)
+    assert table.to_dict("records") == [{"judge": "init_before_warmup", "acc_truth": 0.5},
+                                        {"judge": "zero_shot", "acc_truth": 0.6}]

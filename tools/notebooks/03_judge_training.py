@@ -82,10 +82,13 @@ from stepwiser_core.io import read_json
 
 eval_problems_file = tier_runs / "00_policy" / "eval_problems.json"  # 00's held-out problems stay unseen too
 exclude = [p["text"] for p in read_json(eval_problems_file)] if eval_problems_file.exists() else []
+init_model, tokenizer = load_model(init_dir)
+evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
+if cfg.judge_warmup_steps > 0:  # the chunk policy's own judging skill, to show what the warm-up changes
+    print("before the warm-up:", evaluation.evaluate("init_before_warmup", evaluation.generative(init_model)))
 init_dir = judge_runs.warm_up_judge(init_dir, cfg, run_dir, exclude)
 print("every judge starts from", init_dir)
 init_model, tokenizer = load_model(init_dir)
-evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
 print(evaluation.evaluate("zero_shot", evaluation.generative(init_model)))
 """),
 ("md", r"""
