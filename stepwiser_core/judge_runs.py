@@ -63,16 +63,26 @@ def load_split(labels_dir: Path, cfg: JudgeTrainingConfig) -> tuple[list[dict], 
     return train, heldout, judge_stage.eval_items(heldout, cfg.rules, cfg.eval_items_per_class, cfg.seed)
 
 
+def _after_error_share(items: Sequence[Mapping[str, Any]]) -> float:
+    """Among Negative-labelled items, the share that comes after the trajectory's first true error (true_label None):
+    chunks that may be right given their own (wrong) history, Negative only because the trajectory is lost."""
+    negatives = [it for it in items if not it["label"]]
+    return sum(it["true_label"] is None for it in negatives) / len(negatives) if negatives else float("nan")
+
+
 def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTrainingConfig
                   ) -> tuple[dict[str, list[dict]], dict[str, list[dict]], pd.DataFrame]:
-    """Per rule: every training item, the balanced ones, and a table of both beside the paper's positive shares."""
+    """Per rule: every training item, the balanced ones, and a table of both beside the paper's positive shares,
+    with the share of balanced Negatives that come after the first true error (`max_steps_after_error` -1 keeps
+    them; the held-out evaluation and ProcessBench never ask about such chunks)."""
     after = None if cfg.max_steps_after_error < 0 else cfg.max_steps_after_error
     items = {rule: judge_rl.judge_items_from_records(train_records, rule, after) for rule in cfg.rules}
     balanced = {rule: judge_rl.balance(its, cfg.seed, cfg.balance) for rule, its in items.items()}
     table = pd.DataFrame([{"rule": r, "items": len(items[r]),
                            "positive_share": judge_rl.label_shares(items[r])["positive_share"],
                            "paper_positive_share": PAPER_POSITIVE_SHARE.get(r, float("nan")),
-                           "items_after_balancing": len(balanced[r])} for r in cfg.rules])
+                           "items_after_balancing": len(balanced[r]),
+                           "negatives_after_first_error": _after_error_share(balanced[r])} for r in cfg.rules])
     return items, balanced, table
 
 

@@ -21,6 +21,15 @@ def test_training_sets_balance_per_rule_and_report_the_paper_share():
     row = table.iloc[0]
     assert (row["rule"], row["items"], row["positive_share"], row["paper_positive_share"],
             row["items_after_balancing"]) == ("abs_q", 4, 0.75, 0.702, 2)
+    assert row["negatives_after_first_error"] == 0.0  # the one Negative is the first error itself
+
+
+def test_training_sets_count_negatives_after_the_first_true_error():
+    cfg = JudgeTrainingConfig(rules=["abs_q"], balance=False)
+    rec = record("a", [True, False, False, False])
+    rec["true_labels"] = [True, False, None, None]  # the exact checker says nothing after the first error
+    table = judge_runs.training_sets([rec], cfg)[2]
+    assert table.iloc[0]["negatives_after_first_error"] == 2 / 3
 
 
 def test_registry_kinds_rules_and_the_zero_shot_entry():
