@@ -29,18 +29,12 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from stepwiser_core import base_policy, plots, policy_eval, judge_eval
-from stepwiser_core.stages import PolicyConfig
-from stepwiser_core.seeding import seed_everything
 from stepwiser_core.io import atomic_write_json
-from stepwiser_core.config import config_from_namespace
-from stepwiser_core.paths import enter_project_root
+from stepwiser_core.stage_context import open_stage
+from stepwiser_core.stages import PolicyConfig
 
-enter_project_root()  # relative paths are relative to the repository, wherever Jupyter started
-cfg = config_from_namespace(PolicyConfig, globals())
-seed_everything(cfg.seed)
-run_dir = Path(cfg.runs_root) / cfg.tier / "00_policy"
-results_dir = Path(cfg.results_root) / cfg.tier / "00_policy"
-run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+stage = open_stage(PolicyConfig, globals())  # validates the parameters, seeds, creates the folders
+cfg, run_dir, results_dir = stage.cfg, stage.run_dir, stage.results_dir
 cfg
 """),
 ("md", r"""

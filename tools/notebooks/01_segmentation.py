@@ -22,23 +22,17 @@ import pandas as pd
 from IPython.display import Image, display
 
 from stepwiser_core import base_policy, chunk_policy, plots
-from stepwiser_core.config import config_from_namespace
 from stepwiser_core.generation import Sampling, TransformersBackend
 from stepwiser_core.io import atomic_write_json, read_json
 from stepwiser_core.models import load_model, save_model
-from stepwiser_core.paths import enter_project_root
-from stepwiser_core.seeding import seed_everything
+from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import SegmentationConfig
 from stepwiser_core.verify import make_verifier
 from stepwiser_core.world.problems import Problem, generate_problems
 
-enter_project_root()
-cfg = config_from_namespace(SegmentationConfig, globals())
-seed_everything(cfg.seed)
-run_dir = Path(cfg.runs_root) / cfg.tier / "01_segmentation"
-results_dir = Path(cfg.results_root) / cfg.tier / "01_segmentation"
-policy_dir = Path(cfg.policy_dir or Path(cfg.runs_root) / cfg.tier / "00_policy" / "model")
-run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+stage = open_stage(SegmentationConfig, globals())
+cfg, run_dir, results_dir = stage.cfg, stage.run_dir, stage.results_dir
+policy_dir = Path(cfg.policy_dir or stage.tier_runs / "00_policy" / "model")
 verifier = make_verifier(cfg.verifier)
 cfg
 """),

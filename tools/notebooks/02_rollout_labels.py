@@ -26,19 +26,13 @@ from datasets import Dataset
 from IPython.display import Image, display
 
 from stepwiser_core import plots, rollout_labels as rl
-from stepwiser_core.config import config_from_namespace
 from stepwiser_core.io import atomic_dir, atomic_write_json
-from stepwiser_core.paths import enter_project_root
-from stepwiser_core.seeding import seed_everything
+from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import RolloutLabelConfig
 from stepwiser_core.verify import make_verifier
 
-enter_project_root()
-cfg = config_from_namespace(RolloutLabelConfig, globals())
-seed_everything(cfg.seed)
-tier_runs = Path(cfg.runs_root) / cfg.tier
-run_dir, results_dir = tier_runs / "02_rollout_labels", Path(cfg.results_root) / cfg.tier / "02_rollout_labels"
-run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+stage = open_stage(RolloutLabelConfig, globals())
+cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
 verifier = make_verifier(cfg.verifier)
 rules = rl.rules_from_config(cfg.gamma, cfg.alpha, cfg.best_of_n, cfg.on_zero_prev)
 cfg

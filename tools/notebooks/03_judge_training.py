@@ -32,20 +32,14 @@ import pandas as pd
 from IPython.display import Image, display
 
 from stepwiser_core import faithfulness, judge_runs, judge_stage, judges, plots
-from stepwiser_core.config import config_from_namespace
 from stepwiser_core.io import atomic_write_json
 from stepwiser_core.models import load_model
-from stepwiser_core.paths import enter_project_root
-from stepwiser_core.seeding import seed_everything
+from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import JudgeTrainingConfig
 from stepwiser_core.tables import write_table
 
-enter_project_root()
-cfg = config_from_namespace(JudgeTrainingConfig, globals())
-seed_everything(cfg.seed)
-tier_runs = Path(cfg.runs_root) / cfg.tier
-run_dir, results_dir = tier_runs / "03_judge_training", Path(cfg.results_root) / cfg.tier / "03_judge_training"
-run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+stage = open_stage(JudgeTrainingConfig, globals())
+cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
 init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
 labels_dir = Path(cfg.labels_dir or tier_runs / "02_rollout_labels")
 train_records, heldout_records, items_eval = judge_runs.load_split(labels_dir, cfg)

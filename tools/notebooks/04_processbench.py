@@ -22,19 +22,13 @@ import json
 from IPython.display import Image, Markdown, display
 
 from stepwiser_core import pb_report, pb_stage, plots, processbench, toy_processbench
-from stepwiser_core.config import config_from_namespace
 from stepwiser_core.io import atomic_write_json, atomic_write_text, read_json
-from stepwiser_core.paths import enter_project_root
-from stepwiser_core.seeding import seed_everything
+from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import ProcessBenchConfig
 from stepwiser_core.tables import write_table
 
-enter_project_root()
-cfg = config_from_namespace(ProcessBenchConfig, globals())
-seed_everything(cfg.seed)
-tier_runs = Path(cfg.runs_root) / cfg.tier
-run_dir, results_dir = tier_runs / "04_processbench", Path(cfg.results_root) / cfg.tier / "04_processbench"
-run_dir.mkdir(parents=True, exist_ok=True); results_dir.mkdir(parents=True, exist_ok=True)
+stage = open_stage(ProcessBenchConfig, globals())
+cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
 registry = read_json(Path(cfg.judges_dir or tier_runs / "03_judge_training") / "judges.json")
 cfg
 """),
