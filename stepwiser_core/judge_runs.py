@@ -16,11 +16,15 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from . import faithfulness, judge_rl, judge_stage, judges
 from .generation import Sampling, TransformersBackend
+from .io import atomic_write_json, read_json
 from .models import load_model, save_model
 from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares before balancing
 from .stages import BENCHMARK_PREFIX, JudgeTrainingConfig
 from .training import SFTSettings, sft_train
 
+
+
+WARMUP_STAMP = "warmup.json"  # beside the warmed judge init: the settings it was trained with
 
 
 def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclude_texts: Sequence[str] = ()) -> Path:
@@ -32,12 +36,19 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     here teach the "redo" analysis on teacher solutions with `judge_warmup_wrong_share` wrong chunks. They never
     see the policy's chunks or the rollout labels: the warmed judge is still the zero-shot baseline of every table.
     Problems whose text is in `exclude_texts`, or among the first `BENCHMARK_PREFIX` problems per level of notebook
-    04's "processbench" split (a prefix of any benchmark it builds), are left out: the benchmark stays unseen."""
+    04's "processbench" split (a prefix of any benchmark it builds), are left out: the benchmark stays unseen.
+    A judge init already saved there with the same warm-up settings (its `warmup.json`) is reused: a rerun resumes."""
     from .base_policy import judge_exercises
     from .world.problems import generate_problems
 
     if cfg.judge_warmup_steps <= 0:
         return Path(init_dir)
+    out = Path(run_dir) / "judge_init"
+    # Resume: a judge init saved by an earlier (e.g. interrupted) run of the same warm-up is reused, not retrained.
+    stamp = {"init_dir": str(init_dir), "seed": cfg.seed, "exclude_texts": sorted(set(exclude_texts)),
+             **{k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup_")}}
+    if (out / "config.json").exists() and (out / WARMUP_STAMP).exists() and read_json(out / WARMUP_STAMP) == stamp:
+        return out
     excluded = set(exclude_texts) | {p.text for p in generate_problems(cfg.seed, BENCHMARK_PREFIX, split="processbench")}
     problems = [p for p in generate_problems(cfg.seed, cfg.judge_warmup_problems_per_level, split="judge_warmup")
                 if p.text not in excluded]
@@ -48,8 +59,8 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     # completion_only_loss False, as in 00: predicting the prompt too keeps the model reading it
     settings = SFTSettings(cfg.judge_warmup_learning_rate, 32, cfg.judge_warmup_steps, completion_only_loss=False)
     sft_train(model, tokenizer, examples, settings, Path(run_dir) / "trainer" / "judge_warmup", cfg.seed)
-    out = Path(run_dir) / "judge_init"
     save_model(model, tokenizer, out)
+    atomic_write_json(out / WARMUP_STAMP, stamp)  # written last: a stamp means a complete judge init
     return out
 
 

@@ -119,6 +119,16 @@ def test_warm_up_trains_a_saved_copy_on_exercises_that_avoid_the_benchmark(tmp_p
     assert 0.35 < sum("Match: no." in c for c in cot) / len(cot) < 0.65
     assert (seen["settings"].max_steps, seen["settings"].learning_rate) == (2, 1e-3)
 
+    # a rerun with the same settings resumes from the saved init; other settings train anew
+    seen.clear()
+    assert judge_runs.warm_up_judge(tmp_path / "init", cfg, tmp_path / "run", [excluded_extra]) == out
+    assert not seen
+    other = JudgeTrainingConfig(judge_warmup_steps=2, judge_warmup_problems_per_level=40,
+                                judge_warmup_verdict_accuracy=1.0)
+    judge_runs.warm_up_judge(tmp_path / "init", other, tmp_path / "run", [excluded_extra])
+    assert seen and all(e.completion.endswith("{Negative}") == ("Match: no." in e.completion)
+                        for e in seen["examples"] if e.completion.startswith("Analysis: "))
+
 
 def test_heldout_summary_lists_every_already_evaluated_judge_first_in_order():
     class Evaluated:  # what heldout_summary reads of a HeldoutEvaluation when nothing was trained

@@ -1,0 +1,127 @@
+"""One judge experiment outside notebook 03: warm up a judge init with any warm-up settings, audit it on the stage's
+held-out chunks (greedy and sampled), optionally run one GRPO judge from it. For sweeps that would cost a whole 03
+run each; outputs go to --out (default /tmp/judge_exp), never into runs/ or results/.
+
+    python tools/judge_experiment.py --rule rel_effective -p judge_warmup_verdict_accuracy 1.0 -p learning_rate 1e-5
+    python tools/judge_experiment.py --no-grpo -p judge_warmup_steps 150      # the warm-up and its audit only
+
+Config: params/<tier>/03_judge_training.yaml, then `-p NAME VALUE` overrides (validated as the runner does). Needs
+notebooks 00-02's run folders. The warmed init is cached under --out by the warm-up settings, so GRPO variants on
+the same init do not redo it. Prints, for the init and for the trained judge: greedy held-out accuracy vs truth and
+each rule, the rationale audit, and from `--samples` samples at the GRPO temperature the share of items whose
+samples disagree (GRPO's informative groups), split into groups whose *analyses* differ and groups where only the
+verdict flips on the same analysis.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def sampled_audit(evaluation, model, items, samples: int, temperature: float) -> dict[str, float]:
+    """Sampled verdicts: mean accuracy vs truth, and which share of items gets disagreeing samples, and why."""
+    from stepwiser_core.judge import parse_verdict
+    from stepwiser_core.judge_stage import as_judge_items
+
+    judge = evaluation.generative(model, n=samples, temperature=temperature)
+    verdicts = judge.judge(as_judge_items(items))
+    outs = judge.last_outputs
+    correct, mixed, mixed_analysis = [], 0, 0
+    for it, vs, os_ in zip(items, verdicts, outs):
+        correct += [v is not None and v == it["true_label"] for v in vs]
+        if len(set(vs)) > 1:
+            mixed += 1
+            analyses = {o.split("Final Judgment")[0] for o in os_}
+            mixed_analysis += len(analyses) > 1
+    n = len(items)
+    return {"sampled_acc_truth": sum(correct) / len(correct), "mixed_groups": mixed / n,
+            "mixed_groups_analysis_differs": mixed_analysis / n,
+            "parse_rate": sum(parse_verdict(o) is not None for os_ in outs for o in os_) / (n * samples)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import pandas as pd
+    import torch
+
+    from stepwiser_core import faithfulness, judge_runs
+    from stepwiser_core.config import config_hash, load_config, parse_cli_value
+    from stepwiser_core.io import read_json
+    from stepwiser_core.models import load_model
+    from stepwiser_core.stages import JudgeTrainingConfig
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tier", default="toy")
+    ap.add_argument("--rule", default=None, help="train one GRPO judge on this rule's labels (default: ablation_rule)")
+    ap.add_argument("--no-grpo", action="store_true", help="only the warm-up and its audit")
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("--out", default="/tmp/judge_exp")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--samples", type=int, default=4, help="samples per item for the sampled audit (0: skip)")
+    ap.add_argument("--dump", action="store_true", help="write the init's greedy outputs to <out>/.../outputs.csv")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    tier_runs = ROOT / "runs" / args.tier
+    overrides = {name: parse_cli_value(value) for name, value in args.p}
+    cfg = load_config(JudgeTrainingConfig, ROOT / "params" / args.tier / "03_judge_training.yaml", overrides, args.tier)
+    warm_keys = {k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup") or k in ("seed", "judge_init_dir")}
+    warm_id = hashlib.sha256(json.dumps(warm_keys, sort_keys=True).encode()).hexdigest()[:10]
+    warm_dir = Path(args.out) / f"warm_{warm_id}"
+    run_dir = Path(args.out) / f"run_{config_hash(cfg)}"
+    print("warm-up", warm_keys, "->", warm_dir, flush=True)
+
+    init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
+    train_records, _, items_eval = judge_runs.load_split(Path(cfg.labels_dir or tier_runs / "02_rollout_labels"), cfg)
+    if (warm_dir / "judge_init" / "config.json").exists():
+        judge_init = warm_dir / "judge_init"
+    else:
+        eval_problems = tier_runs / "00_policy" / "eval_problems.json"
+        exclude = [p["text"] for p in read_json(eval_problems)] if eval_problems.exists() else []
+        judge_init = judge_runs.warm_up_judge(init_dir, cfg, warm_dir, exclude)
+    model, tokenizer = load_model(judge_init)
+    evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
+    report = {"init": evaluation.evaluate("init", evaluation.generative(model))}
+    if args.dump:
+        rows = [{"problem": it["problem"].text, "history": "\n\n".join(it["history"]), "chunk": it["chunk"],
+                 "true_label": it["true_label"], "output": o[0]}
+                for it, o in zip(items_eval, evaluation_outputs(evaluation, model))]
+        pd.DataFrame(rows).to_csv(warm_dir / "outputs.csv", index=False)
+    if args.samples:
+        report["init"].update(sampled_audit(evaluation, model, items_eval, args.samples, cfg.temperature))
+    print("init", {k: round(v, 3) for k, v in report["init"].items()}, flush=True)
+
+    if not args.no_grpo:
+        rule = args.rule or cfg.ablation_rule
+        _, balanced, table = judge_runs.training_sets(train_records, cfg)
+        print(table.round(3).to_string(index=False), flush=True)
+        trained, frame = judge_runs.train_grpo_judge(f"exp_{rule}", rule, balanced[rule], items_eval, tokenizer, cfg,
+                                                     judge_init, run_dir)
+        frame.to_csv(run_dir / "history.csv", index=False)
+        cols = [c for c in ("step", "reward", "entropy", "zero_std_share") if c in frame]
+        print(frame[cols].dropna().iloc[::10].round(3).to_string(index=False), flush=True)
+        evals = frame[[c for c in frame if c.startswith("eval_acc") or c == "step"]].dropna()
+        print(evals.round(3).to_string(index=False), flush=True)
+        report["trained"] = evaluation.evaluate("trained", evaluation.generative(trained))
+        if args.samples:
+            report["trained"].update(sampled_audit(evaluation, trained, items_eval, args.samples, cfg.temperature))
+        print("trained", {k: round(v, 3) for k, v in report["trained"].items()}, flush=True)
+        (run_dir / "report.json").write_text(json.dumps({"config": vars(cfg), **report}, indent=1, default=str))
+    print(faithfulness.faithfulness_table(evaluation.faith_rows).round(3).to_string(index=False))
+
+
+def evaluation_outputs(evaluation, model):
+    judge = evaluation.generative(model)
+    from stepwiser_core.judge_stage import as_judge_items
+
+    judge.judge(as_judge_items(evaluation.items))
+    return judge.last_outputs
+
+
+if __name__ == "__main__":
+    main()
