@@ -81,16 +81,30 @@ def _usable_cpus() -> int | None:
     return os.cpu_count()
 
 
+def cpu_model() -> str | None:
+    """The processor's model name (Linux /proc/cpuinfo), or None where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def machine_info() -> dict[str, Any]:
-    """Python version, platform string, CPU counts and the thread settings the notebook's kernel inherits.
+    """Python version, platform string, CPU model and counts, and the thread settings the notebook's kernel inherits.
 
     The thread count is part of what makes a run repeatable: torch's CPU kernels split reductions by thread, so
     the same seed with OMP_NUM_THREADS=1 instead of the default (one thread per usable CPU) samples different
-    rollouts (observed on notebook 02 of the toy tier)."""
+    rollouts (observed on notebook 02 of the toy tier). So is the processor: the same commit, packages and thread
+    count trained a different toy base model on an AMD EPYC than on the machine of the earlier runs (00, the
+    loss differed from the first logged step), since the CPU kernels torch picks differ by instruction set."""
     return {
         "python": sys.version.split()[0],
         "python_executable": sys.executable,
         "platform": platform.platform(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "usable_cpus": _usable_cpus(),
         "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rule", default=None, help="train one GRPO judge on this rule's labels (default: ablation_rule)")
     ap.add_argument("--no-grpo", action="store_true", help="only the warm-up and its audit")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("--init", default=None, help="an already warmed judge init to start from (skips the warm-up)")
     ap.add_argument("--out", default="/tmp/judge_exp")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samples", type=int, default=4, help="samples per item for the sampled audit (0: skip)")
@@ -78,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
 
     init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
     train_records, _, items_eval = judge_runs.load_split(Path(cfg.labels_dir or tier_runs / "02_rollout_labels"), cfg)
-    if (warm_dir / "judge_init" / "config.json").exists():
+    if args.init:
+        judge_init = Path(args.init)
+    elif (warm_dir / "judge_init" / "config.json").exists():
         judge_init = warm_dir / "judge_init"
     else:
         eval_problems = tier_runs / "00_policy" / "eval_problems.json"
@@ -91,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = [{"problem": it["problem"].text, "history": "\n\n".join(it["history"]), "chunk": it["chunk"],
                  "true_label": it["true_label"], "output": o[0]}
                 for it, o in zip(items_eval, evaluation_outputs(evaluation, model))]
-        pd.DataFrame(rows).to_csv(warm_dir / "outputs.csv", index=False)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(Path(args.out) / "init_outputs.csv", index=False)
     if args.samples:
         report["init"].update(sampled_audit(evaluation, model, items_eval, args.samples, cfg.temperature))
     print("init", {k: round(v, 3) for k, v in report["init"].items()}, flush=True)

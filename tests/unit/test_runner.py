@@ -149,7 +149,7 @@ def test_first_run_writes_run_folder(first_run: tuple[Path, str]) -> None:
     assert provenance["config_hash"] == run["config_hash"] and provenance["seed"] == 0
     assert provenance["status"] == "complete" and provenance["ended_at"] >= provenance["started_at"]
     assert {"commit", "dirty"} <= set(provenance["git"]) and "papermill" in provenance["packages"]
-    assert {"python", "platform", "cpu_count", "usable_cpus", "thread_env"} <= set(provenance["machine"])
+    assert {"python", "platform", "cpu_model", "cpu_count", "usable_cpus", "thread_env"} <= set(provenance["machine"])
     assert "stepwiser_core.run 01_tiny" in provenance["command"]
 
     executed = json.loads((run_dir / "executed.ipynb").read_text())
