@@ -242,6 +242,9 @@ class EvalCallback(TrainerCallback):
             model.train(was_training)
         row = {(k if k.startswith("eval_") else f"eval_{k}"): v for k, v in metrics.items()}
         state.log_history.append({**row, "step": state.global_step})
+        # printed as well, so a long run shows its held-out curve while it trains (the notebook's output updates)
+        shown = ", ".join(f"{k.removeprefix('eval_')} {v:.3f}" for k, v in row.items() if isinstance(v, float))
+        print(f"held-out at step {state.global_step}: {shown}", flush=True)
         self.done.add(state.global_step)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):

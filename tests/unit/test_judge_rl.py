@@ -194,7 +194,7 @@ def test_grpo_end_to_end_logs_reward_entropy_zero_std_and_eval(tok, tmp_path):
         grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path, reward="nope")
 
 
-def test_eval_callback_runs_at_start_every_k_steps_and_at_the_end():
+def test_eval_callback_runs_at_start_every_k_steps_and_at_the_end(capsys):
     import torch
     from transformers import TrainerState
 
@@ -211,3 +211,4 @@ def test_eval_callback_runs_at_start_every_k_steps_and_at_the_end():
     assert state.log_history == [{"eval_acc": 0.0, "step": 0}, {"eval_acc": 2.0, "step": 2},
                                  {"eval_acc": 3.0, "step": 3}]
     assert model.training  # the training mode is restored after each evaluation
+    assert "held-out at step 2: acc 2.000" in capsys.readouterr().out  # the curve is shown while it trains
