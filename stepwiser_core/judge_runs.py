@@ -6,6 +6,7 @@ Every run starts from the same initial model, loaded afresh from `init_dir`, and
 """
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,17 @@ from .training import SFTSettings, sft_train
 WARMUP_STAMP = "warmup.json"  # beside the warmed judge init: the settings it was trained with
 
 
+def _weights_digest(model_dir: Path) -> str:
+    """SHA-256 over a saved model's weight files (names and bytes), to tell two checkpoints at one path apart."""
+    digest = hashlib.sha256()
+    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        digest.update(f.name.encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclude_texts: Sequence[str] = ()) -> Path:
     """The judge init of every run: `init_dir` itself, or (toy tier, `cfg.judge_warmup_steps` > 0) a copy SFT'd on
     generic judging exercises and saved under `<run_dir>/judge_init`, whose path is returned.
@@ -45,7 +57,9 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
         return Path(init_dir)
     out = Path(run_dir) / "judge_init"
     # Resume: a judge init saved by an earlier (e.g. interrupted) run of the same warm-up is reused, not retrained.
-    stamp = {"init_dir": str(init_dir), "seed": cfg.seed, "exclude_texts": sorted(set(exclude_texts)),
+    # The init's weights are part of the stamp: a re-run of notebook 01 writes a new model at the same path.
+    stamp = {"init_dir": str(init_dir), "init_weights": _weights_digest(Path(init_dir)), "seed": cfg.seed,
+             "exclude_texts": sorted(set(exclude_texts)),
              **{k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup_")}}
     if (out / "config.json").exists() and (out / WARMUP_STAMP).exists() and read_json(out / WARMUP_STAMP) == stamp:
         return out

@@ -128,6 +128,12 @@ def test_warm_up_trains_a_saved_copy_on_exercises_that_avoid_the_benchmark(tmp_p
     judge_runs.warm_up_judge(tmp_path / "init", other, tmp_path / "run", [excluded_extra])
     assert seen and all(e.completion.endswith("{Negative}") == ("Match: no." in e.completion)
                         for e in seen["examples"] if e.completion.startswith("Analysis: "))
+    # a new init at the same path (notebook 01 re-run) is not mistaken for the old one
+    seen.clear()
+    other_model, _ = load_model(out)
+    save_model(other_model, toy_tokenizer, tmp_path / "init")
+    judge_runs.warm_up_judge(tmp_path / "init", other, tmp_path / "run", [excluded_extra])
+    assert seen
 
 
 def test_heldout_summary_lists_every_already_evaluated_judge_first_in_order():
