@@ -23,10 +23,9 @@ Run it in batch with `python -m stepwiser_core.run 00_policy --params params/toy
 """),
 ("params", PolicyConfig),
 ("code", r"""
-from pathlib import Path
 import json, time
 import pandas as pd
-from IPython.display import Image, Markdown, display
+from IPython.display import Image, display
 
 from stepwiser_core import base_policy, plots, policy_eval, judge_eval
 from stepwiser_core.io import atomic_write_json

@@ -17,14 +17,14 @@ chunks: steps per solution, tokens per solution and accuracy (averaged over k sa
 ("params", SegmentationConfig),
 ("code", r"""
 from pathlib import Path
-import json, random, time
+import json, time
 import pandas as pd
 from IPython.display import Image, display
 
 from stepwiser_core import base_policy, chunk_policy, plots
 from stepwiser_core.generation import Sampling, TransformersBackend
 from stepwiser_core.io import atomic_write_json, read_json
-from stepwiser_core.models import load_model, save_model
+from stepwiser_core.models import load_model
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import SegmentationConfig
 from stepwiser_core.verify import make_verifier

@@ -19,7 +19,6 @@ asking **how good these labels are**, how many rollouts they need, and how many 
 """),
 ("params", RolloutLabelConfig),
 ("code", r"""
-from pathlib import Path
 import json
 import numpy as np, pandas as pd
 from datasets import Dataset

@@ -28,10 +28,9 @@ faithfulness (§6). Notebook 04 evaluates all of them on the first-error benchma
 ("code", r"""
 from pathlib import Path
 import json
-import pandas as pd
 from IPython.display import Image, display
 
-from stepwiser_core import faithfulness, judge_runs, judge_stage, judges, plots
+from stepwiser_core import faithfulness, judge_runs, plots
 from stepwiser_core.io import atomic_write_json
 from stepwiser_core.models import load_model
 from stepwiser_core.stage_context import open_stage
