@@ -17,6 +17,8 @@ Questions per output:
   "Match: no" ⇒ Negative)?
 - `comparison_correct` (when the chunk is given): does "Match" say whether the judge's own re-derived result equals
   the result the chunk actually states? A judge can compute right and then compare wrong; the toy base model does.
+  For the "lines" style (`Redo: <sentence>\n<line>\nChunk: <the chunk's line>\nMatch: yes|no.`, one block per
+  result line): whether every Match says if the two lines above it are identical, as the judge wrote them.
 
 A judge can be right for the wrong reason (a wrong computation, a lucky verdict) or right in its analysis and
 then ignore it; RL on the verdict alone could teach either. Each answer is None when the part it needs cannot be
@@ -44,8 +46,10 @@ __all__ = ["FAITHFULNESS_COLUMNS", "RationaleCheck", "check_rationale", "faithfu
 _CHECK_EQ = re.compile(r"Check:\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
 _CHECK_VALUE = re.compile(r"Check:\s*(?P<v>-?\d+)\s*(?:\.|$)", re.MULTILINE)
 _REDO_EQ = re.compile(r"Redo:[^\n]*\n\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
-_REDO_VALUE = re.compile(r"Redo:\s*The answer is (?P<v>-?\d+)\.")
+_REDO_VALUE = re.compile(r"Redo:\s*The answer is (?:\\boxed\{)?(?P<v>-?\d+)\}?\.")
 _MATCH = re.compile(r"Match:\s*(yes|no)\b")
+# The "lines" style (`instruct.lines_analysis`): the redone line and the chunk's own line, then Match.
+_LINES_BLOCK = re.compile(r"Redo:[^\n]*\n(?P<redo>[^\n]*)\nChunk: (?P<chunk>[^\n]*)\nMatch:\s*(?P<match>yes|no)\b")
 _KIND = {symbol: kind for kind, symbol in SYMBOL.items()}
 
 
@@ -106,7 +110,10 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk
     match = _single(m.group(1) for m in _MATCH.finditer(text))
     consistent = None if match is None or verdict is None else (match == "yes") == verdict
     comparison = None
-    if chunk is not None and check is not None and match is not None:
+    blocks = list(_LINES_BLOCK.finditer(text))
+    if blocks:  # "lines": Match must say whether the two lines it sits under are the same
+        comparison = all((b["match"] == "yes") == (b["redo"].strip() == b["chunk"].strip()) for b in blocks)
+    elif chunk is not None and check is not None and match is not None:
         derived = check[3] if isinstance(check, tuple) else check
         comparison = (match == "yes") == (str(derived) == chunk_result(chunk))
     return RationaleCheck(computation, consistent, verdict, comparison)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .judge import format_judgment, format_verdict_only, judge_prompt, judge_prompt_direct
-from .world.checker import check_steps, parse_line
+from .world.checker import check_steps, line_error, parse_line
 from .world.problems import SYMBOL, Problem, apply_op, operation_sentence
 from .world.segment import blankline_steps
 
@@ -44,7 +44,7 @@ def _key_line(chunk: str) -> str:
     return (key or lines or ["(empty)"])[0]
 
 
-ANALYSIS_STYLES = ("check", "redo")
+ANALYSIS_STYLES = ("check", "redo", "lines")
 
 
 def chunk_result(chunk: str) -> str:
@@ -70,9 +70,16 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str, style: st
     - "redo" (stage 03's judge warm-up): redoes the step exactly as a solution writes it, so the arithmetic the
       model does well as a solver carries over, then quotes the chunk's result alone next to it:
       `Redo: Third, 5 are given away.\n12-5=7\nChunk: 8. Match: no.`
+      It redoes the chunk's first operation only and quotes its first result, while the verdict is about the
+      whole chunk: on the chunk policy's multi-step chunks "Match" is then not a function of what the analysis
+      wrote, and the warmed judge did not learn it (P(yes) was 0.38 where the two numbers were equal, 0.27 where
+      they differed, on 03's held-out chunks).
+    - "lines" (`lines_analysis`): one redo-and-compare block per result line of the chunk.
     """
     if style not in ANALYSIS_STYLES:
         raise ValueError(f"unknown analysis style {style!r}; valid: {ANALYSIS_STYLES}")
+    if style == "lines":
+        return lines_analysis(problem, history, chunk)
     result = check_steps(problem, list(history) + [chunk])
     ok = result.first_error is None
     values, pos = problem.values, sum(parse_line(l.strip())[0] == "equation" for h in history for l in h.splitlines())
@@ -90,6 +97,47 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str, style: st
     else:
         goal = f"Next: the final answer. Check: {values[-1]}."
     return f"{goal} Chunk: {_key_line(chunk)}. {match}", ok
+
+
+def lines_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tuple[str, bool]:
+    """The "lines" analysis: for each line of the chunk that states a result (an equation or the final answer),
+    and for the first wrong line whatever it is, redo that line from the truth and quote the chunk's line under it:
+
+        Redo: Third, 5 are given away.
+        12-5=7
+        Chunk: 12-5=8
+        Match: no.
+
+    stopping at the first mismatch. A result line is right exactly when it equals its redone line character for
+    character (the checker's rules, `world.checker`), so each "Match" is a comparison of two adjacent lines, and
+    the verdict (every Match yes) is the checker's, by construction. A chunk that states no result gets one block
+    whose chunk line is `none`. Assumes the history is correct (it is the accepted path)."""
+    ops, values = problem.ops, problem.values
+    pos = sum(parse_line(l.strip())[0] == "equation" for h in history for l in h.splitlines())
+    answered = any(parse_line(l.strip())[0] == "answer" for h in history for l in h.splitlines())
+    blocks, ok = [], True
+    for raw in chunk.splitlines():
+        line = raw.strip()
+        kind, args = parse_line(line)
+        error = line_error(problem, kind, args, pos, values[min(pos, len(ops))], answered)
+        if kind in ("blank", "start", "explain") and error is None:
+            continue
+        if pos < len(ops):
+            op = ops[pos]
+            redo = (f"{operation_sentence(pos, op, problem.items)}\n"
+                    f"{values[pos]}{SYMBOL[op.kind]}{op.operand}={apply_op(op.kind, values[pos], op.operand)}")
+        else:
+            redo = f"The answer is \\boxed{{{values[-1]}}}."
+        blocks.append(f"Redo: {redo}\nChunk: {line}\nMatch: {'no' if error else 'yes'}.")
+        if error:
+            ok = False
+            break
+        if kind == "equation":
+            pos += 1
+        answered = answered or kind == "answer"
+    if not blocks:
+        blocks.append("Chunk: none\nMatch: yes.")
+    return "\n".join(blocks), ok
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def classify_operation(kind: str, b: int, ops: Sequence[Operation], pos: int) ->
     return "wrong_operation" if kind != expected.kind else "misread_operand"
 
 
-def _line_error(problem: Problem, kind: str, args: tuple, pos: int, value: int, answered: bool) -> str | None:
+def line_error(problem: Problem, kind: str, args: tuple, pos: int, value: int, answered: bool) -> str | None:
     ops = problem.ops
     if kind == "blank":
         return None
@@ -103,7 +103,7 @@ def check_steps(problem: Problem, steps: Sequence[str]) -> CheckResult:
         for raw in step.splitlines():
             line = raw.strip()
             kind, args = parse_line(line)
-            if err := _line_error(problem, kind, args, pos, value, answered):
+            if err := line_error(problem, kind, args, pos, value, answered):
                 return CheckResult(index, err, answered, answer, False, len(steps), line)
             if kind == "equation":
                 pos, value = pos + 1, args[3]

@@ -91,7 +91,7 @@ def test_faithfulness_table():
     assert list(faithfulness_table([]).columns)[:2] == ["judge", "n"] and faithfulness_table([]).empty
 
 
-@pytest.mark.parametrize("style", ["check", "redo"])
+@pytest.mark.parametrize("style", ["check", "redo", "lines"])
 def test_both_analysis_styles_are_faithful_and_compare_right_by_construction(style):
     # The truth-derived analyses of either style: right computation, right comparison, consistent verdict.
     for history, chunk in [([], STEP0), ([], "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"), ([STEP0], STEP1),
