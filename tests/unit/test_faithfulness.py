@@ -5,7 +5,7 @@ import math
 import pytest
 
 from stepwiser_core.faithfulness import check_rationale, expected_check, faithfulness_rows, faithfulness_table
-from stepwiser_core.instruct import toy_analysis
+from stepwiser_core.instruct import lines_analysis, toy_analysis
 from stepwiser_core.judge import format_judgment
 from stepwiser_core.judge_eval import JudgeItem
 from stepwiser_core.world.problems import Operation, Problem
@@ -112,6 +112,35 @@ def test_redo_style_by_hand():
         toy_analysis(PROBLEM, [], STEP0, "vibes")
 
 
+def test_lines_style_by_hand():
+    # One block per result line, stopping at the first wrong one; the verdict is the checker's.
+    two_steps = STEP0 + "\n" + STEP1
+    assert lines_analysis(PROBLEM, [], two_steps) == (
+        "Redo: First, 4 more arrive.\n3+4=7\nChunk: 3+4=7\nMatch: yes.\n"
+        "Redo: Second, 2 times as many pens.\n7*2=14\nChunk: 7*2=14\nMatch: yes.", True)
+    wrong_first = "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8\nSecond, 2 times as many pens.\n8*2=16"
+    assert lines_analysis(PROBLEM, [], wrong_first) == (
+        "Redo: First, 4 more arrive.\n3+4=7\nChunk: 3+4=8\nMatch: no.", False)
+    # a wrong carry: the chunk's line is a right computation from a wrong value, and it differs from the redo
+    assert lines_analysis(PROBLEM, [STEP0], "Second, 2 times as many pens.\n8*2=16")[1] is False
+    assert lines_analysis(PROBLEM, [STEP0, STEP1], "The answer is \\boxed{14}.") == (
+        "Redo: The answer is \\boxed{14}.\nChunk: The answer is \\boxed{14}.\nMatch: yes.", True)
+    assert lines_analysis(PROBLEM, [STEP0], "The answer is \\boxed{7}.")[0].endswith("Match: no.")  # premature
+    assert lines_analysis(PROBLEM, [], "garbage")[0] == "Redo: First, 4 more arrive.\n3+4=7\nChunk: garbage\nMatch: no."
+    assert lines_analysis(PROBLEM, [], "Ann has 3 pens.") == ("Chunk: none\nMatch: yes.", True)  # states no result
+    # the style is reachable through toy_analysis, as the warm-up calls it
+    assert toy_analysis(PROBLEM, [], two_steps, "lines") == lines_analysis(PROBLEM, [], two_steps)
+
+
+def test_lines_comparison_is_judged_on_the_lines_the_judge_wrote():
+    chunk = "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"
+    right = "Analysis: Redo: First, 4 more arrive.\n3+4=7\nChunk: 3+4=8\nMatch: no.\nFinal Judgment: \\boxed{Negative}"
+    assert check_rationale(PROBLEM, [], right, chunk).comparison_correct is True
+    wrong = right.replace("Match: no.", "Match: yes.").replace("Negative", "Positive")
+    r = check_rationale(PROBLEM, [], wrong, chunk)
+    assert (r.computation_correct, r.comparison_correct, r.verdict_consistent) == (True, False, True)
+
+
 def test_comparison_correct_catches_a_judge_that_computes_right_and_compares_wrong():
     wrong_chunk = "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"
     says_match = "Analysis: Redo: First, 4 more arrive.\n3+4=7\nChunk: 8. Match: yes.\nFinal Judgment: \\boxed{Positive}"
@@ -124,3 +153,25 @@ def test_comparison_correct_catches_a_judge_that_computes_right_and_compares_wro
     copied = says_match.replace("3+4=7", "3+4=8")
     assert (lambda r: (r.computation_correct, r.comparison_correct))(check_rationale(PROBLEM, [], copied, wrong_chunk)) \
         == (False, True)
+
+
+def test_lines_verdict_is_the_checkers_on_every_chunk_up_to_the_first_error():
+    # Teacher solutions with every error kind, in logical steps and in blank-line pieces: the analysis's verdict
+    # equals the exact checker's on each chunk up to and including the first wrong one (the items judges see).
+    import random
+
+    from stepwiser_core.world.checker import check_steps
+    from stepwiser_core.world.problems import generate_problems
+    from stepwiser_core.world.segment import blankline_steps
+    from stepwiser_core.world.solutions import render_solution
+
+    rng, checked, wrong = random.Random(0), 0, 0
+    for p in generate_problems(0, 40, split="test_lines"):
+        sol = render_solution(p, rng, error_rate=0.3)
+        for steps in (sol.steps, blankline_steps("\n\n".join(sol.steps))):
+            first = check_steps(p, steps).first_error
+            for i in range(len(steps) if first is None else first + 1):
+                ok = lines_analysis(p, steps[:i], steps[i])[1]
+                assert ok == (i != first), (p.text, steps[:i + 1])
+                checked, wrong = checked + 1, wrong + (not ok)
+    assert checked > 500 and wrong > 30  # the property was exercised on both verdicts
