@@ -66,8 +66,8 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str, style: st
     - "check" (00's mixture): names the step the chunk should take, recomputes it, quotes the chunk's key line and
       says whether the two match: `Next: Third, 5 are given away. Check: 12-5=7. Chunk: 12-5=8. Match: no.`
       The tiny base model learns its format but neither the arithmetic nor the comparison: it copies the chunk's
-      equation into the Check and answers Match by its prior (README, "Why the toy judges did not learn").
-    - "redo" (stage 03's judge warm-up): redoes the step exactly as a solution writes it, so the arithmetic the
+      equation into the Check and answers Match by its prior (README, "Earlier runs of 03").
+    - "redo" (stage 03's earlier judge warm-up): redoes the step exactly as a solution writes it, so the arithmetic the
       model does well as a solver carries over, then quotes the chunk's result alone next to it:
       `Redo: Third, 5 are given away.\n12-5=7\nChunk: 8. Match: no.`
       It redoes the chunk's first operation only and quotes its first result, while the verdict is about the

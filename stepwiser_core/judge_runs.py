@@ -45,8 +45,9 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
 
     Why (issue 4): the chunk policy's own judging skill, from 00's exercises, carries no signal on its chunks (it
     copies the chunk into its Check and answers Match by its prior), so GRPO had nothing to amplify. The exercises
-    here teach the "redo" analysis on teacher solutions with `judge_warmup_wrong_share` wrong chunks. They never
-    see the policy's chunks or the rollout labels: the warmed judge is still the zero-shot baseline of every table.
+    here teach the analysis `judge_warmup_style` names (toy: "lines") on teacher solutions with
+    `judge_warmup_wrong_share` wrong chunks. They never see the policy's chunks or the rollout labels: the warmed
+    judge is still the zero-shot baseline of every table.
     Problems whose text is in `exclude_texts`, or among the first `BENCHMARK_PREFIX` problems per level of notebook
     04's "processbench" split (a prefix of any benchmark it builds), are left out: the benchmark stays unseen.
     A judge init already saved there with the same warm-up settings (its `warmup.json`) is reused: a rerun resumes."""
