@@ -15,6 +15,11 @@ class StageContext:
     run_dir: Path  # <runs_root>/<tier>/<stage>: bulky, git-ignored
     results_dir: Path  # <results_root>/<tier>/<stage>: small, committed
 
+    def input_path(self, value: str, *default: str) -> Path:
+        """A path parameter, or, when it is empty, the default under this tier's runs: `input_path(cfg.policy_dir,
+        "00_policy", "model")` is `<runs_root>/<tier>/00_policy/model` unless `policy_dir` is set."""
+        return Path(value) if value else self.tier_runs.joinpath(*default)
+
 
 def open_stage(config_cls: type, namespace: Mapping[str, Any]) -> StageContext:
     """`namespace` is the notebook's globals() after papermill's parameter cell; unknown or mistyped parameters raise

@@ -1,6 +1,7 @@
 """open_stage: the notebooks' first cell as one call."""
 import dataclasses
 import os
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +33,11 @@ def test_open_stage_fails_on_a_missing_parameter(tmp_path):
     with pytest.raises(ConfigError, match="learning_rate"):
         open_stage(JudgeTrainingConfig, ns)
     assert not (tmp_path / "runs").exists()  # nothing created before validation passes
+
+
+def test_input_path_is_the_parameter_or_the_earlier_stages_default(tmp_path):
+    ns = namespace(JudgeTrainingConfig, tier="smoke", runs_root=str(tmp_path / "runs"),
+                   results_root=str(tmp_path / "results"))
+    stage = open_stage(JudgeTrainingConfig, ns)
+    assert stage.input_path("", "01_segmentation", "model") == tmp_path / "runs" / "smoke" / "01_segmentation" / "model"
+    assert stage.input_path("/elsewhere/model", "01_segmentation", "model") == Path("/elsewhere/model")

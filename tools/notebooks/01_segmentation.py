@@ -16,23 +16,14 @@ chunks: steps per solution, tokens per solution and accuracy (averaged over k sa
 """),
 ("params", SegmentationConfig),
 ("code", r"""
-from pathlib import Path
-import json, time
-import pandas as pd
-from IPython.display import Image, display
-
 from stepwiser_core import base_policy, chunk_policy, plots
-from stepwiser_core.generation import Sampling, TransformersBackend
-from stepwiser_core.io import atomic_write_json, read_json
-from stepwiser_core.models import load_model
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import SegmentationConfig
 from stepwiser_core.verify import make_verifier
-from stepwiser_core.world.problems import Problem, generate_problems
 
 stage = open_stage(SegmentationConfig, globals())
 cfg, run_dir, results_dir = stage.cfg, stage.run_dir, stage.results_dir
-policy_dir = Path(cfg.policy_dir or stage.tier_runs / "00_policy" / "model")
+policy_dir = stage.input_path(cfg.policy_dir, "00_policy", "model")
 verifier = make_verifier(cfg.verifier)
 cfg
 """),
@@ -47,6 +38,10 @@ stronger policy, with few errors left to label. Segmenting a plain sample of the
 teaches the format and leaves the skill where it was, which is what Table 4 compares.
 """),
 ("code", r"""
+from stepwiser_core.generation import Sampling, TransformersBackend
+from stepwiser_core.models import load_model
+from stepwiser_core.world.problems import generate_problems
+
 base_model, tokenizer = load_model(policy_dir)
 prompts = generate_problems(cfg.seed, cfg.n_prompts // 4, split="segmentation")
 base_gen = TransformersBackend(base_model, tokenizer, batch_size=cfg.gen_batch_size, desc="base policy")
@@ -76,6 +71,9 @@ base mixture. The judge starts from this chunk model (paper §4.1), and a model 
 quickly; the paper's 7B model does not need this, and we record it as a departure.
 """),
 ("code", r"""
+import time
+from IPython.display import Image, display
+
 started = time.time()
 chunk_model, tokenizer, log_history, n_examples = chunk_policy.train_chunk_policy(seg.examples, cfg, policy_dir,
                                                                                  run_dir, tokenizer)
@@ -91,7 +89,11 @@ temperature 1. The base policy's solutions are split on blank lines; the chunk p
 own tags.
 """),
 ("code", r"""
-eval_problems = [Problem.from_dict(d) for d in read_json(Path(cfg.runs_root) / cfg.tier / "00_policy" / "eval_problems.json")]
+import pandas as pd
+from stepwiser_core.io import read_json
+from stepwiser_core.world.problems import Problem
+
+eval_problems = [Problem.from_dict(d) for d in read_json(stage.tier_runs / "00_policy" / "eval_problems.json")]
 sampling = Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed + 1)
 base_texts = base_policy.sample_solutions(base_gen, tokenizer, eval_problems, sampling, cfg.base_template)
 chunk_gen = TransformersBackend(chunk_model, tokenizer, batch_size=cfg.gen_batch_size, desc="chunk policy")
@@ -103,6 +105,8 @@ display(table4)
 display(Image(plots.steps_histogram(stats, results_dir / "steps_per_solution.png")))
 """),
 ("code", r"""
+import json
+from stepwiser_core.io import atomic_write_json
 from stepwiser_core.tables import write_table
 
 metrics = {"tier": cfg.tier, "seed": cfg.seed, "reconstruction_exact_rate": reconstruction_exact_rate,

@@ -19,19 +19,15 @@ asking **how good these labels are**, how many rollouts they need, and how many 
 """),
 ("params", RolloutLabelConfig),
 ("code", r"""
-import json
-import numpy as np, pandas as pd
-from datasets import Dataset
 from IPython.display import Image, display
 
 from stepwiser_core import plots, rollout_labels as rl
-from stepwiser_core.io import atomic_dir, atomic_write_json
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import RolloutLabelConfig
 from stepwiser_core.verify import make_verifier
 
 stage = open_stage(RolloutLabelConfig, globals())
-cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
+cfg, run_dir, results_dir = stage.cfg, stage.run_dir, stage.results_dir
 verifier = make_verifier(cfg.verifier)
 rules = rl.rules_from_config(cfg.gamma, cfg.alpha, cfg.best_of_n, cfg.on_zero_prev)
 cfg
@@ -47,7 +43,7 @@ from stepwiser_core.models import load_model
 from stepwiser_core.rollouts import RolloutEngine
 from stepwiser_core.world.problems import generate_problems
 
-model, tokenizer = load_model(cfg.chunk_policy_dir or tier_runs / "01_segmentation" / "model")
+model, tokenizer = load_model(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"))
 engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="chunk policy")
 problems = generate_problems(cfg.seed, cfg.n_prompts // 4, split="annotation")
 sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectories_per_prompt, m_label=cfg.rollouts,
@@ -62,6 +58,10 @@ We draw `rollouts_max` rollouts per chunk; labels use the first `rollouts` (M = 
 serve the label-quality-vs-M study below.
 """),
 ("code", r"""
+import numpy as np
+from datasets import Dataset
+from stepwiser_core.io import atomic_dir
+
 chunks = rl.annotate(engine, tokenizer, problems, cfg.chunk_template, "chunks", verifier, rules, cfg.default_rule,
                      "toy-chunk-policy", m_draw=cfg.rollouts_max, **sizes)
 kept, trajectories, successes, records = chunks.kept, chunks.trajectories, chunks.successes, chunks.records
@@ -106,6 +106,8 @@ two leaves it less certain: the predecessor's rollouts resume from its prefix. E
 reproduces the fixed-M labels (unit-tested).
 """),
 ("code", r"""
+import pandas as pd
+
 adaptive = rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, cfg.adaptive_confidence or None,
                                cfg.adaptive_joint)
 display(pd.DataFrame(adaptive).T.round(3))
@@ -129,7 +131,7 @@ The base policy's solutions, split on blank lines, labelled the same way with it
 ("code", r"""
 blank = None
 if cfg.blankline_data:
-    base_model, _ = load_model(cfg.base_policy_dir or tier_runs / "00_policy" / "model")
+    base_model, _ = load_model(stage.input_path(cfg.base_policy_dir, "00_policy", "model"))
     base_engine = RolloutEngine(base_model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="base policy")
     blank = rl.annotate(base_engine, tokenizer, problems, cfg.base_template, "blankline", verifier, rules,
                         cfg.default_rule, "toy-base-policy", m_draw=cfg.rollouts, **sizes)
@@ -138,6 +140,8 @@ if cfg.blankline_data:
     print(f"{len(blank.trajectories)} trajectories, {sum(len(t.steps) for t in blank.trajectories)} blank-line steps")
 """),
 ("code", r"""
+import json
+from stepwiser_core.io import atomic_write_json
 from stepwiser_core.tables import write_table
 
 metrics = rl.stage_metrics(chunks, blank, rules, quality, adaptive,

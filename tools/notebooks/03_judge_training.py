@@ -26,24 +26,17 @@ faithfulness (§6). Notebook 04 evaluates all of them on the first-error benchma
 """),
 ("params", JudgeTrainingConfig),
 ("code", r"""
-from pathlib import Path
-import json
 from IPython.display import Image, display
 
 from stepwiser_core import faithfulness, judge_runs, plots
-from stepwiser_core.io import atomic_write_json
-from stepwiser_core.models import load_model
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import JudgeTrainingConfig
 from stepwiser_core.tables import write_table
 
 stage = open_stage(JudgeTrainingConfig, globals())
-cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
-init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
-labels_dir = Path(cfg.labels_dir or tier_runs / "02_rollout_labels")
-train_records, heldout_records, items_eval = judge_runs.load_split(labels_dir, cfg)
-print(f"{len(train_records) + len(heldout_records)} labelled trajectories: {len(train_records)} for training, {len(heldout_records)} held out; "
-      f"{len(items_eval)} held-out evaluation chunks (balanced by the true label)")
+cfg, run_dir, results_dir = stage.cfg, stage.run_dir, stage.results_dir
+init_dir = stage.input_path(cfg.judge_init_dir, "01_segmentation", "model")
+labels_dir = stage.input_path(cfg.labels_dir, "02_rollout_labels")
 cfg
 """),
 ("md", r"""
@@ -54,6 +47,9 @@ its history (paper §3.3). The majority label is down-sampled to 50/50 (`balance
 essential for stable RL.
 """),
 ("code", r"""
+train_records, heldout_records, items_eval = judge_runs.load_split(labels_dir, cfg)
+print(f"{len(train_records) + len(heldout_records)} labelled trajectories: {len(train_records)} for training, "
+      f"{len(heldout_records)} held out; {len(items_eval)} held-out evaluation chunks (balanced by the true label)")
 train_items, balanced, balance_table = judge_runs.training_sets(train_records, cfg)
 write_table(balance_table, results_dir, "training_items")
 balance_table.round(3)
@@ -73,8 +69,9 @@ zero-shot baseline. The paper tier sets `judge_warmup_steps: 0`.
 """),
 ("code", r"""
 from stepwiser_core.io import read_json
+from stepwiser_core.models import load_model
 
-eval_problems_file = tier_runs / "00_policy" / "eval_problems.json"  # 00's held-out problems stay unseen too
+eval_problems_file = stage.tier_runs / "00_policy" / "eval_problems.json"  # 00's held-out problems stay unseen too
 exclude = [p["text"] for p in read_json(eval_problems_file)] if eval_problems_file.exists() else []
 init_model, tokenizer = load_model(init_dir)
 evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
@@ -142,6 +139,9 @@ write_table(faith, results_dir, "faithfulness")
 faith.round(3)
 """),
 ("code", r"""
+import json
+from stepwiser_core.io import atomic_write_json
+
 registry = judge_runs.judge_registry(list(trained), list(disc), run_dir, init_dir, cfg.ablation_rule)
 atomic_write_json(run_dir / "judges.json", registry)  # read by notebook 04
 metrics = judge_runs.stage_metrics(cfg, summary, history, balance_table)

@@ -17,19 +17,17 @@ with a right final answer, and labels from the exact checker, saved in ProcessBe
 """),
 ("params", ProcessBenchConfig),
 ("code", r"""
-from pathlib import Path
-import json
 from IPython.display import Image, Markdown, display
 
 from stepwiser_core import pb_report, pb_stage, plots, processbench, toy_processbench
-from stepwiser_core.io import atomic_write_json, atomic_write_text, read_json
+from stepwiser_core.io import atomic_write_text, read_json
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import ProcessBenchConfig
 from stepwiser_core.tables import write_table
 
 stage = open_stage(ProcessBenchConfig, globals())
 cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
-registry = read_json(Path(cfg.judges_dir or tier_runs / "03_judge_training") / "judges.json")
+registry = read_json(stage.input_path(cfg.judges_dir, "03_judge_training") / "judges.json")
 cfg
 """),
 ("md", r"""
@@ -79,6 +77,9 @@ display(Markdown(markdown))
 display(Image(plots.processbench_f1(table, results_dir / "f1_by_subset.png")))
 """),
 ("code", r"""
+import json
+from stepwiser_core.io import atomic_write_json
+
 averages = table[table.subset == "average"].set_index("judge")
 metrics = {"tier": cfg.tier, "seed": cfg.seed, "records": sum(len(recs) for recs in bench.values()),
            "average_f1": averages["f1"].to_dict(),
