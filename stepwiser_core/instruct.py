@@ -67,13 +67,13 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str, style: st
       says whether the two match: `Next: Third, 5 are given away. Check: 12-5=7. Chunk: 12-5=8. Match: no.`
       The tiny base model learns its format but neither the arithmetic nor the comparison: it copies the chunk's
       equation into the Check and answers Match by its prior (README, "Earlier runs of 03").
-    - "redo" (stage 03's earlier judge warm-up): redoes the step exactly as a solution writes it, so the arithmetic the
-      model does well as a solver carries over, then quotes the chunk's result alone next to it:
+    - "redo" (stage 03's earlier judge warm-up): redoes the step exactly as a solution writes it, so the arithmetic
+      the model does well as a solver carries over, then quotes the chunk's result alone next to it:
       `Redo: Third, 5 are given away.\n12-5=7\nChunk: 8. Match: no.`
-      It redoes the chunk's first operation only and quotes its first result, while the verdict is about the
-      whole chunk: on the chunk policy's multi-step chunks "Match" is then not a function of what the analysis
-      wrote, and the warmed judge did not learn it (P(yes) was 0.38 where the two numbers were equal, 0.27 where
-      they differed, on 03's held-out chunks).
+      Its "Match" carries the whole chunk's truth, not the comparison it sits under: a blank-line piece that
+      states no result ("Chunk: none") is right, and an error outside the quoted number (a misread operand in the
+      sentence, a garbage line) leaves the two numbers equal. The warmed judge did not learn to compare (P(yes) was
+      0.38 where the two numbers were equal, 0.27 where they differed, on 03's held-out chunks).
     - "lines" (`lines_analysis`): one redo-and-compare block per result line of the chunk.
     """
     if style not in ANALYSIS_STYLES:
