@@ -90,6 +90,27 @@ def accuracy_summary(scored: pd.DataFrame, rules: Sequence[str]) -> dict[str, fl
     return out
 
 
+def accuracy_by_position(scored: pd.DataFrame, deep_from: int = 2) -> pd.DataFrame:
+    """Per judge and true label, accuracy vs the truth on chunks before `deep_from` (0-based: the default 2 means
+    "the first two chunks") and from it on. A first-error benchmark needs specificity deep into long solutions,
+    which an accuracy averaged over all positions can hide (README, toy ProcessBench)."""
+    part = scored.assign(position=(scored["step"] >= deep_from).map({False: f"chunks 1-{deep_from}",
+                                                                     True: f"chunk {deep_from + 1}+"}))
+    return (part.groupby(["judge", "true_label", "position"], sort=False)["correct_truth"]
+            .agg(accuracy="mean", n="count").reset_index())
+
+
+def negative_share_by_position(items: Sequence[Mapping[str, Any]], deep_from: int = 2) -> dict[str, float]:
+    """Share of Negative labels among training items before `deep_from` and from it on (0-based history length):
+    if the two differ, the position alone predicts the label and a judge can learn it as a shortcut."""
+    def negative_share(labels: list[bool]) -> float:
+        return sum(not lab for lab in labels) / len(labels) if labels else float("nan")
+
+    before = [it["label"] for it in items if len(it["history"]) < deep_from]
+    deep = [it["label"] for it in items if len(it["history"]) >= deep_from]
+    return {f"chunks 1-{deep_from}": negative_share(before), f"chunk {deep_from + 1}+": negative_share(deep)}
+
+
 def evaluate_judge(judge: StepJudge, items: Sequence[Mapping[str, Any]], rules: Sequence[str],
                    judge_name: str) -> pd.DataFrame:
     return score_verdicts(items, judge.judge(as_judge_items(items)), rules, judge_name)

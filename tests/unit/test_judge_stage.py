@@ -80,3 +80,19 @@ def test_table5_puts_the_papers_row_beside_ours():
     assert "ours (toy, `stepwiser_rel_ratio`)" in lines[2] and "| 50.0 | 50.0 |" in lines[2]
     assert "paper (Qwen2.5-1.5B-chunk)" in lines[3] and "| 46.9 | 36.2 |" in lines[3]  # [P Table 5], 1.5B Rel-Ratio
     assert "Zero-shot base judge" in lines[4] and len(lines) == 5  # no paper row for the zero-shot judge
+
+
+def test_accuracy_by_position_splits_early_and_deep_chunks_per_judge_and_label():
+    scored = pd.DataFrame({"judge": ["a"] * 5, "true_label": [True, True, True, False, False],
+                           "step": [0, 1, 2, 0, 3], "correct_truth": [True, False, True, True, False]})
+    table = judge_stage.accuracy_by_position(scored, deep_from=2).set_index(["true_label", "position"])
+    assert table.loc[(True, "chunks 1-2"), "accuracy"] == 0.5 and table.loc[(True, "chunks 1-2"), "n"] == 2
+    assert table.loc[(True, "chunk 3+"), "accuracy"] == 1.0
+    assert table.loc[(False, "chunks 1-2"), "accuracy"] == 1.0 and table.loc[(False, "chunk 3+"), "accuracy"] == 0.0
+
+
+def test_negative_share_by_position_counts_history_length():
+    items = [{"label": True, "history": ()}, {"label": False, "history": ("x",)},
+             {"label": False, "history": ("x", "y")}, {"label": False, "history": ("x", "y", "z")}]
+    assert judge_stage.negative_share_by_position(items, deep_from=2) == {"chunks 1-2": 0.5, "chunk 3+": 1.0}
+    assert math.isnan(judge_stage.negative_share_by_position([], 2)["chunk 3+"])
