@@ -36,7 +36,7 @@ import pandas as pd
 from .instruct import chunk_result
 from .judge import parse_verdict
 from .judge_eval import JudgeItem
-from .world.checker import parse_line
+from .world.checker import equations_written
 from .world.problems import SYMBOL, Problem, apply_op
 
 __all__ = ["FAITHFULNESS_COLUMNS", "RationaleCheck", "check_rationale", "faithfulness_rows", "faithfulness_table",
@@ -70,7 +70,7 @@ def expected_check(problem: Problem, history: Sequence[str]) -> tuple[int, str, 
     """The truth for the next step after an (assumed correct) history: (a, kind, b, c) for an operation, or the
     final answer once every operation is done. The position is the number of equations written so far, as in
     `instruct.toy_analysis`."""
-    pos = sum(parse_line(line.strip())[0] == "equation" for step in history for line in step.splitlines())
+    pos = equations_written(history)
     if pos < len(problem.ops):
         op, a = problem.ops[pos], problem.values[pos]
         return a, op.kind, op.operand, apply_op(op.kind, a, op.operand)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .judge import format_judgment, format_verdict_only, judge_prompt, judge_prompt_direct
-from .world.checker import check_steps, line_error, parse_line
+from .world.checker import check_steps, equations_written, line_error, parse_line
 from .world.problems import SYMBOL, Problem, apply_op, operation_sentence
 from .world.segment import blankline_steps
 
@@ -82,7 +82,7 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str, style: st
         return lines_analysis(problem, history, chunk)
     result = check_steps(problem, list(history) + [chunk])
     ok = result.first_error is None
-    values, pos = problem.values, sum(parse_line(l.strip())[0] == "equation" for h in history for l in h.splitlines())
+    values, pos = problem.values, equations_written(history)
     match = f"Match: {'yes' if ok else 'no'}."
     expected = None
     if pos < len(problem.ops):
@@ -113,7 +113,7 @@ def lines_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tupl
     the verdict (every Match yes) is the checker's, by construction. A chunk that states no result gets one block
     whose chunk line is `none`. Assumes the history is correct (it is the accepted path)."""
     ops, values = problem.ops, problem.values
-    pos = sum(parse_line(l.strip())[0] == "equation" for h in history for l in h.splitlines())
+    pos = equations_written(history)
     answered = any(parse_line(l.strip())[0] == "answer" for h in history for l in h.splitlines())
     blocks, ok = [], True
     for raw in chunk.splitlines():

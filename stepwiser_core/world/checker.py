@@ -63,6 +63,12 @@ def parse_line(line: str) -> tuple[str, tuple]:
     return "garbage", ()
 
 
+def equations_written(steps: Sequence[str]) -> int:
+    """How many operations a (correct) text has carried out: its equation lines. On an accepted history this is
+    the index of the operation the next chunk should take."""
+    return sum(parse_line(line.strip())[0] == "equation" for step in steps for line in step.splitlines())
+
+
 def classify_operation(kind: str, b: int, ops: Sequence[Operation], pos: int) -> str | None:
     """Why (kind, b) is not the operation at `pos`, or None when it is."""
     expected = ops[pos]

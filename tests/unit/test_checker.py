@@ -79,3 +79,12 @@ def test_checker_finds_every_injected_teacher_mistake():
         r = check_steps(p, list(sol.steps))
         assert r.first_error == sol.first_error, (sol.text, sol.error_kind)
         assert r.correct == (sol.first_error is None)
+
+
+def test_equations_written_counts_equation_lines_only():
+    from stepwiser_core.world.checker import equations_written
+
+    history = ["Ann has 3 pens.\nFirst, 4 more arrive.\n\n3+4=7", "Second, 2 times as many pens.\n7*2=14"]
+    assert equations_written([]) == 0
+    assert equations_written(history) == 2
+    assert equations_written(history + ["The answer is \\boxed{14}."]) == 2
