@@ -39,8 +39,9 @@ from .judge_eval import JudgeItem
 from .world.checker import equations_written
 from .world.problems import SYMBOL, Problem, apply_op
 
-__all__ = ["FAITHFULNESS_COLUMNS", "RationaleCheck", "check_rationale", "faithfulness_rows", "faithfulness_table",
-           "expected_check"]
+__all__ = ["FAITHFULNESS_COLUMNS", "STEP_AUDIT_COLUMNS", "RationaleCheck", "benchmark_step_rows", "check_rationale",
+           "expected_check", "faithfulness_rows", "faithfulness_table", "false_negative_causes",
+           "positive_rate_by_position"]
 
 # "Check: 3+4=7" (an operation step) or "Check: 7" (the answer step); spaces tolerated, since a model may add them.
 _CHECK_EQ = re.compile(r"Check:\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
@@ -166,3 +167,71 @@ def faithfulness_table(rows: Iterable[Mapping]) -> pd.DataFrame:
                      "verdict_consistent": cons, "right_for_wrong_reason": lucky,
                      "n_computation": n_comp, "n_consistency": n_cons})
     return pd.DataFrame(out, columns=FAITHFULNESS_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Where a first-error judge goes wrong on a benchmark: the rationale behind each verdict on the steps that decide
+# the prediction (README, "Toy ProcessBench": trained judges lose specificity on long solutions; this says why).
+
+STEP_AUDIT_COLUMNS = ["judge", "id", "generator", "position", "step_correct", "verdict", "computation_correct",
+                      "comparison_correct"]
+
+
+def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[str, Problem],
+                        outputs: Sequence[str]) -> list[dict]:
+    """One row per step that a first-error prediction depends on: every step of a correct solution (label −1), and
+    the steps up to and including the first wrong one otherwise (later steps follow a wrong history: no truth).
+
+    Args:
+        records: `processbench.PBRecord`s, in the order they were judged.
+        problems: the toy `Problem` of each record, by its text.
+        outputs: one judge output per step of every record, flat, record by record (the order of
+            `judges.judge_records` and `GenerativeJudge.last_outputs`).
+    """
+    total = sum(len(r.steps) for r in records)
+    if len(outputs) != total:
+        raise ValueError(f"{len(outputs)} outputs for {total} steps")
+    rows, k = [], 0
+    for r in records:
+        last = len(r.steps) if r.label < 0 else r.label + 1
+        for i in range(last):
+            check = check_rationale(problems[r.problem], r.steps[:i], outputs[k + i], r.steps[i])
+            rows.append({"judge": judge_name, "id": r.id, "generator": r.generator, "position": i,
+                         "step_correct": i != r.label, "verdict": check.verdict,
+                         "computation_correct": check.computation_correct,
+                         "comparison_correct": check.comparison_correct})
+        k += len(r.steps)
+    return rows
+
+
+def false_negative_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """Per judge, on the correct steps of `benchmark_step_rows`: how many (`n_correct_steps`), the share judged
+    Positive, and how the others split: `unparsed` (no verdict), `computation_wrong` (the re-derivation is wrong
+    or unreadable), `comparison_wrong` (right re-derivation, but Match wrong about the lines it compares) and
+    `other` (the analysis reads right and still the verdict is Negative). The four shares sum to 1 over the
+    judge's false Negatives (NaN when it has none)."""
+    df = pd.DataFrame(list(rows), columns=STEP_AUDIT_COLUMNS)
+    out = []
+    for judge, g in df[df["step_correct"].astype(bool)].groupby("judge", sort=False):
+        negative = g[g["verdict"] != True]  # noqa: E712 (None, False and NaN all count as not Positive)
+        unparsed = negative["verdict"].isna()
+        computation_wrong = ~unparsed & (negative["computation_correct"] != True)  # noqa: E712
+        comparison_wrong = ~unparsed & ~computation_wrong & (negative["comparison_correct"] != True)  # noqa: E712
+        n = len(negative)
+        share = (lambda mask: float(mask.sum()) / n) if n else (lambda mask: float("nan"))
+        out.append({"judge": judge, "n_correct_steps": len(g), "positive_rate": 1 - n / len(g),
+                    "unparsed": share(unparsed), "computation_wrong": share(computation_wrong),
+                    "comparison_wrong": share(comparison_wrong),
+                    "other": share(~unparsed & ~computation_wrong & ~comparison_wrong)})
+    return pd.DataFrame(out, columns=["judge", "n_correct_steps", "positive_rate", "unparsed", "computation_wrong",
+                                      "comparison_wrong", "other"])
+
+
+def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """Per judge and step position, the share of correct steps judged Positive (a wide table, one column per
+    judge, plus `n` steps per position)."""
+    df = pd.DataFrame(list(rows), columns=STEP_AUDIT_COLUMNS)
+    df = df[df["step_correct"].astype(bool)].assign(positive=lambda d: d["verdict"] == True)  # noqa: E712
+    wide = df.pivot_table(index="position", columns="judge", values="positive", aggfunc="mean", sort=False)
+    counts = df.groupby("position").size().rename("n") / max(df["judge"].nunique(), 1)
+    return wide.join(counts.astype(int)).reset_index()

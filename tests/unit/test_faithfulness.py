@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from stepwiser_core.faithfulness import check_rationale, expected_check, faithfulness_rows, faithfulness_table
+from stepwiser_core.faithfulness import (benchmark_step_rows, check_rationale, expected_check, faithfulness_rows,
+                                        faithfulness_table, false_negative_causes, positive_rate_by_position)
 from stepwiser_core.instruct import lines_analysis, toy_analysis
 from stepwiser_core.judge import format_judgment
 from stepwiser_core.judge_eval import JudgeItem
@@ -175,3 +176,49 @@ def test_lines_verdict_is_the_checkers_on_every_chunk_up_to_the_first_error():
                 assert ok == (i != first), (p.text, steps[:i + 1])
                 checked, wrong = checked + 1, wrong + (not ok)
     assert checked > 500 and wrong > 30  # the property was exercised on both verdicts
+
+
+def _lines_output(redo: str, chunk_line: str, match: str, verdict: str) -> str:
+    return (f"Analysis: Redo: First, 4 more arrive.\n{redo}\nChunk: {chunk_line}\nMatch: {match}.\n"
+            f"Final Judgment: \\boxed{{{verdict}}}")
+
+
+def test_benchmark_step_rows_cover_the_steps_a_prediction_depends_on():
+    from stepwiser_core.processbench import PBRecord
+
+    wrong_second = "Second, 2 times as many pens.\n7*2=15"
+    answer = "The answer is \\boxed{14}."
+    records = [PBRecord("a", "g1", PROBLEM.text, (STEP0, STEP1, answer), True, -1),   # correct: all 3 steps
+               PBRecord("b", "g2", PROBLEM.text, (STEP0, wrong_second, answer), False, 1)]  # up to step 1 only
+    outputs = [_lines_output("3+4=7", "3+4=7", "yes", "Positive")] * 6
+    rows = benchmark_step_rows("j", records, {PROBLEM.text: PROBLEM}, outputs)
+    assert [(r["id"], r["position"], r["step_correct"]) for r in rows] == \
+        [("a", 0, True), ("a", 1, True), ("a", 2, True), ("b", 0, True), ("b", 1, False)]
+    # the same output is audited against each step's own truth: right for step 0, a wrong redo for step 1
+    assert [r["computation_correct"] for r in rows] == [True, False, False, True, False]
+    with pytest.raises(ValueError, match="5 outputs for 6 steps"):
+        benchmark_step_rows("j", records, {PROBLEM.text: PROBLEM}, outputs[:5])
+
+
+def test_false_negative_causes_by_hand():
+    def row(position, verdict, computation, comparison, correct=True):
+        return {"judge": "j", "id": "x", "generator": "g", "position": position, "step_correct": correct,
+                "verdict": verdict, "computation_correct": computation, "comparison_correct": comparison}
+
+    rows = [row(0, True, True, True), row(0, True, True, True), row(1, True, True, True),
+            row(1, None, None, None),           # unparsed
+            row(2, False, False, True),         # wrong re-derivation
+            row(2, False, True, False),         # right re-derivation, Match wrong: the trained judges' failure
+            row(2, False, True, False),
+            row(3, False, True, True),          # a readable, right analysis and still Negative
+            row(3, False, True, True, correct=False)]  # a wrong step: not a false Negative, not counted
+    t = false_negative_causes(rows).iloc[0]
+    assert t["n_correct_steps"] == 8
+    assert t["positive_rate"] == pytest.approx(3 / 8)
+    assert (t["unparsed"], t["computation_wrong"], t["comparison_wrong"], t["other"]) == \
+        pytest.approx((1 / 5, 1 / 5, 2 / 5, 1 / 5))
+    by_position = positive_rate_by_position(rows).set_index("position")
+    assert by_position["j"].tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    assert by_position["n"].tolist() == [2, 2, 3, 1]
+    perfect = false_negative_causes([row(0, True, True, True)]).iloc[0]
+    assert perfect["positive_rate"] == 1.0 and math.isnan(perfect["comparison_wrong"])

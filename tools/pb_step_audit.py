@@ -1,0 +1,83 @@
+"""Why a judge misses on toy ProcessBench: every step a first-error prediction depends on, judged greedily, with
+its rationale audited (`faithfulness.benchmark_step_rows`). Prints, per judge, the official score, the share of
+correct steps judged Positive by position, and what went wrong in each false Negative (re-derivation, comparison,
+or neither). Also scores judges that are not in notebook 03's registry (`--judge name=DIR`), for experiments.
+
+    python tools/pb_step_audit.py                                  # every generative judge of runs/toy/03
+    python tools/pb_step_audit.py --only zero_shot --judge exp=/tmp/judge_exp/run_x/judges/exp_abs_q --no-write
+
+Needs the run folders of notebooks 03 and 04; writes results/toy/04_processbench/step_audit_*.{csv,md} unless
+--no-write (experiment judges are never written there).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    import pandas as pd
+    import torch
+
+    from stepwiser_core import faithfulness, judges, processbench
+    from stepwiser_core.config import load_config
+    from stepwiser_core.generation import Sampling
+    from stepwiser_core.io import read_json
+    from stepwiser_core.models import load_model
+    from stepwiser_core.rollouts import RolloutEngine
+    from stepwiser_core.stages import ProcessBenchConfig
+    from stepwiser_core.tables import write_table
+    from stepwiser_core.world.problems import generate_problems
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tier", default="toy")
+    ap.add_argument("--only", nargs="*", default=None, help="registry judges to audit (default: every generative one)")
+    ap.add_argument("--judge", action="append", default=[], metavar="NAME=DIR", help="an extra CoT judge")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    cfg = load_config(ProcessBenchConfig, ROOT / "params" / args.tier / "04_processbench.yaml", {}, args.tier)
+    tier_runs = ROOT / cfg.runs_root / args.tier
+    registry = read_json(tier_runs / "03_judge_training" / "judges.json")
+    paths = {name: ROOT / e["path"] for name, e in registry.items()
+             if e["kind"] == "cot" and (args.only is None or name in args.only)}
+    paths.update(dict(spec.split("=", 1) for spec in args.judge))
+    bench = processbench.load_processbench(tier_runs / "04_processbench" / "toy_processbench")
+    problems = {p.text: p for p in generate_problems(cfg.seed, cfg.problems_per_subset, split="processbench")}
+    records = [r for recs in bench.values() for r in recs]
+    subset_of = {r.id: name for name, recs in bench.items() for r in recs}
+
+    rows, scores = [], []
+    for name, path in paths.items():
+        model, tokenizer = load_model(path)
+        backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
+        judge = judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, True,
+                                       Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed))
+        verdicts = judges.judge_records(judge, records)
+        result = processbench.score(bench, {rid: processbench.first_negative_index(v) for rid, v in verdicts.items()})
+        scores.append({"judge": name, **{s: round(v["f1"], 1) for s, v in result["subsets"].items()},
+                       "average_f1": round(result["average_f1"], 1)})
+        rows += faithfulness.benchmark_step_rows(name, records, problems, [o[0] for o in judge.last_outputs])
+    for row in rows:
+        row["subset"] = subset_of[row["id"]]
+
+    score_table = pd.DataFrame(scores)
+    causes = faithfulness.false_negative_causes(rows)
+    by_position = faithfulness.positive_rate_by_position(rows)
+    print("F1 (greedy)\n", score_table.to_string(index=False))
+    print("correct steps judged Positive, by position\n", by_position.round(3).to_string(index=False))
+    print("false Negatives on correct steps, by cause\n", causes.round(3).to_string(index=False))
+    if not args.no_write:
+        out = ROOT / cfg.results_root / args.tier / "04_processbench"
+        write_table(causes, out, "step_audit_false_negatives")
+        write_table(by_position, out, "step_audit_positive_rate_by_position")
+
+
+if __name__ == "__main__":
+    main()
