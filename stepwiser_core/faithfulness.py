@@ -60,6 +60,7 @@ class RationaleCheck:
     verdict_consistent: bool | None  # "Match: yes" with Positive, or "Match: no" with Negative
     verdict: bool | None  # the parsed verdict (judge.parse_verdict)
     comparison_correct: bool | None = None  # "Match: yes" iff the re-derived result equals the chunk's stated one
+    quote_correct: bool | None = None  # "lines" style: every "Chunk:" line it quotes is a line of the chunk
 
     @property
     def parsed(self) -> bool:
@@ -101,8 +102,9 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk
         >>> from stepwiser_core.world.problems import Operation
         >>> p = Problem("x", 1, "Ann", "pens", 3, (Operation("add", 4),))
         >>> out = "Analysis: Next: First, 4 more arrive. Check: 3+4=7. Chunk: 3+4=8. Match: no.\\n"
-        >>> check_rationale(p, [], out + "Final Judgment: \\\\boxed{Negative}")
-        RationaleCheck(computation_correct=True, verdict_consistent=True, verdict=False, comparison_correct=None)
+        >>> r = check_rationale(p, [], out + "Final Judgment: \\\\boxed{Negative}")
+        >>> (r.computation_correct, r.verdict_consistent, r.verdict, r.comparison_correct, r.quote_correct)
+        (True, True, False, None, None)
     """
     text = output or ""
     verdict = parse_verdict(text)
@@ -110,14 +112,17 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk
     computation = None if check is None else check == expected_check(problem, history)
     match = _single(m.group(1) for m in _MATCH.finditer(text))
     consistent = None if match is None or verdict is None else (match == "yes") == verdict
-    comparison = None
+    comparison = quote = None
     blocks = list(_LINES_BLOCK.finditer(text))
     if blocks:  # "lines": Match must say whether the two lines it sits under are the same
         comparison = all((b["match"] == "yes") == (b["redo"].strip() == b["chunk"].strip()) for b in blocks)
+        if chunk is not None:
+            chunk_lines = {line.strip() for line in chunk.splitlines()}
+            quote = all(b["chunk"].strip() in chunk_lines for b in blocks)
     elif chunk is not None and check is not None and match is not None:
         derived = check[3] if isinstance(check, tuple) else check
         comparison = (match == "yes") == (str(derived) == chunk_result(chunk))
-    return RationaleCheck(computation, consistent, verdict, comparison)
+    return RationaleCheck(computation, consistent, verdict, comparison, quote)
 
 
 FAITHFULNESS_COLUMNS = ["judge", "n", "parsable", "computation_correct", "comparison_correct", "verdict_consistent",
@@ -174,7 +179,7 @@ def faithfulness_table(rows: Iterable[Mapping]) -> pd.DataFrame:
 # the prediction (README, "Toy ProcessBench": trained judges lose specificity on long solutions; this says why).
 
 STEP_AUDIT_COLUMNS = ["judge", "id", "generator", "position", "step_correct", "verdict", "computation_correct",
-                      "comparison_correct"]
+                      "quote_correct", "comparison_correct"]
 
 
 def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[str, Problem],
@@ -198,7 +203,7 @@ def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[st
             check = check_rationale(problems[r.problem], r.steps[:i], outputs[k + i], r.steps[i])
             rows.append({"judge": judge_name, "id": r.id, "generator": r.generator, "position": i,
                          "step_correct": i != r.label, "verdict": check.verdict,
-                         "computation_correct": check.computation_correct,
+                         "computation_correct": check.computation_correct, "quote_correct": check.quote_correct,
                          "comparison_correct": check.comparison_correct})
         k += len(r.steps)
     return rows
@@ -206,25 +211,27 @@ def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[st
 
 def false_negative_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
     """Per judge, on the correct steps of `benchmark_step_rows`: how many (`n_correct_steps`), the share judged
-    Positive, and how the others split: `unparsed` (no verdict), `computation_wrong` (the re-derivation is wrong
-    or unreadable), `comparison_wrong` (right re-derivation, but Match wrong about the lines it compares) and
-    `other` (the analysis reads right and still the verdict is Negative). The four shares sum to 1 over the
-    judge's false Negatives (NaN when it has none)."""
+    Positive, and how the others split, each cause counted only when the earlier ones do not apply: `unparsed`
+    (no verdict), `computation_wrong` (the re-derivation is wrong or unreadable), `quote_wrong` (a quoted "Chunk:"
+    line is not in the chunk), `comparison_wrong` (Match wrong about the two lines it compares) and `other` (the
+    analysis reads right and still the verdict is Negative). The five shares sum to 1 over the judge's false
+    Negatives (NaN when it has none)."""
     df = pd.DataFrame(list(rows), columns=STEP_AUDIT_COLUMNS)
     out = []
     for judge, g in df[df["step_correct"].astype(bool)].groupby("judge", sort=False):
         negative = g[g["verdict"] != True]  # noqa: E712 (None, False and NaN all count as not Positive)
         unparsed = negative["verdict"].isna()
         computation_wrong = ~unparsed & (negative["computation_correct"] != True)  # noqa: E712
-        comparison_wrong = ~unparsed & ~computation_wrong & (negative["comparison_correct"] != True)  # noqa: E712
+        quote_wrong = ~unparsed & ~computation_wrong & (negative["quote_correct"] == False)  # noqa: E712
+        comparison_wrong = ~unparsed & ~computation_wrong & ~quote_wrong & (negative["comparison_correct"] != True)  # noqa: E712
         n = len(negative)
         share = (lambda mask: float(mask.sum()) / n) if n else (lambda mask: float("nan"))
         out.append({"judge": judge, "n_correct_steps": len(g), "positive_rate": 1 - n / len(g),
                     "unparsed": share(unparsed), "computation_wrong": share(computation_wrong),
-                    "comparison_wrong": share(comparison_wrong),
-                    "other": share(~unparsed & ~computation_wrong & ~comparison_wrong)})
+                    "quote_wrong": share(quote_wrong), "comparison_wrong": share(comparison_wrong),
+                    "other": share(~unparsed & ~computation_wrong & ~quote_wrong & ~comparison_wrong)})
     return pd.DataFrame(out, columns=["judge", "n_correct_steps", "positive_rate", "unparsed", "computation_wrong",
-                                      "comparison_wrong", "other"])
+                                      "quote_wrong", "comparison_wrong", "other"])
 
 
 def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:

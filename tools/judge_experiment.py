@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samples", type=int, default=4, help="samples per item for the sampled audit (0: skip)")
     ap.add_argument("--dump", action="store_true", help="write the init's greedy outputs to <out>/.../outputs.csv")
+    ap.add_argument("--oracle-clean", action="store_true",
+                    help="DIAGNOSTIC, not the method: train only on items whose label equals the exact truth (drops "
+                         "chunks after the first true error and mislabelled chunks), then balance")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -102,8 +105,15 @@ def main(argv: list[str] | None = None) -> None:
 
     if not args.no_grpo:
         rule = args.rule or cfg.ablation_rule
-        _, balanced, table = judge_runs.training_sets(train_records, cfg)
+        items, balanced, table = judge_runs.training_sets(train_records, cfg)
         print(table.round(3).to_string(index=False), flush=True)
+        if args.oracle_clean:
+            from stepwiser_core.judge_rl import balance
+
+            clean = [it for it in items[rule] if it["true_label"] is not None and it["label"] == it["true_label"]]
+            balanced = {rule: balance(clean, cfg.seed, cfg.balance)}
+            print(f"oracle-clean: {len(clean)} of {len(items[rule])} items agree with the truth; "
+                  f"{len(balanced[rule])} after balancing", flush=True)
         trained, frame = judge_runs.train_grpo_judge(f"exp_{rule}", rule, balanced[rule], items_eval, tokenizer, cfg,
                                                      judge_init, run_dir)
         frame.to_csv(run_dir / "history.csv", index=False)

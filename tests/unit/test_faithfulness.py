@@ -140,6 +140,10 @@ def test_lines_comparison_is_judged_on_the_lines_the_judge_wrote():
     wrong = right.replace("Match: no.", "Match: yes.").replace("Negative", "Positive")
     r = check_rationale(PROBLEM, [], wrong, chunk)
     assert (r.computation_correct, r.comparison_correct, r.verdict_consistent) == (True, False, True)
+    assert r.quote_correct is True
+    misquoted = right.replace("Chunk: 3+4=8", "Chunk: 3+4=7").replace("Match: no.", "Match: yes.")
+    assert check_rationale(PROBLEM, [], misquoted, chunk).quote_correct is False  # "3+4=7" is not the chunk's line
+    assert check_rationale(PROBLEM, [], misquoted).quote_correct is None  # no chunk given: unknown
 
 
 def test_comparison_correct_catches_a_judge_that_computes_right_and_compares_wrong():
@@ -201,9 +205,10 @@ def test_benchmark_step_rows_cover_the_steps_a_prediction_depends_on():
 
 
 def test_false_negative_causes_by_hand():
-    def row(position, verdict, computation, comparison, correct=True):
+    def row(position, verdict, computation, comparison, correct=True, quote=True):
         return {"judge": "j", "id": "x", "generator": "g", "position": position, "step_correct": correct,
-                "verdict": verdict, "computation_correct": computation, "comparison_correct": comparison}
+                "verdict": verdict, "computation_correct": computation, "quote_correct": quote,
+                "comparison_correct": comparison}
 
     rows = [row(0, True, True, True), row(0, True, True, True), row(1, True, True, True),
             row(1, None, None, None),           # unparsed
@@ -211,14 +216,15 @@ def test_false_negative_causes_by_hand():
             row(2, False, True, False),         # right re-derivation, Match wrong: the trained judges' failure
             row(2, False, True, False),
             row(3, False, True, True),          # a readable, right analysis and still Negative
+            row(3, False, True, True, quote=False),  # quoted a line the chunk does not have (then "no" is right)
             row(3, False, True, True, correct=False)]  # a wrong step: not a false Negative, not counted
     t = false_negative_causes(rows).iloc[0]
-    assert t["n_correct_steps"] == 8
-    assert t["positive_rate"] == pytest.approx(3 / 8)
-    assert (t["unparsed"], t["computation_wrong"], t["comparison_wrong"], t["other"]) == \
-        pytest.approx((1 / 5, 1 / 5, 2 / 5, 1 / 5))
+    assert t["n_correct_steps"] == 9
+    assert t["positive_rate"] == pytest.approx(3 / 9)
+    assert (t["unparsed"], t["computation_wrong"], t["quote_wrong"], t["comparison_wrong"], t["other"]) == \
+        pytest.approx((1 / 6, 1 / 6, 1 / 6, 2 / 6, 1 / 6))
     by_position = positive_rate_by_position(rows).set_index("position")
     assert by_position["j"].tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0])
-    assert by_position["n"].tolist() == [2, 2, 3, 1]
+    assert by_position["n"].tolist() == [2, 2, 3, 2]
     perfect = false_negative_causes([row(0, True, True, True)]).iloc[0]
     assert perfect["positive_rate"] == 1.0 and math.isnan(perfect["comparison_wrong"])
