@@ -33,13 +33,34 @@ def correct_responses(problems: Sequence[Problem], samples: Sequence[Sequence[st
 
 
 def sft_responses(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
-                  max_per_prompt: int, correct_only: bool) -> list[tuple[Problem, str]]:
+                  max_per_prompt: int, correct_only: bool, correct_share: float = 0.0,
+                  seed: int = 0) -> list[tuple[Problem, str]]:
     """The responses offered to the segmenter: the paper's `correct_responses`, or (`correct_only=False`) the
     first `max_per_prompt` samples of each prompt as they came, right or wrong and without de-duplication, so
-    that the SFT data are an unbiased sample of the base policy and fine-tuning on them keeps its accuracy."""
+    that the SFT data are an unbiased sample of the base policy and fine-tuning on them keeps its accuracy.
+
+    `correct_share` > 0 (with `correct_only=False`): while fewer than that share of the kept responses are right,
+    replace a wrong one, chosen at random (seeded), by a right sample of the same prompt that was not kept (its
+    later samples). Every prompt keeps its number of responses; the share may stay below the target when no
+    prompt has a right sample to spare. Why: SFT on a plain sample loses a few points of accuracy (imperfect
+    fitting widens the distribution), and a slightly richer sample can offset that without becoming the paper's
+    rejection-sampling fine-tuning, which turns the toy chunk policy into a stronger solver."""
     if correct_only:
         return correct_responses(problems, samples, verifier, max_per_prompt)
-    return [(problem, t) for problem, texts in zip(problems, samples, strict=True) for t in list(texts)[:max_per_prompt]]
+    kept = [[t for t in list(texts)[:max_per_prompt]] for texts in samples]
+    right = [[verifier.is_correct(t, str(p.answer)) for t in texts] for p, texts in zip(problems, kept, strict=True)]
+    spare = [[t for t in list(texts)[max_per_prompt:] if verifier.is_correct(t, str(p.answer))]
+             for p, texts in zip(problems, samples, strict=True)]
+    total, n_right = sum(map(len, kept)), sum(map(sum, right))
+    slots = [(i, j) for i, flags in enumerate(right) for j, ok in enumerate(flags) if not ok]
+    random.Random(f"{seed}:sft_correct_share").shuffle(slots)
+    for i, j in slots:
+        if n_right >= correct_share * total:
+            break
+        if spare[i]:
+            kept[i][j] = spare[i].pop(0)
+            n_right += 1
+    return [(problem, t) for problem, texts in zip(problems, kept, strict=True) for t in texts]
 
 
 @dataclass(frozen=True)

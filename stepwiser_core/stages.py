@@ -96,6 +96,9 @@ class SegmentationConfig(StageBase):
     # run), so the chunk policy was no longer the base policy with chunks. False: segment a plain sample of the
     # base policy's responses, right or wrong, and the SFT changes the format, not the skill.
     sft_correct_only: bool = False
+    # with sft_correct_only False: raise the share of right responses in the plain sample to at least this, by
+    # swapping wrong ones for right samples of the same prompt (0: the sample as it came; chunk_policy.sft_responses)
+    sft_correct_share: float = 0.0
     # --- SFT ([P] lr 1e-5, global batch 32, packing 8192: for a 7B model; a from-scratch toy model needs more)
     learning_rate: float = 1e-3
     batch_size: int = 32
@@ -106,6 +109,12 @@ class SegmentationConfig(StageBase):
     eval_samples: int = 4  # [P] Avg@32 on MATH500
     max_new_tokens: int = 256
     gen_batch_size: int = 128
+
+    def __post_init__(self):
+        for name in ("segmenter_error_rate", "judge_replay_share", "replay_verdict_accuracy", "replay_blankline_share",
+                     "replay_direct_share", "sft_correct_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     base_gen = TransformersBackend(base_model, tokenizer, batch_size=cfg.gen_batch_size, desc="base policy")
     samples = base_policy.sample_solutions(base_gen, tokenizer, prompts, Sampling(cfg.max_new_tokens, 1.0,
                                            cfg.samples_per_prompt, cfg.seed), cfg.base_template)
-    responses = chunk_policy.sft_responses(prompts, samples, verifier, cfg.max_correct_per_prompt, cfg.sft_correct_only)
+    responses = chunk_policy.sft_responses(prompts, samples, verifier, cfg.max_correct_per_prompt,
+                                           cfg.sft_correct_only, cfg.sft_correct_share, cfg.seed)
     seg = chunk_policy.build_segmentation_data(responses, cfg.seed, cfg.segment_attempts, cfg.segmenter_error_rate,
                                                cfg.chunk_template)
     chunk_model, tokenizer, _, n_examples = chunk_policy.train_chunk_policy(seg.examples, cfg, policy_dir, out, tokenizer)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from stepwiser_core.base_policy import build_mixture, judge_exercises
 from stepwiser_core.chunk_policy import correct_responses, sft_responses
 from stepwiser_core.judge import DIRECT_INSTRUCTION, parse_verdict
@@ -90,3 +92,36 @@ def test_wrong_share_sets_the_share_of_wrong_chunks_judged():
     from stepwiser_core.instruct import toy_analysis
 
     assert toy_analysis(problems[0], [], "garbage")[1] is False
+
+
+def test_sft_correct_share_swaps_wrong_responses_for_spare_right_ones_of_the_same_prompt():
+    problems = generate_problems(0, 1)[:3]
+    right = [f"x\n\\boxed{{{p.answer}}}" for p in problems]
+    wrong = [f"x\n\\boxed{{{p.answer + 1}}}" for p in problems]
+    # prompt 0: 1 of its first 2 right, a spare right one; prompt 1: none right, one spare; prompt 2: none at all
+    samples = [[wrong[0], right[0], right[0], wrong[0]], [wrong[1], wrong[1], wrong[1], right[1]], [wrong[2]] * 4]
+    verifier = make_verifier("exact")
+
+    def share(responses):
+        return sum(verifier.is_correct(t, str(p.answer)) for p, t in responses) / len(responses)
+
+    plain = sft_responses(problems, samples, verifier, 2, correct_only=False)
+    assert sft_responses(problems, samples, verifier, 2, False, correct_share=0.0) == plain
+    assert share(plain) == 1 / 6
+    # target 1/3: exactly one swap (1/6 -> 2/6), a wrong slot of prompt 0 or 1 becomes that prompt's spare right one
+    once = sft_responses(problems, samples, verifier, 2, False, correct_share=1 / 3, seed=0)
+    assert share(once) == pytest.approx(2 / 6)
+    assert [p for p, _ in once] == [p for p, _ in plain]  # every prompt keeps its count and order
+    assert sum(a != b for a, b in zip(once, plain)) == 1
+    # target 1: every spare right sample is used (2 of them), then it stops below the target
+    full = sft_responses(problems, samples, verifier, 2, False, correct_share=1.0, seed=0)
+    assert share(full) == pytest.approx(3 / 6)
+    assert [t for p, t in full if p == problems[2]] == [wrong[2]] * 2
+    assert sft_responses(problems, samples, verifier, 2, False, correct_share=1.0, seed=0) == full  # seeded
+
+
+def test_segmentation_config_rejects_a_share_outside_0_1():
+    from stepwiser_core.stages import SegmentationConfig
+
+    with pytest.raises(ValueError, match="sft_correct_share"):
+        SegmentationConfig(sft_correct_share=1.5)

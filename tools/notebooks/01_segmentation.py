@@ -47,7 +47,8 @@ prompts = generate_problems(cfg.seed, cfg.n_prompts // 4, split="segmentation")
 base_gen = TransformersBackend(base_model, tokenizer, batch_size=cfg.gen_batch_size, desc="base policy")
 samples = base_policy.sample_solutions(base_gen, tokenizer, prompts,
                                        Sampling(cfg.max_new_tokens, 1.0, cfg.samples_per_prompt, cfg.seed), cfg.base_template)
-responses = chunk_policy.sft_responses(prompts, samples, verifier, cfg.max_correct_per_prompt, cfg.sft_correct_only)
+responses = chunk_policy.sft_responses(prompts, samples, verifier, cfg.max_correct_per_prompt,
+                                       cfg.sft_correct_only, cfg.sft_correct_share, cfg.seed)
 n_right = sum(verifier.is_correct(t, str(p.answer)) for p, t in responses)
 print(f"{len(prompts)} prompts x {cfg.samples_per_prompt} samples -> {len(responses)} responses kept "
       f"({n_right / max(len(responses), 1):.1%} with a right answer)")
