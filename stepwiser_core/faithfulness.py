@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .instruct import chunk_result
+from .instruct import chunk_result, lines_analysis
 from .judge import parse_verdict
 from .judge_eval import JudgeItem
 from .world.checker import equations_written
@@ -60,7 +60,7 @@ class RationaleCheck:
     verdict_consistent: bool | None  # "Match: yes" with Positive, or "Match: no" with Negative
     verdict: bool | None  # the parsed verdict (judge.parse_verdict)
     comparison_correct: bool | None = None  # "Match: yes" iff the re-derived result equals the chunk's stated one
-    quote_correct: bool | None = None  # "lines" style: every "Chunk:" line it quotes is a line of the chunk
+    quote_correct: bool | None = None  # "lines" style: each "Chunk:" line is the one the reference analysis quotes there
 
     @property
     def parsed(self) -> bool:
@@ -116,9 +116,9 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk
     blocks = list(_LINES_BLOCK.finditer(text))
     if blocks:  # "lines": Match must say whether the two lines it sits under are the same
         comparison = all((b["match"] == "yes") == (b["redo"].strip() == b["chunk"].strip()) for b in blocks)
-        if chunk is not None:
-            chunk_lines = {line.strip() for line in chunk.splitlines()}
-            quote = all(b["chunk"].strip() in chunk_lines for b in blocks)
+        if chunk is not None:  # the reference (instruct.lines_analysis) quotes the chunk's result lines in order
+            reference = [b["chunk"].strip() for b in _LINES_BLOCK.finditer(lines_analysis(problem, history, chunk)[0])]
+            quote = all(b["chunk"].strip() == ref for b, ref in zip(blocks, reference))
     elif chunk is not None and check is not None and match is not None:
         derived = check[3] if isinstance(check, tuple) else check
         comparison = (match == "yes") == (str(derived) == chunk_result(chunk))
@@ -212,8 +212,8 @@ def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[st
 def false_negative_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
     """Per judge, on the correct steps of `benchmark_step_rows`: how many (`n_correct_steps`), the share judged
     Positive, and how the others split, each cause counted only when the earlier ones do not apply: `unparsed`
-    (no verdict), `computation_wrong` (the re-derivation is wrong or unreadable), `quote_wrong` (a quoted "Chunk:"
-    line is not in the chunk), `comparison_wrong` (Match wrong about the two lines it compares) and `other` (the
+    (no verdict), `computation_wrong` (the re-derivation is wrong or unreadable), `quote_wrong` (a "Chunk:" line
+    is not the chunk's line the reference analysis quotes there, e.g. its sentence instead of its equation), `comparison_wrong` (Match wrong about the two lines it compares) and `other` (the
     analysis reads right and still the verdict is Negative). The five shares sum to 1 over the judge's false
     Negatives (NaN when it has none)."""
     df = pd.DataFrame(list(rows), columns=STEP_AUDIT_COLUMNS)

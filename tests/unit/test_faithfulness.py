@@ -144,6 +144,11 @@ def test_lines_comparison_is_judged_on_the_lines_the_judge_wrote():
     misquoted = right.replace("Chunk: 3+4=8", "Chunk: 3+4=7").replace("Match: no.", "Match: yes.")
     assert check_rationale(PROBLEM, [], misquoted, chunk).quote_correct is False  # "3+4=7" is not the chunk's line
     assert check_rationale(PROBLEM, [], misquoted).quote_correct is None  # no chunk given: unknown
+    # the trained judges' misquote: the chunk's sentence instead of its equation; the lines differ, so "no" is a
+    # right comparison of a wrong quote
+    sentence = right.replace("Chunk: 3+4=8", "Chunk: First, 4 more arrive.")
+    r = check_rationale(PROBLEM, [], sentence, chunk)
+    assert (r.quote_correct, r.comparison_correct) == (False, True)
 
 
 def test_comparison_correct_catches_a_judge_that_computes_right_and_compares_wrong():
