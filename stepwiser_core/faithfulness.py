@@ -60,7 +60,7 @@ class RationaleCheck:
     verdict_consistent: bool | None  # "Match: yes" with Positive, or "Match: no" with Negative
     verdict: bool | None  # the parsed verdict (judge.parse_verdict)
     comparison_correct: bool | None = None  # "Match: yes" iff the re-derived result equals the chunk's stated one
-    quote_correct: bool | None = None  # "lines" style: each "Chunk:" line is the one the reference analysis quotes there
+    quote_correct: bool | None = None  # "lines": each "Chunk:" line is the one the reference analysis quotes there
 
     @property
     def parsed(self) -> bool:
@@ -213,8 +213,9 @@ def false_negative_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
     """Per judge, on the correct steps of `benchmark_step_rows`: how many (`n_correct_steps`), the share judged
     Positive, and how the others split, each cause counted only when the earlier ones do not apply: `unparsed`
     (no verdict), `computation_wrong` (the re-derivation is wrong or unreadable), `quote_wrong` (a "Chunk:" line
-    is not the chunk's line the reference analysis quotes there, e.g. its sentence instead of its equation), `comparison_wrong` (Match wrong about the two lines it compares) and `other` (the
-    analysis reads right and still the verdict is Negative). The five shares sum to 1 over the judge's false
+    is not the chunk's line the reference analysis quotes there, e.g. its sentence instead of its equation),
+    `comparison_wrong` (Match wrong about the two lines it compares) and `other` (the analysis reads right and
+    still the verdict is Negative). The five shares sum to 1 over the judge's false
     Negatives (NaN when it has none)."""
     df = pd.DataFrame(list(rows), columns=STEP_AUDIT_COLUMNS)
     out = []
@@ -223,13 +224,14 @@ def false_negative_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
         unparsed = negative["verdict"].isna()
         computation_wrong = ~unparsed & (negative["computation_correct"] != True)  # noqa: E712
         quote_wrong = ~unparsed & ~computation_wrong & (negative["quote_correct"] == False)  # noqa: E712
-        comparison_wrong = ~unparsed & ~computation_wrong & ~quote_wrong & (negative["comparison_correct"] != True)  # noqa: E712
+        earlier = unparsed | computation_wrong | quote_wrong
+        comparison_wrong = ~earlier & (negative["comparison_correct"] != True)  # noqa: E712
         n = len(negative)
         share = (lambda mask: float(mask.sum()) / n) if n else (lambda mask: float("nan"))
         out.append({"judge": judge, "n_correct_steps": len(g), "positive_rate": 1 - n / len(g),
                     "unparsed": share(unparsed), "computation_wrong": share(computation_wrong),
                     "quote_wrong": share(quote_wrong), "comparison_wrong": share(comparison_wrong),
-                    "other": share(~unparsed & ~computation_wrong & ~quote_wrong & ~comparison_wrong)})
+                    "other": share(~earlier & ~comparison_wrong)})
     return pd.DataFrame(out, columns=["judge", "n_correct_steps", "positive_rate", "unparsed", "computation_wrong",
                                       "quote_wrong", "comparison_wrong", "other"])
 

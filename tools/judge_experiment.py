@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     warm_keys = {k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup") or k in ("seed", "judge_init_dir")}
     warm_id = hashlib.sha256(json.dumps(warm_keys, sort_keys=True).encode()).hexdigest()[:10]
     warm_dir = Path(args.out) / f"warm_{warm_id}"
-    run_dir = Path(args.out) / f"run_{config_hash(cfg)}"
+    run_dir = Path(args.out) / f"run_{config_hash(cfg)}{'_oracle_clean' if args.oracle_clean else ''}"
     print("warm-up", warm_keys, "->", warm_dir, flush=True)
 
     init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
