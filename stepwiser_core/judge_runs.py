@@ -19,6 +19,7 @@ from . import faithfulness, judge_rl, judge_stage, judges
 from .generation import Sampling, TransformersBackend
 from .io import atomic_write_json, read_json
 from .models import load_model, save_model
+from .processbench import PBRecord
 from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares before balancing
 from .stages import BENCHMARK_PREFIX, JudgeTrainingConfig
 from .training import SFTSettings, sft_train
@@ -143,7 +144,8 @@ class HeldoutEvaluation:
 
 def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Sequence[dict],
                      tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path,
-                     cot: bool = True, epsilon_high: float | None = None) -> tuple[PreTrainedModel, pd.DataFrame]:
+                     cot: bool = True, epsilon_high: float | None = None,
+                     first_error: Sequence[PBRecord] = ()) -> tuple[PreTrainedModel, pd.DataFrame]:
     """One GRPO judge from the initial model on `items` (already balanced); returns it, saved, and its history
     (`history_frame` plus `run` and `eval_acc_label`, the held-out accuracy against its own rule)."""
     model, _ = load_model(init_dir)
@@ -155,7 +157,7 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
         epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,
         temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed)
     eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,
-                                             cfg.max_completion_length, cfg.gen_batch_size, cfg.seed)
+                                             cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error)
     log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
                               reward="cot" if cot else "direct", eval_fn=eval_fn, eval_every=cfg.eval_every)
     frame = judge_rl.history_frame(log).assign(run=name)
@@ -174,12 +176,14 @@ def grpo_run_specs(cfg: JudgeTrainingConfig) -> list[tuple[str, str, dict]]:
 
 def train_grpo_judges(balanced: Mapping[str, Sequence[dict]], items_eval: Sequence[dict],
                       tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path,
-                      run_dir: Path) -> tuple[dict[str, PreTrainedModel], pd.DataFrame]:
-    """Every run of `grpo_run_specs`, one after the other; returns the judges and their histories, concatenated."""
+                      run_dir: Path, first_error: Sequence[PBRecord] = ()
+                      ) -> tuple[dict[str, PreTrainedModel], pd.DataFrame]:
+    """Every run of `grpo_run_specs`, one after the other; returns the judges and their histories, concatenated.
+    `first_error`: held-out trajectories (`judge_stage.first_error_records`) scored at every evaluation."""
     trained, histories = {}, []
     for name, rule, options in grpo_run_specs(cfg):
         trained[name], frame = train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg, init_dir,
-                                                run_dir, **options)
+                                                run_dir, first_error=first_error, **options)
         histories.append(frame)
     return trained, pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
 

@@ -16,7 +16,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .generation import Sampling
 from .judge_eval import JudgeItem
-from .judges import GenerativeJudge, StepJudge, majority
+from .judges import GenerativeJudge, StepJudge, majority, predict_first_errors
+from .processbench import PBRecord, score
 from .world.problems import problem_from_text
 
 
@@ -52,6 +53,26 @@ def eval_items(records: Sequence[Mapping[str, Any]], rules: Sequence[str], per_c
     chosen = rng.sample(pool[True], n) + rng.sample(pool[False], n)
     rng.shuffle(chosen)
     return chosen
+
+
+def first_error_records(records: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[PBRecord]:
+    """Up to `n` held-out trajectories as ProcessBench records: the chunks are the steps and the label is the exact
+    first error (−1 when there is none). Half have an error and half have none where the data allow (the other
+    kind fills up), so the first-error F1 (`processbench.score`) is defined; seeded."""
+    rng = random.Random(f"{seed}:first-error-records")
+    wrong = [r for r in records if r["true_first_error"] >= 0]
+    right = [r for r in records if r["true_first_error"] < 0]
+    k_wrong = min(len(wrong), max(n // 2, n - len(right)))
+    chosen = rng.sample(wrong, k_wrong) + rng.sample(right, min(len(right), n - k_wrong))
+    return [PBRecord(f"heldout-{i}", str(r.get("generator") or ""), r["prompt"], tuple(r["completions"]),
+                     bool(r["final_correct"]), int(r["true_first_error"])) for i, r in enumerate(chosen)]
+
+
+def first_error_summary(judge: StepJudge, records: Sequence[PBRecord]) -> dict[str, float]:
+    """The judge's first-error scores on `first_error_records` (percent, as ProcessBench reports them)."""
+    result = score({"heldout": list(records)}, predict_first_errors(judge, records))["subsets"]["heldout"]
+    return {"first_error_f1": result["f1"], "first_error_acc_error": result["acc_error"],
+            "first_error_acc_correct": result["acc_correct"]}
 
 
 def as_judge_items(items: Sequence[Mapping[str, Any]]) -> list[JudgeItem]:
@@ -118,14 +139,15 @@ def evaluate_judge(judge: StepJudge, items: Sequence[Mapping[str, Any]], rules: 
 
 def generative_eval_fn(tokenizer: PreTrainedTokenizerBase, items: Sequence[Mapping[str, Any]], rules: Sequence[str],
                        template: str, cot: bool, max_new_tokens: int, batch_size: int,
-                       seed: int) -> Callable[[PreTrainedModel], dict]:
+                       seed: int, first_error: Sequence[PBRecord] = ()) -> Callable[[PreTrainedModel], dict]:
     """`eval_fn(model) -> dict` for `judge_rl.grpo_train`: greedy verdicts on the held-out items, scored by
-    `accuracy_summary` (one generation pass per call)."""
+    `accuracy_summary`, plus `first_error_summary` on the `first_error` records when there are any."""
     from .generation import TransformersBackend
 
     def eval_fn(model: PreTrainedModel) -> dict:
         judge = GenerativeJudge(TransformersBackend(model, tokenizer, batch_size=batch_size, progress=False),
                                 tokenizer, template, cot, Sampling(max_new_tokens, 0.0, 1, seed))
-        return accuracy_summary(evaluate_judge(judge, items, rules, "eval"), rules)
+        summary = accuracy_summary(evaluate_judge(judge, items, rules, "eval"), rules)
+        return {**summary, **first_error_summary(judge, first_error)} if first_error else summary
 
     return eval_fn

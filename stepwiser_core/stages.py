@@ -177,6 +177,9 @@ class JudgeTrainingConfig(StageBase):
     max_completion_length: int = 80
     eval_every: int = 50
     eval_items_per_class: int = 100  # held-out chunks per true class for the curves
+    # held-out trajectories judged whole at every evaluation, scored like ProcessBench (first-error F1: what 04
+    # measures, which step accuracy does not; README "Toy ProcessBench"); half with an error where possible; 0: off
+    eval_first_error_records: int = 64
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
     run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     from stepwiser_core import faithfulness, judge_runs
     from stepwiser_core.config import config_hash, load_config, parse_cli_value
     from stepwiser_core.io import read_json
+    from stepwiser_core.judge_stage import first_error_records
     from stepwiser_core.models import load_model
     from stepwiser_core.stages import JudgeTrainingConfig
 
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     print("warm-up", warm_keys, "->", warm_dir, flush=True)
 
     init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
-    train_records, _, items_eval = judge_runs.load_split(Path(cfg.labels_dir or tier_runs / "02_rollout_labels"), cfg)
+    train_records, heldout_records, items_eval = judge_runs.load_split(
+        Path(cfg.labels_dir or tier_runs / "02_rollout_labels"), cfg)
     if args.init:
         judge_init = Path(args.init)
     elif (warm_dir / "judge_init" / "config.json").exists():
@@ -115,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"oracle-clean: {len(clean)} of {len(items[rule])} items agree with the truth; "
                   f"{len(balanced[rule])} after balancing", flush=True)
         trained, frame = judge_runs.train_grpo_judge(f"exp_{rule}", rule, balanced[rule], items_eval, tokenizer, cfg,
-                                                     judge_init, run_dir)
+                                                     judge_init, run_dir, first_error=first_error_records(
+                                                         heldout_records, cfg.eval_first_error_records, cfg.seed))
         frame.to_csv(run_dir / "history.csv", index=False)
         cols = [c for c in ("step", "reward", "entropy", "zero_std_share") if c in frame]
         print(frame[cols].dropna().iloc[::10].round(3).to_string(index=False), flush=True)

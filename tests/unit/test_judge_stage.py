@@ -96,3 +96,47 @@ def test_negative_share_by_position_counts_history_length():
              {"label": False, "history": ("x", "y")}, {"label": False, "history": ("x", "y", "z")}]
     assert judge_stage.negative_share_by_position(items, deep_from=2) == {"chunks 1-2": 0.5, "chunk 3+": 1.0}
     assert math.isnan(judge_stage.negative_share_by_position([], 2)["chunk 3+"])
+
+
+class _ScriptedJudge:
+    """Negative exactly on the chunks listed in `negative` (by text)."""
+
+    def __init__(self, negative):
+        self.negative = set(negative)
+
+    def judge(self, items):
+        return [[item.chunk not in self.negative] for item in items]
+
+
+def _trajectory(i, first_error, final_correct):
+    return {"problem_id": f"p{i}", "prompt": PROBLEM, "completions": [f"{s}\n(trajectory {i})" for s in STEPS],
+            "true_first_error": first_error, "final_correct": final_correct, "generator": "toy-chunk-policy"}
+
+
+def test_first_error_records_balance_error_and_correct_trajectories():
+    recs = [_trajectory(i, 1, False) for i in range(6)] + [_trajectory(6 + i, -1, True) for i in range(2)]
+    chosen = judge_stage.first_error_records(recs, 4, seed=0)
+    assert sorted(r.label for r in chosen) == [-1, -1, 1, 1]  # 2 of each kind
+    source = {tuple(r["completions"]): r for r in recs}
+    assert all(r.problem == PROBLEM and r.label == source[r.steps]["true_first_error"]
+               and r.final_answer_correct == source[r.steps]["final_correct"] for r in chosen)
+    assert judge_stage.first_error_records(recs, 4, seed=0) == chosen  # seeded
+    # too few correct trajectories: errors fill up; asking for more than there are gives them all
+    assert sorted(r.label for r in judge_stage.first_error_records(recs, 6, seed=0)) == [-1, -1, 1, 1, 1, 1]
+    assert len(judge_stage.first_error_records(recs, 100, seed=0)) == 8
+    assert judge_stage.first_error_records(recs, 0, seed=0) == []
+
+
+def test_first_error_summary_scores_like_processbench_by_hand():
+    recs = [_trajectory(0, 1, False), _trajectory(1, 2, False), _trajectory(2, -1, True), _trajectory(3, -1, True)]
+    records = judge_stage.first_error_records(recs, 4, seed=0)
+    # the judge flags step 1 of trajectory 0 (right: its first error), step 0 of trajectory 1 (too early), nothing in
+    # trajectory 2 (right), and step 2 of trajectory 3 (a false alarm on a correct solution)
+    flagged = [recs[0]["completions"][1], recs[1]["completions"][0], recs[3]["completions"][2]]
+    summary = judge_stage.first_error_summary(_ScriptedJudge(flagged), records)
+    assert summary["first_error_acc_error"] == pytest.approx(50.0)
+    assert summary["first_error_acc_correct"] == pytest.approx(50.0)
+    assert summary["first_error_f1"] == pytest.approx(50.0)
+    perfect = judge_stage.first_error_summary(_ScriptedJudge([recs[0]["completions"][1], recs[1]["completions"][2]]),
+                                              records)
+    assert perfect == {"first_error_f1": 100.0, "first_error_acc_error": 100.0, "first_error_acc_correct": 100.0}

@@ -87,11 +87,16 @@ print(evaluation.evaluate("zero_shot", evaluation.generative(init_model)))
 
 Each run starts from the same initial model. Logged per step: training reward, policy entropy and the
 share of groups whose 4 verdicts all agree (zero advantage, so no gradient); every `eval_every` steps,
-held-out step accuracy against the run's own labels and against the truth. Choices the paper leaves open
-(`JudgeTrainingConfig`): no KL term, rollout temperature 1, a constant learning rate.
+held-out step accuracy against the run's own labels and against the truth, and the first-error F1 on
+`eval_first_error_records` whole held-out trajectories (what notebook 04 measures). Choices the paper leaves
+open (`JudgeTrainingConfig`): the KL weight `beta` (0 by default, 0.04 on the toy tier), rollout temperature 1,
+a constant learning rate.
 """),
 ("code", r"""
-trained, history = judge_runs.train_grpo_judges(balanced, items_eval, tokenizer, cfg, init_dir, run_dir)
+from stepwiser_core.judge_stage import first_error_records
+
+first_error = first_error_records(heldout_records, cfg.eval_first_error_records, cfg.seed)
+trained, history = judge_runs.train_grpo_judges(balanced, items_eval, tokenizer, cfg, init_dir, run_dir, first_error)
 history.to_csv(results_dir / "grpo_history.csv", index=False)
 display(Image(plots.grpo_curves(history, results_dir / "grpo_curves.png")))
 """),
