@@ -63,6 +63,11 @@ def sft_responses(problems: Sequence[Problem], samples: Sequence[Sequence[str]],
     return [(problem, t) for problem, texts in zip(problems, kept, strict=True) for t in texts]
 
 
+def response_accuracy(responses: Sequence[tuple[Problem, str]], verifier: AnswerVerifier) -> float:
+    """The share of (problem, response) pairs whose final answer is right (0.0 for none): the SFT data's accuracy."""
+    return sum(verifier.is_correct(t, str(p.answer)) for p, t in responses) / max(len(responses), 1)
+
+
 @dataclass(frozen=True)
 class SegmentationData:
     examples: list[Example]  # SFT examples: chunk-policy prompt -> the response with <chunk> tags

@@ -69,9 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     chunk_texts = base_policy.sample_solutions(chunk_gen, tokenizer, eval_problems, sampling, cfg.chunk_template)
     stats = pd.concat([pd.read_csv(tier_runs / "01_segmentation" / "solution_stats.csv").query("segmentation == 'blankline'"),
                        chunk_policy.solution_stats(eval_problems, chunk_texts, tokenizer, verifier, "chunks")])
-    n_right = sum(verifier.is_correct(t, str(p.answer)) for p, t in responses)
     metrics = {"overrides": overrides, "sft_examples": n_examples, "seconds": round(time.time() - started),
-               "sft_response_accuracy": n_right / max(len(responses), 1),
+               "sft_response_accuracy": chunk_policy.response_accuracy(responses, verifier),
                **chunk_policy.segmentation_metrics(stats, chunk_texts)}
     print(chunk_policy.table4(stats).to_string(index=False))
     print(stats.groupby(["segmentation", "level"])["answer_correct"].mean().unstack().round(3).to_string())

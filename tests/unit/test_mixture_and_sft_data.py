@@ -6,7 +6,7 @@ import random
 import pytest
 
 from stepwiser_core.base_policy import build_mixture, judge_exercises
-from stepwiser_core.chunk_policy import correct_responses, sft_responses
+from stepwiser_core.chunk_policy import correct_responses, response_accuracy, sft_responses
 from stepwiser_core.judge import DIRECT_INSTRUCTION, parse_verdict
 from stepwiser_core.judge_rl import direct_reward
 from stepwiser_core.verify import make_verifier
@@ -103,11 +103,11 @@ def test_sft_correct_share_swaps_wrong_responses_for_spare_right_ones_of_the_sam
     verifier = make_verifier("exact")
 
     def share(responses):
-        return sum(verifier.is_correct(t, str(p.answer)) for p, t in responses) / len(responses)
+        return response_accuracy(responses, verifier)
 
     plain = sft_responses(problems, samples, verifier, 2, correct_only=False)
     assert sft_responses(problems, samples, verifier, 2, False, correct_share=0.0) == plain
-    assert share(plain) == 1 / 6
+    assert share(plain) == 1 / 6 and response_accuracy([], verifier) == 0.0
     # target 1/3: exactly one swap (1/6 -> 2/6), a wrong slot of prompt 0 or 1 becomes that prompt's spare right one
     once = sft_responses(problems, samples, verifier, 2, False, correct_share=1 / 3, seed=0)
     assert share(once) == pytest.approx(2 / 6)

@@ -49,9 +49,9 @@ samples = base_policy.sample_solutions(base_gen, tokenizer, prompts,
                                        Sampling(cfg.max_new_tokens, 1.0, cfg.samples_per_prompt, cfg.seed), cfg.base_template)
 responses = chunk_policy.sft_responses(prompts, samples, verifier, cfg.max_correct_per_prompt,
                                        cfg.sft_correct_only, cfg.sft_correct_share, cfg.seed)
-n_right = sum(verifier.is_correct(t, str(p.answer)) for p, t in responses)
+sft_accuracy = chunk_policy.response_accuracy(responses, verifier)
 print(f"{len(prompts)} prompts x {cfg.samples_per_prompt} samples -> {len(responses)} responses kept "
-      f"({n_right / max(len(responses), 1):.1%} with a right answer)")
+      f"({sft_accuracy:.1%} with a right answer)")
 """),
 ("md", r"""
 ## 2 · Teacher segmentation and the exact-reconstruction filter
@@ -112,7 +112,7 @@ from stepwiser_core.tables import write_table
 
 metrics = {"tier": cfg.tier, "seed": cfg.seed, "reconstruction_exact_rate": reconstruction_exact_rate,
            "responses_kept_rate": seg.kept / max(seg.responses, 1), "sft_examples": len(seg.examples),
-           "sft_correct_only": cfg.sft_correct_only, "sft_response_accuracy": n_right / max(len(responses), 1),
+           "sft_correct_only": cfg.sft_correct_only, "sft_response_accuracy": sft_accuracy,
            **chunk_policy.segmentation_metrics(stats, chunk_texts)}
 atomic_write_json(results_dir / "metrics.json", metrics)
 write_table(table4, results_dir, "table4")
