@@ -209,6 +209,34 @@ def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[st
     return rows
 
 
+def _verdict_error_causes(rows: Iterable[Mapping], on_correct_steps: bool) -> pd.DataFrame:
+    """The cause split behind `false_negative_causes` (correct steps, errors = not Positive) and
+    `missed_error_causes` (wrong steps, errors = Positive): each cause counted only when the earlier ones do not
+    apply, shares of the judge's errors."""
+    df = pd.DataFrame(list(rows), columns=STEP_AUDIT_COLUMNS)
+    steps = df[df["step_correct"].astype(bool) == on_correct_steps]
+    n_name, rate_name = ("n_correct_steps", "positive_rate") if on_correct_steps else ("n_wrong_steps", "negative_rate")
+    out = []
+    for judge, g in steps.groupby("judge", sort=False):
+        if on_correct_steps:
+            errors = g[g["verdict"] != True]  # noqa: E712 (None, False and NaN all count as not Positive)
+        else:  # an unparsable verdict on a wrong step predicts no error there: a miss as well
+            errors = g[g["verdict"] != False]  # noqa: E712
+        unparsed = errors["verdict"].isna()
+        computation_wrong = ~unparsed & (errors["computation_correct"] != True)  # noqa: E712
+        quote_wrong = ~unparsed & ~computation_wrong & (errors["quote_correct"] == False)  # noqa: E712
+        earlier = unparsed | computation_wrong | quote_wrong
+        comparison_wrong = ~earlier & (errors["comparison_correct"] != True)  # noqa: E712
+        n = len(errors)
+        share = (lambda mask: float(mask.sum()) / n) if n else (lambda mask: float("nan"))
+        out.append({"judge": judge, n_name: len(g), rate_name: 1 - n / len(g),
+                    "unparsed": share(unparsed), "computation_wrong": share(computation_wrong),
+                    "quote_wrong": share(quote_wrong), "comparison_wrong": share(comparison_wrong),
+                    "other": share(~earlier & ~comparison_wrong)})
+    return pd.DataFrame(out, columns=["judge", n_name, rate_name, "unparsed", "computation_wrong", "quote_wrong",
+                                      "comparison_wrong", "other"])
+
+
 def false_negative_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
     """Per judge, on the correct steps of `benchmark_step_rows`: how many (`n_correct_steps`), the share judged
     Positive, and how the others split, each cause counted only when the earlier ones do not apply: `unparsed`
@@ -217,23 +245,15 @@ def false_negative_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
     `comparison_wrong` (Match wrong about the two lines it compares) and `other` (the analysis reads right and
     still the verdict is Negative). The five shares sum to 1 over the judge's false
     Negatives (NaN when it has none)."""
-    df = pd.DataFrame(list(rows), columns=STEP_AUDIT_COLUMNS)
-    out = []
-    for judge, g in df[df["step_correct"].astype(bool)].groupby("judge", sort=False):
-        negative = g[g["verdict"] != True]  # noqa: E712 (None, False and NaN all count as not Positive)
-        unparsed = negative["verdict"].isna()
-        computation_wrong = ~unparsed & (negative["computation_correct"] != True)  # noqa: E712
-        quote_wrong = ~unparsed & ~computation_wrong & (negative["quote_correct"] == False)  # noqa: E712
-        earlier = unparsed | computation_wrong | quote_wrong
-        comparison_wrong = ~earlier & (negative["comparison_correct"] != True)  # noqa: E712
-        n = len(negative)
-        share = (lambda mask: float(mask.sum()) / n) if n else (lambda mask: float("nan"))
-        out.append({"judge": judge, "n_correct_steps": len(g), "positive_rate": 1 - n / len(g),
-                    "unparsed": share(unparsed), "computation_wrong": share(computation_wrong),
-                    "quote_wrong": share(quote_wrong), "comparison_wrong": share(comparison_wrong),
-                    "other": share(~earlier & ~comparison_wrong)})
-    return pd.DataFrame(out, columns=["judge", "n_correct_steps", "positive_rate", "unparsed", "computation_wrong",
-                                      "quote_wrong", "comparison_wrong", "other"])
+    return _verdict_error_causes(rows, on_correct_steps=True)
+
+
+def missed_error_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """The same split on the wrong steps of `benchmark_step_rows` (each solution's first error): how many
+    (`n_wrong_steps`), the share caught (`negative_rate`, judged Negative), and why the others were passed
+    (Positive or unparsable). `computation_wrong` here is typically a re-derivation that repeats the chunk's own
+    mistake; `comparison_wrong` a "Match: yes" under two different lines."""
+    return _verdict_error_causes(rows, on_correct_steps=False)
 
 
 def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:

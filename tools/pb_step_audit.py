@@ -69,13 +69,16 @@ def main() -> None:
 
     score_table = pd.DataFrame(scores)
     causes = faithfulness.false_negative_causes(rows)
+    missed = faithfulness.missed_error_causes(rows)
     by_position = faithfulness.positive_rate_by_position(rows)
     print("F1 (greedy)\n", score_table.to_string(index=False))
     print("correct steps judged Positive, by position\n", by_position.round(3).to_string(index=False))
     print("false Negatives on correct steps, by cause\n", causes.round(3).to_string(index=False))
+    print("missed errors (first wrong steps not judged Negative), by cause\n", missed.round(3).to_string(index=False))
     if not args.no_write and not args.judge:  # experiment judges never go into results/
         out = ROOT / cfg.results_root / args.tier / "04_processbench"
         write_table(causes, out, "step_audit_false_negatives")
+        write_table(missed, out, "step_audit_missed_errors")
         write_table(by_position, out, "step_audit_positive_rate_by_position")
 
 

@@ -5,7 +5,8 @@ import math
 import pytest
 
 from stepwiser_core.faithfulness import (benchmark_step_rows, check_rationale, expected_check, faithfulness_rows,
-                                        faithfulness_table, false_negative_causes, positive_rate_by_position)
+                                        faithfulness_table, false_negative_causes, missed_error_causes,
+                                        positive_rate_by_position)
 from stepwiser_core.instruct import lines_analysis, toy_analysis
 from stepwiser_core.judge import format_judgment
 from stepwiser_core.judge_eval import JudgeItem
@@ -233,3 +234,23 @@ def test_false_negative_causes_by_hand():
     assert by_position["n"].tolist() == [2, 2, 3, 2]
     perfect = false_negative_causes([row(0, True, True, True)]).iloc[0]
     assert perfect["positive_rate"] == 1.0 and math.isnan(perfect["comparison_wrong"])
+
+
+def test_missed_error_causes_by_hand():
+    def row(verdict, computation, comparison, correct=False, quote=True):
+        return {"judge": "j", "id": "x", "generator": "g", "position": 1, "step_correct": correct,
+                "verdict": verdict, "computation_correct": computation, "quote_correct": quote,
+                "comparison_correct": comparison}
+
+    rows = [row(False, True, True), row(False, False, True),  # caught (even with a wrong re-derivation)
+            row(None, None, None),               # unparsable: no error predicted there, a miss
+            row(True, False, True),              # the re-derivation repeats the chunk's mistake
+            row(True, True, False),              # "Match: yes" under two different lines
+            row(True, True, False, quote=False),  # quoted the wrong line, so Match compared the wrong pair
+            row(True, True, True, correct=True)]  # a correct step: not counted here
+    t = missed_error_causes(rows).iloc[0]
+    assert t["n_wrong_steps"] == 6
+    assert t["negative_rate"] == pytest.approx(2 / 6)
+    assert (t["unparsed"], t["computation_wrong"], t["quote_wrong"], t["comparison_wrong"], t["other"]) == \
+        pytest.approx((1 / 4, 1 / 4, 1 / 4, 1 / 4, 0.0))
+    assert math.isnan(missed_error_causes([row(False, True, True)]).iloc[0]["other"])
