@@ -126,21 +126,30 @@ def judge_items_from_records(records: Sequence[dict], rule: str,
     return items
 
 
-def balance(items: Sequence[dict], seed: int, enabled: bool = True) -> list[dict]:
-    """Randomly down-sample the majority label so Positive and Negative items are exactly 50/50 (paper §3.3,
-    App. A.4: "essential for stable RL"). Every minority item is kept; the result is shuffled; the same
-    items and seed give the same result. `enabled=False` (the "ablate balancing" run) returns the items
-    unchanged and in their order (TRL shuffles the training set itself).
+def balance(items: Sequence[dict], seed: int, enabled: bool = True, positive_share: float = 0.5) -> list[dict]:
+    """Randomly down-sample so Positive items are `positive_share` of the result (paper §3.3, App. A.4: 50/50,
+    "essential for stable RL"), keeping as many items as that share allows: every item of the label that limits
+    it. The result is shuffled; the same items and seed give the same result. `enabled=False` (the "ablate
+    balancing" run) returns the items unchanged and in their order (TRL shuffles the training set itself).
+    A share other than 0.5 is NOT the paper: it sets the label mix GRPO sees, e.g. nearer to the share of correct
+    steps the benchmark asks about (README, "Toy ProcessBench").
     """
     if not enabled:
         return list(items)
+    if not 0.0 < positive_share < 1.0:
+        raise ValueError(f"positive_share must lie strictly between 0 and 1, got {positive_share}")
     rng = random.Random(seed)
     pos = [it for it in items if it["label"]]
     neg = [it for it in items if not it["label"]]
     if not pos or not neg:
         raise ValueError(f"cannot balance: {len(pos)} Positive and {len(neg)} Negative items")
-    n = min(len(pos), len(neg))
-    chosen = (pos if len(pos) == n else rng.sample(pos, n)) + (neg if len(neg) == n else rng.sample(neg, n))
+    ratio = positive_share / (1.0 - positive_share)  # Positive items per Negative item
+    n_pos, n_neg = round(len(neg) * ratio), len(neg)
+    if n_pos > len(pos):  # the Positive items limit the set
+        n_pos, n_neg = len(pos), min(len(neg), round(len(pos) / ratio))
+    n_pos, n_neg = max(n_pos, 1), max(n_neg, 1)
+    chosen = (pos if len(pos) == n_pos else rng.sample(pos, n_pos)) + \
+        (neg if len(neg) == n_neg else rng.sample(neg, n_neg))
     rng.shuffle(chosen)
     return chosen
 

@@ -160,6 +160,7 @@ class JudgeTrainingConfig(StageBase):
     rules: list[str] = field(default_factory=lambda: ["abs_q", "rel_ratio", "rel_effective"])
     ablation_rule: str = "rel_ratio"  # [P Table 6] ablations (no clip-higher, no CoT, RS-FT) use Rel-Ratio
     balance: bool = True  # [P §3.3] down-sample the majority label to 50/50
+    balance_positive_share: float = 0.5  # [P §3.3] 0.5; other values (NOT the paper) set the label mix GRPO sees
     max_steps_after_error: int = -1  # chunks kept after the first Negative label; -1: all (every labelled chunk)
     heldout_share: float = 0.2  # problems held out of training, for the step-accuracy curves
     # --- GRPO ([P §4.1] lr 1e-6, 1024 prompts/step, group 4, clip-higher 0.2/0.28, 800 steps; for 1.5B/7B)

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             from stepwiser_core.judge_rl import balance
 
             clean = [it for it in items[rule] if it["true_label"] is not None and it["label"] == it["true_label"]]
-            balanced = {rule: balance(clean, cfg.seed, cfg.balance)}
+            balanced = {rule: balance(clean, cfg.seed, cfg.balance, cfg.balance_positive_share)}
             print(f"oracle-clean: {len(clean)} of {len(items[rule])} items agree with the truth; "
                   f"{len(balanced[rule])} after balancing", flush=True)
         trained, frame = judge_runs.train_grpo_judge(f"exp_{rule}", rule, balanced[rule], items_eval, tokenizer, cfg,

@@ -117,6 +117,20 @@ def test_balance_is_deterministic_by_seed():
     assert len({tuple(it["id"] for it in balance(items, seed=s)) for s in range(10)}) > 1
 
 
+def test_balance_to_another_positive_share_keeps_the_limiting_label_whole():
+    items = _items(20, 5)  # 20 Positive, 5 Negative
+    out = balance(items, seed=0, positive_share=0.8)  # 4 Positive per Negative: every item of each label fits
+    assert len(out) == 25 and sum(it["label"] for it in out) == 20
+    out = balance(items, seed=0, positive_share=0.75)  # 3 per Negative: 15 of the 20 Positive, all 5 Negative
+    assert len(out) == 20 and sum(it["label"] for it in out) == 15
+    assert {it["id"] for it in out if not it["label"]} == {20, 21, 22, 23, 24}
+    out = balance(_items(6, 10), seed=0, positive_share=0.6)  # Positive items limit: 6 of them, 4 Negative
+    assert len(out) == 10 and sum(it["label"] for it in out) == 6
+    assert balance(items, seed=4, positive_share=0.5) == balance(items, seed=4)  # 0.5 is the default, exactly
+    with pytest.raises(ValueError, match="strictly between"):
+        balance(items, seed=0, positive_share=1.0)
+
+
 def test_disabled_balance_leaves_the_items_alone():
     items = _items(7, 3)
     assert balance(items, seed=0, enabled=False) == items
