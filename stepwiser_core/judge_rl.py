@@ -349,3 +349,18 @@ def history_frame(log_history: Sequence[dict]) -> pd.DataFrame:
             frame[col] = math.nan
     rest = [c for c in frame.columns if c not in base]
     return frame[base + rest].astype({c: float for c in base[1:]}).reset_index(drop=True)
+
+
+def training_trend(history: pd.DataFrame, window: int = 20,
+                   columns: Sequence[str] = ("reward", "entropy", "zero_std_share")) -> pd.DataFrame:
+    """Per run (column `run`), each training column averaged over the first `window` steps and over the last
+    `window` logged steps (`<col>_first`, `<col>_last`): whether GRPO learned, read off a noisy per-step log.
+    Evaluation-only rows (NaN training columns, e.g. step 0) are left out."""
+    rows = []
+    for run, g in history.groupby("run", sort=False):
+        g = g.dropna(subset=["reward"])
+        first, last = g[g["step"] <= window], g[g["step"] > g["step"].max() - window]
+        rows.append({"run": run, "steps_logged": len(g),
+                     **{f"{c}_{part}": float(d[c].mean()) for c in columns
+                        for part, d in (("first", first), ("last", last))}})
+    return pd.DataFrame(rows)

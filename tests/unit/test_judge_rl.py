@@ -6,7 +6,8 @@ import pytest
 
 from stepwiser_core.judge import DIRECT_INSTRUCTION
 from stepwiser_core.judge_rl import (GRPOSettings, balance, cot_reward, direct_reward, grpo_config,
-                                     grpo_train, history_frame, judge_items_from_records, label_shares, rl_dataset)
+                                     grpo_train, history_frame, judge_items_from_records, label_shares, rl_dataset,
+                                     training_trend)
 from stepwiser_core.models import ModelShape, build_model
 from stepwiser_core.tokenizer import build_tokenizer
 
@@ -226,3 +227,21 @@ def test_eval_callback_runs_at_start_every_k_steps_and_at_the_end(capsys):
                                  {"eval_acc": 3.0, "step": 3}]
     assert model.training  # the training mode is restored after each evaluation
     assert "held-out at step 2: acc 2.000" in capsys.readouterr().out  # the curve is shown while it trains
+
+
+def test_training_trend_averages_the_first_and_last_window_per_run():
+    import pandas as pd
+
+    history = pd.DataFrame({
+        "run": ["a"] * 6 + ["b"] * 3,
+        "step": [0, 1, 5, 9, 13, 17, 1, 5, 9],
+        "reward": [float("nan"), 0.2, 0.4, 0.6, 0.8, 1.0, 0.5, 0.5, 0.9],
+        "entropy": [float("nan"), 1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0],
+        "zero_std_share": [float("nan"), 0.0, 0.0, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0]})
+    t = training_trend(history, window=8).set_index("run")
+    assert t.loc["a", "steps_logged"] == 5  # the evaluation-only step 0 is not a training step
+    assert t.loc["a", "reward_first"] == pytest.approx(0.3)   # steps 1, 5
+    assert t.loc["a", "reward_last"] == pytest.approx(0.9)    # steps 13, 17 (> 17 - 8)
+    assert t.loc["a", "zero_std_share_last"] == pytest.approx(0.75)
+    assert t.loc["b", "reward_first"] == pytest.approx(0.5)   # steps 1, 5
+    assert t.loc["b", "reward_last"] == pytest.approx(0.7)    # steps 5, 9 (> 9 - 8): the windows may overlap
