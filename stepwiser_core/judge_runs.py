@@ -167,11 +167,20 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
     return model, frame
 
 
+def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
+    """Options of `train_grpo_judge` for one GRPO variant: `stepwiser` (CoT, clip-higher), `no_clip_higher`
+    (ε_high = ε_low, the symmetric PPO clip) or `no_cot` (the verdict alone, format penalty)."""
+    options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False}}
+    if variant not in options:
+        raise ValueError(f"unknown GRPO variant {variant!r}; expected one of {sorted(options)}")
+    return options[variant]
+
+
 def grpo_run_specs(cfg: JudgeTrainingConfig) -> list[tuple[str, str, dict]]:
     """The GRPO runs of the stage: (name, label rule, options of `train_grpo_judge`), StepWiser per rule first."""
-    runs = [(f"stepwiser_{rule}", rule, {}) for rule in cfg.rules]
-    runs += [("no_clip_higher", cfg.ablation_rule, {"epsilon_high": cfg.epsilon_low})] if cfg.run_no_clip_higher else []
-    runs += [("no_cot", cfg.ablation_rule, {"cot": False})] if cfg.run_no_cot else []
+    runs = [(f"stepwiser_{rule}", rule, grpo_variant_options("stepwiser", cfg)) for rule in cfg.rules]
+    runs += [(v, cfg.ablation_rule, grpo_variant_options(v, cfg))
+             for v, on in (("no_clip_higher", cfg.run_no_clip_higher), ("no_cot", cfg.run_no_cot)) if on]
     return runs
 
 

@@ -68,3 +68,14 @@ def table5_markdown(table: pd.DataFrame, kinds: Mapping[str, str], subsets: Sequ
             rows.append({"method": method, "signal": rule, "source": "paper (Qwen2.5-1.5B-chunk)",
                          **dict(zip(headers, paper[:4])), "Avg": paper[4]})
     return to_markdown(pd.DataFrame(rows), digits=1)
+
+
+def seed_summary(rows: pd.DataFrame, reference_f1: float) -> pd.DataFrame:
+    """Per label rule, the spread of the benchmark's average F1 over training seeds, and how many seeds beat
+    `reference_f1` (the zero-shot judge). `rows` has one row per (label_rule, seed) with an `f1` column; the
+    standard deviation is the sample one (ddof = 1; NaN for a single seed)."""
+    g = rows.groupby("label_rule", sort=False)["f1"]
+    out = pd.DataFrame({"seeds": g.size(), "f1_mean": g.mean(), "f1_sd": g.std(ddof=1), "f1_min": g.min(),
+                        "f1_max": g.max(), "seeds_above_reference": g.apply(lambda f: int((f > reference_f1).sum()))})
+    out["reference_f1"] = reference_f1
+    return out.reset_index()

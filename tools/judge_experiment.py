@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tier", default="toy")
     ap.add_argument("--rule", default=None, help="train one GRPO judge on this rule's labels (default: ablation_rule)")
     ap.add_argument("--no-grpo", action="store_true", help="only the warm-up and its audit")
+    ap.add_argument("--variant", default="stepwiser", choices=["stepwiser", "no_clip_higher", "no_cot"],
+                    help="the GRPO run: StepWiser (CoT, clip-higher), or one of notebook 03's opt-in ablations")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--init", default=None, help="an already warmed judge init to start from (skips the warm-up)")
     ap.add_argument("--out", default="/tmp/judge_exp")
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     warm_keys = {k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup") or k in ("seed", "judge_init_dir")}
     warm_id = hashlib.sha256(json.dumps(warm_keys, sort_keys=True).encode()).hexdigest()[:10]
     warm_dir = Path(args.out) / f"warm_{warm_id}"
-    run_dir = Path(args.out) / f"run_{config_hash(cfg)}{'_oracle_clean' if args.oracle_clean else ''}"
+    suffix = ("_oracle_clean" if args.oracle_clean else "") + ("" if args.variant == "stepwiser" else f"_{args.variant}")
+    run_dir = Path(args.out) / f"run_{config_hash(cfg)}{suffix}"
     print("warm-up", warm_keys, "->", warm_dir, flush=True)
 
     init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
@@ -116,16 +119,20 @@ def main(argv: list[str] | None = None) -> None:
             balanced = {rule: balance(clean, cfg.seed, cfg.balance, cfg.balance_positive_share)}
             print(f"oracle-clean: {len(clean)} of {len(items[rule])} items agree with the truth; "
                   f"{len(balanced[rule])} after balancing", flush=True)
-        trained, frame = judge_runs.train_grpo_judge(f"exp_{rule}", rule, balanced[rule], items_eval, tokenizer, cfg,
+        options = judge_runs.grpo_variant_options(args.variant, cfg)
+        name = f"exp_{rule}" if args.variant == "stepwiser" else f"exp_{args.variant}_{rule}"
+        trained, frame = judge_runs.train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg,
                                                      judge_init, run_dir, first_error=first_error_records(
-                                                         heldout_records, cfg.eval_first_error_records, cfg.seed))
+                                                         heldout_records, cfg.eval_first_error_records, cfg.seed),
+                                                     **options)
         frame.to_csv(run_dir / "history.csv", index=False)
         cols = [c for c in ("step", "reward", "entropy", "zero_std_share") if c in frame]
         print(frame[cols].dropna().iloc[::10].round(3).to_string(index=False), flush=True)
         evals = frame[[c for c in frame if c.startswith("eval_acc") or c == "step"]].dropna()
         print(evals.round(3).to_string(index=False), flush=True)
-        report["trained"] = evaluation.evaluate("trained", evaluation.generative(trained))
-        if args.samples:
+        cot = options.get("cot", True)
+        report["trained"] = evaluation.evaluate("trained", evaluation.generative(trained, cot=cot))
+        if args.samples and cot:
             report["trained"].update(sampled_audit(evaluation, trained, items_eval, args.samples, cfg.temperature))
         print("trained", {k: round(v, 3) for k, v in report["trained"].items()}, flush=True)
         (run_dir / "report.json").write_text(json.dumps({"config": vars(cfg), **report}, indent=1, default=str))

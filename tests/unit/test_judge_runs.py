@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from stepwiser_core import judge_runs
 from stepwiser_core.stages import JudgeTrainingConfig
@@ -146,3 +147,12 @@ def test_heldout_summary_lists_every_already_evaluated_judge_first_in_order():
     table = judge_runs.heldout_summary(Evaluated(), {}, {}, None)
     assert table.to_dict("records") == [{"judge": "init_before_warmup", "acc_truth": 0.5},
                                         {"judge": "zero_shot", "acc_truth": 0.6}]
+
+
+def test_grpo_variant_options_and_unknown_variant():
+    cfg = JudgeTrainingConfig(epsilon_low=0.15)
+    assert judge_runs.grpo_variant_options("stepwiser", cfg) == {}
+    assert judge_runs.grpo_variant_options("no_clip_higher", cfg) == {"epsilon_high": 0.15}
+    assert judge_runs.grpo_variant_options("no_cot", cfg) == {"cot": False}
+    with pytest.raises(ValueError, match="unknown GRPO variant 'no_kl'"):
+        judge_runs.grpo_variant_options("no_kl", cfg)

@@ -140,3 +140,15 @@ def test_first_error_summary_scores_like_processbench_by_hand():
     perfect = judge_stage.first_error_summary(_ScriptedJudge([recs[0]["completions"][1], recs[1]["completions"][2]]),
                                               records)
     assert perfect == {"first_error_f1": 100.0, "first_error_acc_error": 100.0, "first_error_acc_correct": 100.0}
+
+
+def test_seed_summary_by_hand():
+    rows = pd.DataFrame({"label_rule": ["abs_q", "abs_q", "abs_q", "rel_ratio"], "seed": [0, 1, 2, 0],
+                         "f1": [40.0, 70.0, 55.0, 80.0]})
+    out = pb_report.seed_summary(rows, reference_f1=60.0).set_index("label_rule")
+    assert list(out.index) == ["abs_q", "rel_ratio"]
+    assert out.loc["abs_q", "seeds"] == 3 and out.loc["abs_q", "f1_mean"] == pytest.approx(55.0)
+    assert out.loc["abs_q", "f1_sd"] == pytest.approx(15.0)  # sqrt((225 + 225 + 0) / 2)
+    assert (out.loc["abs_q", "f1_min"], out.loc["abs_q", "f1_max"]) == (40.0, 70.0)
+    assert out.loc["abs_q", "seeds_above_reference"] == 1 and out.loc["rel_ratio", "seeds_above_reference"] == 1
+    assert math.isnan(out.loc["rel_ratio", "f1_sd"]) and (out.reference_f1 == 60.0).all()

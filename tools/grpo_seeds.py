@@ -1,0 +1,92 @@
+"""StepWiser GRPO over several seeds: each seed retrains every StepWiser judge from notebook 03's warmed init
+(the same `judge_init`, so the warm-up is held fixed) with `-p seed S`, which redraws the train / held-out split of
+02's problems, the 50/50 balancing subset, the batch order and GRPO's samples. Each judge is then scored greedily
+on notebook 04's toy ProcessBench; seed 0 is notebook 03's own run (read from 03's and 04's results, not retrained).
+
+    python tools/grpo_seeds.py --seeds 1 2          # about 20 min per GRPO run at 1 thread, 2 min per scoring
+    python tools/grpo_seeds.py --seeds 1 2 --ablations   # + notebook 03's opt-in no-clip-higher and no-CoT runs
+                                                          #   (Rel-Ratio, seed 0), which the toy tier skips
+
+Resumes: a judge already trained under --out (by this tool or by the equivalent `tools/judge_experiment.py --init
+runs/toy/03_judge_training/judge_init --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE`) is not retrained.
+Writes results/toy/04_processbench/grpo_seeds.{csv,md} (one row per rule and seed) and grpo_seeds_summary.{csv,md}
+(per rule: mean, sample sd, range, and how many seeds beat the zero-shot judge), unless --no-write.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def trained_judge(out: Path, variant: str, seed: int, rule: str, threads: int) -> Path:
+    """The judge of one (variant, seed, rule) GRPO run under `out`, trained first if it is not there."""
+    stem = "" if variant == "stepwiser" else f"{variant}_"
+    run_out = out / f"{stem}seed{seed}_{rule}"
+    pattern = f"run_*/judges/exp_{stem}{rule}/config.json"
+    if not sorted(run_out.glob(pattern)):
+        import judge_experiment
+
+        judge_experiment.main(["--init", str(ROOT / "runs/toy/03_judge_training/judge_init"), "--rule", rule,
+                               "--variant", variant, "--samples", "0", "-p", "seed", str(seed),
+                               "--out", str(run_out), "--threads", str(threads)])
+    return sorted(run_out.glob(pattern))[-1].parent
+
+
+def main() -> None:
+    import pandas as pd
+    import torch
+
+    from stepwiser_core import pb_report, pb_stage, processbench
+    from stepwiser_core.config import load_config
+    from stepwiser_core.stages import ProcessBenchConfig
+    from stepwiser_core.tables import write_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2], help="seeds to train (0 is notebook 03's run)")
+    ap.add_argument("--rules", nargs="+", default=["abs_q", "rel_ratio", "rel_effective"])
+    ap.add_argument("--out", default="/tmp/grpo_seeds")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ablations", action="store_true", help="also the no-clip-higher and no-CoT GRPO runs")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(ROOT / "tools"))
+
+    cfg = load_config(ProcessBenchConfig, ROOT / "params" / "toy" / "04_processbench.yaml", {}, "toy")
+    runs, results = ROOT / cfg.runs_root / "toy", ROOT / cfg.results_root / "toy"
+    bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
+    table = pd.read_csv(results / "04_processbench" / "table.csv").query("subset == 'average'").set_index("judge")
+    heldout = pd.read_csv(results / "03_judge_training" / "heldout_step_accuracy.csv").set_index("judge")
+
+    def row(variant: str, rule: str, seed: int, avg: pd.Series, init_acc: float, acc: float) -> dict:
+        return {"variant": variant, "label_rule": rule, "seed": seed, "heldout_acc_init": init_acc, "heldout_acc_trained": acc,
+                "acc_error": avg.acc_error, "acc_correct": avg.acc_correct, "f1": avg.f1}
+
+    rows = [row("stepwiser", rule, 0, table.loc[f"stepwiser_{rule}"], heldout.loc["zero_shot", "acc_truth"],
+                heldout.loc[f"stepwiser_{rule}", "acc_truth"]) for rule in args.rules]
+    specs = [("stepwiser", rule, seed) for seed in args.seeds for rule in args.rules]
+    specs += [(v, "rel_ratio", 0) for v in ("no_clip_higher", "no_cot")] if args.ablations else []
+    for variant, rule, seed in specs:
+        path = trained_judge(Path(args.out), variant, seed, rule, args.threads)
+        report = json.loads((path.parents[1] / "report.json").read_text())
+        entry = {"path": path, "kind": "direct" if variant == "no_cot" else "cot", "rule": rule}
+        scored, _ = pb_stage.score_judges({f"{variant}_seed{seed}_{rule}": entry}, bench, cfg)
+        avg = scored.query("subset == 'average'").iloc[0]
+        rows.append(row(variant, rule, seed, avg, report["init"]["acc_truth"], report["trained"]["acc_truth"]))
+    frame = pd.DataFrame(rows).sort_values(["variant", "label_rule", "seed"], kind="stable")
+    summary = pb_report.seed_summary(frame.query("variant == 'stepwiser'"),
+                                     reference_f1=float(table.loc["zero_shot", "f1"]))
+    print(frame.round(3).to_string(index=False))
+    print(summary.round(1).to_string(index=False))
+    if not args.no_write:
+        write_table(frame, results / "04_processbench", "grpo_seeds")
+        write_table(summary, results / "04_processbench", "grpo_seeds_summary", digits=1)
+
+
+if __name__ == "__main__":
+    main()
