@@ -9,7 +9,9 @@ on notebook 04's toy ProcessBench; seed 0 is notebook 03's own run (read from 03
 
 Resumes: a judge already trained under --out (by this tool or by the equivalent `tools/judge_experiment.py --init
 runs/toy/03_judge_training/judge_init --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE`) is not retrained.
-Writes results/toy/04_processbench/grpo_seeds.{csv,md} (one row per rule and seed) and grpo_seeds_summary.{csv,md}
+Writes results/toy/04_processbench/grpo_seeds.{csv,md} (one row per run: held-out accuracy vs the truth before and
+after, the benchmark's average accuracies and F1, and the training reward / entropy / zero-advantage share over the
+first and last 20 steps, `judge_rl.training_trend`) and grpo_seeds_summary.{csv,md}
 (per rule: mean, sample sd, range, and how many seeds beat the zero-shot judge), unless --no-write.
 """
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main() -> None:
 
     from stepwiser_core import pb_report, pb_stage, processbench
     from stepwiser_core.config import load_config
+    from stepwiser_core.judge_rl import training_trend
     from stepwiser_core.stages import ProcessBenchConfig
     from stepwiser_core.tables import write_table
 
@@ -62,22 +65,25 @@ def main() -> None:
     bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
     table = pd.read_csv(results / "04_processbench" / "table.csv").query("subset == 'average'").set_index("judge")
     heldout = pd.read_csv(results / "03_judge_training" / "heldout_step_accuracy.csv").set_index("judge")
+    trends = pd.read_csv(results / "03_judge_training" / "grpo_trend.csv").set_index("run")
 
-    def row(variant: str, rule: str, seed: int, avg: pd.Series, init_acc: float, acc: float) -> dict:
-        return {"variant": variant, "label_rule": rule, "seed": seed, "heldout_acc_init": init_acc, "heldout_acc_trained": acc,
-                "acc_error": avg.acc_error, "acc_correct": avg.acc_correct, "f1": avg.f1}
+    def row(variant: str, rule: str, seed: int, avg: pd.Series, init_acc: float, acc: float, trend: pd.Series) -> dict:
+        return {"variant": variant, "label_rule": rule, "seed": seed, "heldout_acc_init": init_acc,
+                "heldout_acc_trained": acc, "acc_error": avg.acc_error, "acc_correct": avg.acc_correct, "f1": avg.f1,
+                **{c: trend[c] for c in trend.index if c.endswith(("_first", "_last"))}}
 
     rows = [row("stepwiser", rule, 0, table.loc[f"stepwiser_{rule}"], heldout.loc["zero_shot", "acc_truth"],
-                heldout.loc[f"stepwiser_{rule}", "acc_truth"]) for rule in args.rules]
+                heldout.loc[f"stepwiser_{rule}", "acc_truth"], trends.loc[f"stepwiser_{rule}"]) for rule in args.rules]
     specs = [("stepwiser", rule, seed) for seed in args.seeds for rule in args.rules]
     specs += [(v, "rel_ratio", 0) for v in ("no_clip_higher", "no_cot")] if args.ablations else []
     for variant, rule, seed in specs:
         path = trained_judge(Path(args.out), variant, seed, rule, args.threads)
         report = json.loads((path.parents[1] / "report.json").read_text())
         entry = {"path": path, "kind": "direct" if variant == "no_cot" else "cot", "rule": rule}
-        scored, _ = pb_stage.score_judges({f"{variant}_seed{seed}_{rule}": entry}, bench, cfg)
+        scored, _ = pb_stage.score_judges({f"seed{seed}_{variant}_{rule}": entry}, bench, cfg)  # not "stepwiser_…": greedy, no maj@k
         avg = scored.query("subset == 'average'").iloc[0]
-        rows.append(row(variant, rule, seed, avg, report["init"]["acc_truth"], report["trained"]["acc_truth"]))
+        trend = training_trend(pd.read_csv(path.parents[1] / "history.csv")).iloc[0]
+        rows.append(row(variant, rule, seed, avg, report["init"]["acc_truth"], report["trained"]["acc_truth"], trend))
     frame = pd.DataFrame(rows).sort_values(["variant", "label_rule", "seed"], kind="stable")
     summary = pb_report.seed_summary(frame.query("variant == 'stepwiser'"),
                                      reference_f1=float(table.loc["zero_shot", "f1"]))
