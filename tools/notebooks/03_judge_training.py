@@ -158,7 +158,8 @@ print(json.dumps(metrics["heldout_step_accuracy"], indent=1))
 
 - **Scale.** The paper runs 800 GRPO steps of 1024 prompts at lr 1e-6 on 7B models (5 days on 8 A100s);
   the toy tier runs `max_steps` steps of `batch_size / 4` prompts at a learning rate suited to a
-  from-scratch model of ~2M parameters. One seed; the seeded ablation grid is a later notebook.
+  from-scratch model of ~2M parameters. One seed here; `python tools/grpo_seeds.py --seeds 1 2 --ablations`
+  repeats the StepWiser runs on two more seeds and runs the no-clip-higher and no-CoT ablations (README).
 - **Evaluation temperature**: greedy (NOT SPECIFIED by the paper for single-sample evaluation).
 - **RS-FT** samples and hyperparameters are NOT SPECIFIED by the paper; ours are in the parameters cell.
 - **Disc + SFT** data is not balanced (NOT SPECIFIED by the paper).

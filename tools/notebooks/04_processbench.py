@@ -94,6 +94,6 @@ print(json.dumps(metrics, indent=1))
   `python -m stepwiser_core.processbench score --data runs/toy/04_processbench/toy_processbench --predictions FILE --out OUT.json`.
 - Steps are judged all at once with the record's own earlier steps as history, which gives the same
   prediction as judging sequentially and stopping at the first Negative (see `judges.judge_records`).
-- One seed; uncertainty over seeds comes with the ablation grid.
+- One seed here; the StepWiser judges over three GRPO seeds: `python tools/grpo_seeds.py` (README).
 """),
 ]
