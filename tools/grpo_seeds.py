@@ -8,7 +8,8 @@ on notebook 04's toy ProcessBench; seed 0 is notebook 03's own run (read from 03
                                                           #   (Rel-Ratio, seed 0), which the toy tier skips
 
 Resumes: a judge already trained under --out (by this tool or by the equivalent `tools/judge_experiment.py --init
-runs/toy/03_judge_training/judge_init --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE`) is not retrained.
+runs/toy/03_judge_training/judge_init --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE`; for an ablation add
+`--variant V` and use OUT/V_seedS_RULE) is not retrained.
 Writes results/toy/04_processbench/grpo_seeds.{csv,md} (one row per run: held-out accuracy vs the truth before and
 after, the benchmark's average accuracies and F1, and the training reward / entropy / zero-advantage share over the
 first and last 20 steps, `judge_rl.training_trend`) and grpo_seeds_summary.{csv,md}
@@ -80,7 +81,8 @@ def main() -> None:
         path = trained_judge(Path(args.out), variant, seed, rule, args.threads)
         report = json.loads((path.parents[1] / "report.json").read_text())
         entry = {"path": path, "kind": "direct" if variant == "no_cot" else "cot", "rule": rule}
-        scored, _ = pb_stage.score_judges({f"seed{seed}_{variant}_{rule}": entry}, bench, cfg)  # not "stepwiser_…": greedy, no maj@k
+        # a name not starting "stepwiser_" is scored greedily only (no maj@k: 8x the cost)
+        scored, _ = pb_stage.score_judges({f"seed{seed}_{variant}_{rule}": entry}, bench, cfg)
         avg = scored.query("subset == 'average'").iloc[0]
         trend = training_trend(pd.read_csv(path.parents[1] / "history.csv")).iloc[0]
         rows.append(row(variant, rule, seed, avg, report["init"]["acc_truth"], report["trained"]["acc_truth"], trend))
