@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     warm_keys = {k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup") or k in ("seed", "judge_init_dir")}
     warm_id = hashlib.sha256(json.dumps(warm_keys, sort_keys=True).encode()).hexdigest()[:10]
     warm_dir = Path(args.out) / f"warm_{warm_id}"
-    suffix = ("_oracle_clean" if args.oracle_clean else "") + ("" if args.variant == "stepwiser" else f"_{args.variant}")
+    suffix = "_oracle_clean" if args.oracle_clean else ""
+    suffix += "" if args.variant == "stepwiser" else f"_{args.variant}"
     run_dir = Path(args.out) / f"run_{config_hash(cfg)}{suffix}"
     print("warm-up", warm_keys, "->", warm_dir, flush=True)
 
