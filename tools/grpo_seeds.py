@@ -84,8 +84,11 @@ def main() -> None:
         # a name not starting "stepwiser_" is scored greedily only (no maj@k: 8x the cost)
         scored, _ = pb_stage.score_judges({f"seed{seed}_{variant}_{rule}": entry}, bench, cfg)
         avg = scored.query("subset == 'average'").iloc[0]
-        trend = training_trend(pd.read_csv(path.parents[1] / "history.csv")).iloc[0]
-        rows.append(row(variant, rule, seed, avg, report["init"]["acc_truth"], report["trained"]["acc_truth"], trend))
+        history = pd.read_csv(path.parents[1] / "history.csv")
+        # the init as this run judges (the step-0 evaluation): for no-CoT, the verdict alone, not the CoT init
+        init_acc = float(history.loc[history["step"] == 0, "eval_acc_truth"].iloc[0])
+        rows.append(row(variant, rule, seed, avg, init_acc, report["trained"]["acc_truth"],
+                        training_trend(history).iloc[0]))
     frame = pd.DataFrame(rows).sort_values(["variant", "label_rule", "seed"], kind="stable")
     summary = pb_report.seed_summary(frame.query("variant == 'stepwiser'"),
                                      reference_f1=float(table.loc["zero_shot", "f1"]))
