@@ -35,7 +35,10 @@ The paper (§4.1) samples several responses per prompt at temperature 1 and keep
 first toy run kept correct responses only, and for a small model trained from scratch that is
 rejection-sampling fine-tuning: accuracy rose from 0.67 to 0.87, so the "chunk policy" was a different,
 stronger policy, with few errors left to label. Segmenting a plain sample of the responses, right or wrong,
-teaches the format and leaves the skill where it was, which is what Table 4 compares.
+teaches the format without selecting for skill, which is what Table 4 compares. A plain sample with all its wrong
+responses cost the chunk policy about 5 points of accuracy (the model imitates its own mistakes), so the toy tier
+swaps wrong responses for spare right samples of the same prompt until 70 % are right (`sft_correct_share: 0.7`,
+NOT the paper; README, "Self-segmentation").
 """),
 ("code", r"""
 from stepwiser_core.generation import Sampling, TransformersBackend
