@@ -36,12 +36,12 @@ import pandas as pd
 from .instruct import chunk_result, lines_analysis
 from .judge import parse_verdict
 from .judge_eval import JudgeItem
-from .world.checker import equations_written
+from .world.checker import equations_written, parse_line
 from .world.problems import SYMBOL, Problem, apply_op
 
-__all__ = ["FAITHFULNESS_COLUMNS", "STEP_AUDIT_COLUMNS", "RationaleCheck", "benchmark_step_rows", "check_rationale",
-           "expected_check", "faithfulness_rows", "faithfulness_table", "false_negative_causes",
-           "positive_rate_by_position"]
+__all__ = ["FAITHFULNESS_COLUMNS", "STEP_AUDIT_COLUMNS", "RationaleCheck", "analysis_self_consistent",
+           "benchmark_step_rows", "check_rationale", "expected_check", "faithfulness_rows", "faithfulness_table",
+           "false_negative_causes", "positive_rate_by_position", "reward_signal_rows", "reward_signal_table"]
 
 # "Check: 3+4=7" (an operation step) or "Check: 7" (the answer step); spaces tolerated, since a model may add them.
 _CHECK_EQ = re.compile(r"Check:\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
@@ -123,6 +123,76 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk
         derived = check[3] if isinstance(check, tuple) else check
         comparison = (match == "yes") == (str(derived) == chunk_result(chunk))
     return RationaleCheck(computation, consistent, verdict, comparison, quote)
+
+
+def _lines_blocks(text: str) -> list[tuple[str | None, str, bool]] | None:
+    """The (redone line, quoted line, Match is yes) blocks of a "lines" analysis, as the judge wrote them; the redone
+    line is None for the `Chunk: none` block. None when a Match does not sit under a readable block."""
+    lines = (text or "").split("Final Judgment")[0].split("\n")
+    if lines:
+        lines[0] = lines[0].removeprefix("Analysis: ")
+    blocks = []
+    for i, line in enumerate(lines):
+        match = re.fullmatch(r"Match:\s*(yes|no)\.?\s*", line)
+        if line.startswith("Match:") and match is None:
+            return None
+        if match is None:
+            continue
+        if i < 1 or not lines[i - 1].startswith("Chunk: "):
+            return None
+        quote = lines[i - 1].removeprefix("Chunk: ").strip()
+        if i >= 2 and lines[i - 2].startswith("Redo: ") and "=" not in lines[i - 2]:  # the answer: one line
+            redo = lines[i - 2].removeprefix("Redo: ").strip()
+        elif i >= 3 and lines[i - 3].startswith("Redo:"):  # an operation: its sentence, then the line
+            redo = lines[i - 2].strip()
+        elif quote == "none":
+            redo = None
+        else:
+            return None
+        blocks.append((redo, quote, match.group(1) == "yes"))
+    return blocks or None
+
+
+def analysis_self_consistent(output: str, chunk: str) -> bool | None:
+    """Whether a "lines" judgment is consistent with itself and with the chunk it judges, read from the text alone
+    (no truth, no label; so it can gate an RL reward, `judge_rl.consistent_cot_reward`, NOT the paper):
+
+    - the quoted `Chunk:` lines are lines of the chunk, in the chunk's order, and no result line (an equation or
+      the answer) of the chunk is passed over before the last quote; a Positive verdict quotes every result line;
+      `Chunk: none` only for a chunk with no result line (and nothing unreadable);
+    - every `Match` says whether the two lines above it are identical (`none` is a yes);
+    - the verdict is Positive exactly when every Match is yes.
+
+    What it cannot check is the redone line, nor which non-result line a Negative should quote (a misread operand
+    in a sentence is quoted; a right sentence quoted in place of the equation is not caught): both need the truth.
+    None when the output is not a "lines" analysis with a verdict.
+
+    Example:
+        >>> out = "Analysis: Redo: First, 4 more arrive.\\n3+4=7\\nChunk: 3+4=8\\nMatch: no.\\nFinal Judgment: \\\\boxed{Negative}"
+        >>> analysis_self_consistent(out, "First, 4 more arrive.\\n3+4=8")
+        True
+        >>> analysis_self_consistent(out.replace("Match: no", "Match: yes"), "First, 4 more arrive.\\n3+4=8")
+        False
+    """
+    blocks, verdict = _lines_blocks(output), parse_verdict(output or "")
+    if blocks is None or verdict is None:
+        return None
+    lines = [line.strip() for line in chunk.splitlines()]
+    results = [i for i, line in enumerate(lines) if parse_line(line)[0] in ("equation", "answer", "garbage")]
+    if any(q == "none" for _, q, _ in blocks):  # the no-result block stands alone, for a chunk without results
+        return (len(blocks) == 1 and blocks[0][0] is None and not results and blocks[0][2]
+                and verdict is True)
+    quoted: list[int] = []
+    for _, quote, _ in blocks:  # quotes in order, each a line of the chunk after the previous one
+        start = quoted[-1] + 1 if quoted else 0
+        if quote not in lines[start:]:
+            return False
+        quoted.append(lines.index(quote, start))
+    must_quote = results if verdict else [i for i in results if i < quoted[-1]]  # no result line passed over
+    if not set(must_quote) <= set(quoted):
+        return False
+    matches_ok = all(yes == (redo == quote) for redo, quote, yes in blocks)
+    return matches_ok and verdict == all(yes for _, _, yes in blocks)
 
 
 FAITHFULNESS_COLUMNS = ["judge", "n", "parsable", "computation_correct", "comparison_correct", "verdict_consistent",
@@ -264,3 +334,58 @@ def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:
     wide = df.pivot_table(index="position", columns="judge", values="positive", aggfunc="mean", sort=False)
     counts = df.groupby("position").size().rename("n") / max(df["judge"].nunique(), 1)
     return wide.join(counts.astype(int)).reset_index()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What GRPO's verdict reward pays for: in a group of samples on one item, only the samples of groups whose rewards
+# differ carry a gradient, and the rewarded ones among them are what the update makes more likely. Whether those
+# are faithful judgments decides whether GRPO teaches the comparison or a prior (README, "A consistency-gated
+# reward").
+
+def reward_signal_rows(items: Sequence[Mapping], outputs: Sequence[Sequence[str]]) -> list[dict]:
+    """One row per sampled judgment of a GRPO group: the item's rollout `label`, the verdict reward (`cot_reward`),
+    the consistency-gated reward, and the audit of the analysis against the truth.
+
+    Args:
+        items: judge items as `judge_rl.judge_items_from_records` makes them, with `problem` a toy `Problem`
+            (`history`, `chunk`, `label`; a `true_label` of None marks a chunk after the first true error, whose
+            redo has no truth).
+        outputs: the group of sampled judgments of each item.
+    """
+    if len(items) != len(outputs):
+        raise ValueError(f"{len(items)} items but {len(outputs)} groups of outputs")
+    rows = []
+    for k, (item, group) in enumerate(zip(items, outputs)):
+        for out in group:
+            verdict = parse_verdict(out or "")
+            consistent = analysis_self_consistent(out, item["chunk"])
+            check = check_rationale(item["problem"], item["history"], out, item["chunk"])
+            paid = verdict is not None and verdict == bool(item["label"])
+            after_error = "true_label" in item and item["true_label"] is None  # a wrong history: no truth
+            rows.append({"item": k, "label": bool(item["label"]), "reward": float(paid),
+                         "reward_gated": float(paid and bool(consistent)), "self_consistent": bool(consistent),
+                         "computation_correct": None if after_error else check.computation_correct,
+                         "quote_correct": check.quote_correct})
+    return rows
+
+
+def reward_signal_table(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """Per rollout label (and all): `informative` = share of groups whose verdict rewards differ (GRPO's gradient
+    comes from these alone), `paid_inconsistent` = among the rewarded samples of those groups, the share whose
+    analysis contradicts itself (`analysis_self_consistent` not True: what the verdict reward teaches besides the
+    comparison), `paid_redo_wrong` = the share whose redo is wrong against the truth, and `informative_gated` =
+    the informative share under the consistency-gated reward."""
+    df = pd.DataFrame(list(rows))
+    out = []
+    for name, g in [("all", df)] + [("Positive" if lab else "Negative", g) for lab, g in df.groupby("label")]:
+        mixed = g.groupby("item")["reward"].transform("nunique") > 1
+        mixed_gated = g.groupby("item")["reward_gated"].nunique() > 1
+        paid = g[mixed & (g["reward"] == 1.0)]
+        redo = paid["computation_correct"].dropna().astype(bool)
+        out.append({"label": name, "groups": int(g["item"].nunique()),
+                    "informative": float((g.groupby("item")["reward"].nunique() > 1).mean()),
+                    "paid_samples": len(paid),
+                    "paid_inconsistent": float((~paid["self_consistent"]).mean()) if len(paid) else float("nan"),
+                    "paid_redo_wrong": float((~redo).mean()) if len(redo) else float("nan"),
+                    "informative_gated": float(mixed_gated.mean())})
+    return pd.DataFrame(out)

@@ -254,3 +254,105 @@ def test_missed_error_causes_by_hand():
     assert (t["unparsed"], t["computation_wrong"], t["quote_wrong"], t["comparison_wrong"], t["other"]) == \
         pytest.approx((1 / 4, 1 / 4, 1 / 4, 1 / 4, 0.0))
     assert math.isnan(missed_error_causes([row(False, True, True)]).iloc[0]["other"])
+
+
+# ------------------------------------------------------------------ self-consistency (the gate of a reward)
+
+def test_teacher_lines_analyses_are_self_consistent_on_every_chunk():
+    # By construction, on every error kind, both segmentations, both verdicts: the gate never blocks the analysis
+    # the warm-up teaches.
+    import random
+
+    from stepwiser_core.faithfulness import analysis_self_consistent
+    from stepwiser_core.world.checker import check_steps
+    from stepwiser_core.world.problems import generate_problems
+    from stepwiser_core.world.segment import blankline_steps
+    from stepwiser_core.world.solutions import render_solution
+
+    rng, seen = random.Random(1), {True: 0, False: 0}
+    for p in generate_problems(0, 40, split="test_consistency"):
+        sol = render_solution(p, rng, error_rate=0.3)
+        for steps in (sol.steps, blankline_steps("\n\n".join(sol.steps))):
+            first = check_steps(p, steps).first_error
+            for i in range(len(steps) if first is None else first + 1):
+                analysis, ok = lines_analysis(p, steps[:i], steps[i])
+                assert analysis_self_consistent(format_judgment(analysis, ok), steps[i]) is True, (p.text, steps[i])
+                seen[ok] += 1
+    assert seen[True] > 300 and seen[False] > 30
+
+
+def test_self_consistency_by_hand():
+    from stepwiser_core.faithfulness import analysis_self_consistent
+
+    chunk = "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"
+    right = _lines_output("3+4=7", "3+4=8", "no", "Negative")
+    assert analysis_self_consistent(right, chunk) is True
+    # "Match: no" under two identical lines: the redo repeated the chunk's mistake, the verdict is the label's
+    assert analysis_self_consistent(_lines_output("3+4=8", "3+4=8", "no", "Negative"), chunk) is False
+    assert analysis_self_consistent(_lines_output("3+4=8", "3+4=8", "yes", "Positive"), chunk) is True
+    # a verdict that does not follow the Match
+    assert analysis_self_consistent(_lines_output("3+4=7", "3+4=8", "no", "Positive"), chunk) is False
+    # a quote that is no line of the chunk (here: the redo copied into the quote)
+    assert analysis_self_consistent(_lines_output("3+4=7", "3+4=7", "yes", "Positive"), chunk) is False
+    # what the gate cannot see: a real line of the chunk quoted in place of its equation (the truth needs it)
+    assert analysis_self_consistent(_lines_output("3+4=7", "First, 4 more arrive.", "no", "Negative"), chunk) is True
+    # the answer block (one Redo line), the no-result block, and two blocks
+    answer = "The answer is \\boxed{14}."
+    answered = f"Analysis: Redo: {answer}\nChunk: {answer}\nMatch: yes.\nFinal Judgment: \\boxed{{Positive}}"
+    assert analysis_self_consistent(answered, answer) is True
+    assert analysis_self_consistent(answered, "The answer is \\boxed{15}.") is False
+    none = "Analysis: Chunk: none\nMatch: yes.\nFinal Judgment: \\boxed{Positive}"
+    assert analysis_self_consistent(none, "Ann has 3 pens.") is True
+    assert analysis_self_consistent(none.replace("yes", "no").replace("Positive", "Negative"), "Ann has 3 pens.") is False
+    two = ("Analysis: Redo: First, 4 more arrive.\n3+4=7\nChunk: 3+4=7\nMatch: yes.\n"
+           "Redo: Second, 2 times as many pens.\n7*2=14\nChunk: 7*2=15\nMatch: no.\nFinal Judgment: \\boxed{Negative}")
+    assert analysis_self_consistent(two, "3+4=7\nSecond, 2 times as many pens.\n7*2=15") is True
+    # unreadable: no verdict, a Match without a block, another analysis style
+    assert analysis_self_consistent(right.split("\nFinal")[0], chunk) is None
+    assert analysis_self_consistent("Analysis: Match: yes.\nFinal Judgment: \\boxed{Positive}", chunk) is None
+    assert analysis_self_consistent(out("3+4=7", "yes", "Positive"), STEP0) is None  # the "check" style
+
+
+def test_reward_signal_by_hand():
+    from stepwiser_core.faithfulness import reward_signal_rows, reward_signal_table
+
+    chunk = "Ann has 3 pens.\nFirst, 4 more arrive.\n3+4=8"
+    neg = {"problem": PROBLEM, "history": (), "chunk": chunk, "label": False, "true_label": False}
+    pos = {"problem": PROBLEM, "history": (), "chunk": STEP0, "label": True, "true_label": True}
+    faithful_no = _lines_output("3+4=7", "3+4=8", "no", "Negative")
+    copied_no = _lines_output("3+4=8", "3+4=8", "no", "Negative")  # paid by the verdict reward, not by the gate
+    copied_yes = _lines_output("3+4=8", "3+4=8", "yes", "Positive")
+    right_yes = _lines_output("3+4=7", "3+4=7", "yes", "Positive")
+    groups = [[copied_no, copied_yes, copied_yes, copied_yes],  # Negative item: the only paid sample is unfaithful
+              [faithful_no, copied_yes, faithful_no, faithful_no],  # Negative item: paid samples are faithful
+              [right_yes] * 4]  # Positive item, no gradient
+    rows = reward_signal_rows([neg, neg, pos], groups)
+    assert [r["reward"] for r in rows[:4]] == [1.0, 0.0, 0.0, 0.0]
+    assert [r["reward_gated"] for r in rows[:4]] == [0.0, 0.0, 0.0, 0.0]
+    table = reward_signal_table(rows).set_index("label")
+    assert table.loc["all", "groups"] == 3
+    assert table.loc["all", "informative"] == pytest.approx(2 / 3)
+    assert table.loc["Negative", "paid_samples"] == 4  # 1 + 3
+    assert table.loc["Negative", "paid_inconsistent"] == pytest.approx(1 / 4)
+    assert table.loc["Negative", "paid_redo_wrong"] == pytest.approx(1 / 4)
+    assert table.loc["Negative", "informative_gated"] == pytest.approx(1 / 2)  # the first group lost its gradient
+    assert table.loc["Positive", "informative"] == 0.0
+    assert math.isnan(table.loc["Positive", "paid_inconsistent"])
+    with pytest.raises(ValueError):
+        reward_signal_rows([neg], [])
+
+
+def test_self_consistency_needs_every_result_line_in_order():
+    from stepwiser_core.faithfulness import analysis_self_consistent
+
+    chunk = "3+4=7\nSecond, 2 times as many pens.\n7*2=14"
+    first = "Redo: First, 4 more arrive.\n3+4=7\nChunk: 3+4=7\nMatch: yes.\n"
+    second = "Redo: Second, 2 times as many pens.\n7*2=14\nChunk: 7*2=14\nMatch: yes.\n"
+    end = "Final Judgment: \\boxed{Positive}"
+    assert analysis_self_consistent(f"Analysis: {first}{second}{end}", chunk) is True
+    assert analysis_self_consistent(f"Analysis: {first}{end}", chunk) is False  # Positive, a result line unchecked
+    assert analysis_self_consistent(f"Analysis: {second}{end}", chunk) is False  # the first result passed over
+    assert analysis_self_consistent(f"Analysis: {second}{first}{end}", chunk) is False  # out of order
+    # "Chunk: none" is for a chunk that states no result
+    none = "Analysis: Chunk: none\nMatch: yes.\nFinal Judgment: \\boxed{Positive}"
+    assert analysis_self_consistent(none, chunk) is False

@@ -154,6 +154,7 @@ def test_rl_dataset_columns_and_prompts(tok):
     assert set(ds.column_names) >= {"prompt", "label", "true_label", "problem_id", "step"}
     assert ds["label"] == [True, False, True, False] and ds["step"] == [0, 1, 2, 3]
     assert ds["true_label"] == [True, False, None, None]
+    assert ds["chunk"] == [it["chunk"] for it in items]  # what consistent_cot_reward reads the quotes against
     first = ds["prompt"][2]
     assert first.startswith("<|im_start|>user\n") and first.endswith("<|im_start|>assistant\n")
     assert "New Reasoning Chunk:\nSo 8 apples." in first and "Start: 3.\n\n3 + 4 = 8." in first
@@ -245,3 +246,21 @@ def test_training_trend_averages_the_first_and_last_window_per_run():
     assert t.loc["a", "zero_std_share_last"] == pytest.approx(0.75)
     assert t.loc["b", "reward_first"] == pytest.approx(0.5)   # steps 1, 5
     assert t.loc["b", "reward_last"] == pytest.approx(0.7)    # steps 5, 9 (> 9 - 8): the windows may overlap
+
+
+def test_consistent_cot_reward_gates_the_verdict_reward_by_the_analysis():
+    from stepwiser_core.judge_rl import REWARDS, consistent_cot_reward
+
+    chunk = "First, 4 more arrive.\n3+4=8"
+    block = "Analysis: Redo: First, 4 more arrive.\n{redo}\nChunk: 3+4=8\nMatch: {m}.\nFinal Judgment: \\boxed{{{v}}}"
+    faithful = block.format(redo="3+4=7", m="no", v="Negative")
+    copied = block.format(redo="3+4=8", m="no", v="Negative")  # right verdict, "no" under identical lines
+    comps = [faithful, copied, faithful, "garbage"]
+    labels = [False, False, True, False]
+    assert cot_reward(comps, labels) == [1.0, 1.0, 0.0, 0.0]
+    assert consistent_cot_reward(comps, labels, chunk=[chunk] * 4) == [1.0, 0.0, 0.0, 0.0]
+    # conversational completions, as TRL passes them for chat datasets
+    assert consistent_cot_reward([[{"role": "assistant", "content": faithful}]], [False], chunk=[chunk]) == [1.0]
+    assert REWARDS["cot_consistent"] is consistent_cot_reward
+    with pytest.raises(ValueError):
+        consistent_cot_reward(comps, labels, chunk=[chunk])

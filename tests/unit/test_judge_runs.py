@@ -156,3 +156,21 @@ def test_grpo_variant_options_and_unknown_variant():
     assert judge_runs.grpo_variant_options("no_cot", cfg) == {"cot": False}
     with pytest.raises(ValueError, match="unknown GRPO variant 'no_kl'"):
         judge_runs.grpo_variant_options("no_kl", cfg)
+
+
+def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, tmp_path):
+    from stepwiser_core import judge_rl
+
+    seen = {}
+    monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
+    monkeypatch.setattr(judge_runs, "save_model", lambda *a: None)
+    monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: list(items))
+    monkeypatch.setattr(judge_rl, "grpo_train", lambda *a, reward, **k: seen.update(reward=reward) or [{"step": 1}])
+    monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
+    cfg = JudgeTrainingConfig()
+    options = judge_runs.grpo_variant_options("consistent_reward", cfg)
+    assert options == {"consistency_gate": True}
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **options)
+    assert seen["reward"] == "cot_consistent" and seen["reward"] in judge_rl.REWARDS
+    with pytest.raises(ValueError, match="unknown GRPO variant"):
+        judge_runs.grpo_variant_options("nope", cfg)
