@@ -97,8 +97,30 @@ def consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: S
             else 0.0 for c, y, ch in zip(completions, label, chunk, strict=True)]
 
 
+def consistency_shaped_reward(completions: Sequence, label: Sequence[bool], chunk: Sequence[str],
+                              **kwargs: Any) -> list[float]:
+    """NOT the paper: 0.5 for a self-consistent judgment (`faithfulness.analysis_self_consistent`), plus 0.5 when its
+    verdict also matches the label; 0.0 for an inconsistent or unreadable one.
+
+    Why, beyond `consistent_cot_reward`: there, a consistent judgment whose verdict misses the label (a redo that
+    repeats the chunk's mistake, then an honest "Match: yes") scores 0 like an inconsistent one, and inside a
+    group that has a paid sample it gets a negative advantage: GRPO pushes down the right comparison together
+    with the wrong redo, and the movable token is the Match. Here the honest comparison keeps half the reward, so
+    the only way up from it is a better redo.
+    """
+    from .faithfulness import analysis_self_consistent
+
+    out = []
+    for c, y, ch in zip(completions, label, chunk, strict=True):
+        text = completion_text(c)
+        consistent = bool(analysis_self_consistent(text, ch))
+        out.append(0.5 * consistent + 0.5 * (consistent and parse_verdict(text) is bool(y)))
+    return out
+
+
 REWARDS: dict[str, Callable[..., list[float]]] = {"cot": cot_reward, "direct": direct_reward,
-                                                  "cot_consistent": consistent_cot_reward}
+                                                  "cot_consistent": consistent_cot_reward,
+                                                  "cot_consistency_shaped": consistency_shaped_reward}
 
 # ------------------------------------------------------------------------------------------------ judge items
 
@@ -314,8 +336,8 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
                progress: bool = True) -> list[dict]:
     """Train the judge `model` in place by GRPO on `dataset` (from `rl_dataset`); returns the log history.
 
-    `reward` is "cot" (`cot_reward`), "direct" (`direct_reward`, the no-CoT ablation) or "cot_consistent"
-    (`consistent_cot_reward`, NOT the paper). With `eval_fn` and
+    `reward` is "cot" (`cot_reward`), "direct" (`direct_reward`, the no-CoT ablation), or, NOT the paper,
+    "cot_consistent" (`consistent_cot_reward`) or "cot_consistency_shaped" (`consistency_shaped_reward`). With `eval_fn` and
     `eval_every > 0`, held-out metrics are added to the log history at step 0, every `eval_every` steps and at the
     end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
     AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.

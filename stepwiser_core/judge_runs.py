@@ -145,7 +145,7 @@ class HeldoutEvaluation:
 
 def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Sequence[dict],
                      tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path,
-                     cot: bool = True, epsilon_high: float | None = None, consistency_gate: bool = False,
+                     cot: bool = True, epsilon_high: float | None = None, cot_reward: str = "cot",
                      first_error: Sequence[PBRecord] = ()) -> tuple[PreTrainedModel, pd.DataFrame]:
     """One GRPO judge from the initial model on `items` (already balanced); returns it, saved, and its history
     (`history_frame` plus `run` and `eval_acc_label`, the held-out accuracy against its own rule)."""
@@ -160,7 +160,7 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
     eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,
                                              cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error)
     log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
-                              reward=("cot_consistent" if consistency_gate else "cot") if cot else "direct",
+                              reward=cot_reward if cot else "direct",
                               eval_fn=eval_fn, eval_every=cfg.eval_every)
     frame = judge_rl.history_frame(log).assign(run=name)
     frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
@@ -170,11 +170,13 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
 
 def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
     """Options of `train_grpo_judge` for one GRPO variant: `stepwiser` (CoT, clip-higher), `no_clip_higher`
-    (ε_high = ε_low, the symmetric PPO clip), `no_cot` (the verdict alone, format penalty) or `consistent_reward`
-    (NOT the paper: the verdict reward gated by the analysis's self-consistency, `judge_rl.consistent_cot_reward`;
-    an experiment outside the stage, `tools/judge_experiment.py --variant consistent_reward`)."""
+    (ε_high = ε_low, the symmetric PPO clip), `no_cot` (the verdict alone, format penalty), and two rewards that are
+    NOT the paper's, experiments outside the stage (`tools/judge_experiment.py --variant V`): `consistent_reward`
+    (the verdict reward gated by the analysis's self-consistency, `judge_rl.consistent_cot_reward`) and
+    `consistency_shaped` (half the reward for a self-consistent analysis, `judge_rl.consistency_shaped_reward`)."""
     options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False},
-               "consistent_reward": {"consistency_gate": True}}
+               "consistent_reward": {"cot_reward": "cot_consistent"},
+               "consistency_shaped": {"cot_reward": "cot_consistency_shaped"}}
     if variant not in options:
         raise ValueError(f"unknown GRPO variant {variant!r}; expected one of {sorted(options)}")
     return options[variant]

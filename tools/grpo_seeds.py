@@ -6,13 +6,13 @@ on notebook 04's toy ProcessBench; seed 0 is notebook 03's own run (read from 03
     python tools/grpo_seeds.py --seeds 1 2          # about 20 min per GRPO run at 1 thread, 2 min per scoring
     python tools/grpo_seeds.py --seeds 1 2 --ablations   # + notebook 03's opt-in no-clip-higher and no-CoT runs
                                                           #   (Rel-Ratio, seed 0), which the toy tier skips
-    python tools/grpo_seeds.py --seeds 1 2 --consistent-seeds 0 1 2   # + the consistency-gated reward (NOT the
-                                                          #   paper; judge_rl.consistent_cot_reward), every rule
+    python tools/grpo_seeds.py --seeds 1 2 --variant-runs consistent_reward:0 consistency_shaped:0
+                              # + GRPO with a reward that is NOT the paper's, on every rule at the given seed
 
 Resumes: a judge already trained under --out (by this tool or by the equivalent `tools/judge_experiment.py --init
 runs/toy/03_judge_training/judge_init --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE`; for an ablation add
-`--variant V` and use OUT/V_seedS_RULE) is not retrained. The consistency-gated runs are summarised apart
-(grpo_seeds_consistent_summary).
+`--variant V` and use OUT/V_seedS_RULE) is not retrained. Each `--variant-runs` variant is summarised apart
+(grpo_seeds_<variant>_summary).
 Writes results/toy/04_processbench/grpo_seeds.{csv,md} (one row per run: held-out accuracy vs the truth before and
 after, the benchmark's average accuracies and F1, and the training reward / entropy / zero-advantage share over the
 first and last 20 steps, `judge_rl.training_trend`) and grpo_seeds_summary.{csv,md}
@@ -59,8 +59,8 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/grpo_seeds")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ablations", action="store_true", help="also the no-clip-higher and no-CoT GRPO runs")
-    ap.add_argument("--consistent-seeds", nargs="*", type=int, default=[],
-                    help="also GRPO with the consistency-gated reward (NOT the paper) on every rule at these seeds")
+    ap.add_argument("--variant-runs", nargs="*", default=[], metavar="VARIANT:SEED",
+                    help="also these GRPO variants (judge_runs.grpo_variant_options) on every rule at SEED")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -82,7 +82,8 @@ def main() -> None:
                 heldout.loc[f"stepwiser_{rule}", "acc_truth"], trends.loc[f"stepwiser_{rule}"]) for rule in args.rules]
     specs = [("stepwiser", rule, seed) for seed in args.seeds for rule in args.rules]
     specs += [(v, "rel_ratio", 0) for v in ("no_clip_higher", "no_cot")] if args.ablations else []
-    specs += [("consistent_reward", rule, seed) for seed in args.consistent_seeds for rule in args.rules]
+    variant_runs = [(v, int(seed)) for v, seed in (spec.rsplit(":", 1) for spec in args.variant_runs)]
+    specs += [(v, rule, seed) for v, seed in variant_runs for rule in args.rules]
     for variant, rule, seed in specs:
         path = trained_judge(Path(args.out), variant, seed, rule, args.threads)
         report = json.loads((path.parents[1] / "report.json").read_text())
@@ -98,9 +99,8 @@ def main() -> None:
     frame = pd.DataFrame(rows).sort_values(["variant", "label_rule", "seed"], kind="stable")
     zero_shot_f1 = float(table.loc["zero_shot", "f1"])
     summaries = {"grpo_seeds_summary": pb_report.seed_summary(frame.query("variant == 'stepwiser'"), zero_shot_f1)}
-    if args.consistent_seeds:
-        summaries["grpo_seeds_consistent_summary"] = pb_report.seed_summary(
-            frame.query("variant == 'consistent_reward'"), zero_shot_f1)
+    for v in dict(variant_runs):
+        summaries[f"grpo_seeds_{v}_summary"] = pb_report.seed_summary(frame.query("variant == @v"), zero_shot_f1)
     print(frame.round(3).to_string(index=False))
     for name, summary in summaries.items():
         print(name, summary.round(1).to_string(index=False), sep="\n")

@@ -5,7 +5,8 @@ quote that is not a line of the chunk, a verdict that does not follow), and how 
 groups under the consistency-gated reward (`judge_rl.consistent_cot_reward`, NOT the paper) are counted beside.
 
     python tools/grpo_signal_audit.py                                  # 03's warmed init, every rule
-    python tools/grpo_signal_audit.py --judge NAME=DIR ...             # trained judges too (e.g. 03's judges/*)
+    python tools/grpo_signal_audit.py --judge init=runs/toy/03_judge_training/judge_init \
+        --judge stepwiser_abs_q=runs/toy/03_judge_training/judges/stepwiser_abs_q:abs_q ...   # NAME=DIR[:RULE]
 
 Writes results/toy/03_judge_training/grpo_signal_audit.{csv,md} unless --no-write.
 """
@@ -32,8 +33,9 @@ def main() -> None:
     from stepwiser_core.world.problems import problem_from_text
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--judge", action="append", default=[], metavar="NAME=DIR",
-                    help="judges to audit (default: init=runs/toy/03_judge_training/judge_init)")
+    ap.add_argument("--judge", action="append", default=[], metavar="NAME=DIR[:RULE]",
+                    help="judges to audit, on RULE's items only if given (default: "
+                         "init=runs/toy/03_judge_training/judge_init, on every rule)")
     ap.add_argument("--rules", nargs="+", default=None)
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--threads", type=int, default=2)
@@ -44,16 +46,17 @@ def main() -> None:
     overrides = {name: parse_cli_value(value) for name, value in args.p}
     cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml", overrides, "toy")
     runs = ROOT / cfg.runs_root / "toy"
-    judges = dict(j.split("=", 1) for j in args.judge) or {"init": str(runs / "03_judge_training" / "judge_init")}
+    specs = [j.split("=", 1) for j in args.judge] or [("init", str(runs / "03_judge_training" / "judge_init"))]
+    judges = {name: (path.split(":", 1) + [None])[:2] for name, path in specs}  # name -> (dir, rule or None)
     train_records, _, items_eval = judge_runs.load_split(runs / "02_rollout_labels", cfg)
     _, balanced, _ = judge_runs.training_sets(train_records, cfg)
     tables = []
-    for name, path in judges.items():
+    for name, (path, only_rule) in judges.items():
         model, tokenizer = load_model(Path(path))
         evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
         # GRPO's own sampling: group size and temperature of the stage's config
         judge = evaluation.generative(model, n=cfg.num_generations, temperature=cfg.temperature)
-        for rule in args.rules or cfg.rules:
+        for rule in [only_rule] if only_rule else args.rules or cfg.rules:
             items = [{**it, "problem": problem_from_text(it["problem"], it["problem_id"], int(it["level"] or 0))}
                      for it in balanced[rule]]
             judge.judge(as_judge_items(items))

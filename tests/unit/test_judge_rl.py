@@ -262,5 +262,10 @@ def test_consistent_cot_reward_gates_the_verdict_reward_by_the_analysis():
     # conversational completions, as TRL passes them for chat datasets
     assert consistent_cot_reward([[{"role": "assistant", "content": faithful}]], [False], chunk=[chunk]) == [1.0]
     assert REWARDS["cot_consistent"] is consistent_cot_reward
+    # shaped: half for the honest comparison whose verdict misses the label, nothing for the copied "no"
+    from stepwiser_core.judge_rl import consistency_shaped_reward
+    honest_yes = block.format(redo="3+4=8", m="yes", v="Positive")
+    assert consistency_shaped_reward([faithful, copied, honest_yes, "garbage"], [False] * 4, chunk=[chunk] * 4) \
+        == [1.0, 0.0, 0.5, 0.0]
     with pytest.raises(ValueError):
         consistent_cot_reward(comps, labels, chunk=[chunk])

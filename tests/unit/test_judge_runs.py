@@ -169,8 +169,11 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
     cfg = JudgeTrainingConfig()
     options = judge_runs.grpo_variant_options("consistent_reward", cfg)
-    assert options == {"consistency_gate": True}
+    assert options == {"cot_reward": "cot_consistent"}
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **options)
     assert seen["reward"] == "cot_consistent" and seen["reward"] in judge_rl.REWARDS
+    shaped = judge_runs.grpo_variant_options("consistency_shaped", cfg)
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **shaped)
+    assert seen["reward"] == "cot_consistency_shaped" and seen["reward"] in judge_rl.REWARDS
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
