@@ -168,7 +168,8 @@ def analysis_self_consistent(output: str, chunk: str) -> bool | None:
     None when the output is not a "lines" analysis with a verdict.
 
     Example:
-        >>> out = "Analysis: Redo: First, 4 more arrive.\\n3+4=7\\nChunk: 3+4=8\\nMatch: no.\\nFinal Judgment: \\\\boxed{Negative}"
+        >>> out = ("Analysis: Redo: First, 4 more arrive.\\n3+4=7\\nChunk: 3+4=8\\nMatch: no.\\n"
+        ...        "Final Judgment: \\\\boxed{Negative}")
         >>> analysis_self_consistent(out, "First, 4 more arrive.\\n3+4=8")
         True
         >>> analysis_self_consistent(out.replace("Match: no", "Match: yes"), "First, 4 more arrive.\\n3+4=8")

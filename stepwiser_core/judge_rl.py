@@ -86,7 +86,7 @@ def consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: S
     its quotes are lines of the chunk, each Match says whether the two lines above it are identical, the verdict
     follows the Matches). Read from the text alone, no truth; 0.0 when the gate fails or cannot be read.
 
-    Why (README, "A consistency-gated reward"): under the verdict-only reward, a Negative item whose chunk error
+    Why (README, "Two rewards beyond the paper"): under the verdict-only reward, a Negative item whose chunk error
     the judge's redo repeats pays only for "Match: no" under two identical lines, so GRPO teaches the Match token
     a prior instead of a comparison. The gate leaves one paid route to a Negative: a redo that differs from the
     chunk. Toy ("lines" analyses) only; `chunk` is the `rl_dataset` column TRL passes through.
@@ -213,7 +213,8 @@ def judge_user_message(item: dict, template: str = "toy", cot: bool = True) -> s
 def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, template: str = "toy", cot: bool = True,
                max_prompt_tokens: int | None = None) -> Dataset:
     """The GRPO training set: `prompt` (chat-formatted judge prompt, a string), `label` (bool, the rollout label
-    the reward compares with), `chunk` (the judged chunk's text) and bookkeeping columns `true_label`, `problem_id`, `step`, `level`.
+    the reward compares with), `chunk` (the judged chunk's text) and bookkeeping columns `true_label`,
+    `problem_id`, `step`, `level`.
 
     `max_prompt_tokens` drops items whose prompt is longer (paper §4.1: max prompt length 3096 tokens, and a
     heuristic filter of "overly long" prompts whose thresholds are NOT SPECIFIED). Note that dropping after
@@ -337,9 +338,9 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
     """Train the judge `model` in place by GRPO on `dataset` (from `rl_dataset`); returns the log history.
 
     `reward` is "cot" (`cot_reward`), "direct" (`direct_reward`, the no-CoT ablation), or, NOT the paper,
-    "cot_consistent" (`consistent_cot_reward`) or "cot_consistency_shaped" (`consistency_shaped_reward`). With `eval_fn` and
-    `eval_every > 0`, held-out metrics are added to the log history at step 0, every `eval_every` steps and at the
-    end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
+    "cot_consistent" (`consistent_cot_reward`) or "cot_consistency_shaped" (`consistency_shaped_reward`).
+    With `eval_fn` and `eval_every > 0`, held-out metrics are added to the log history at step 0, every
+    `eval_every` steps and at the end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
     AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.
     """
     from trl import GRPOTrainer
