@@ -363,7 +363,9 @@ def reward_signal_rows(items: Sequence[Mapping], outputs: Sequence[Sequence[str]
             check = check_rationale(item["problem"], item["history"], out, item["chunk"])
             paid = verdict is not None and verdict == bool(item["label"])
             after_error = "true_label" in item and item["true_label"] is None  # a wrong history: no truth
+            blocks = _lines_blocks(out) or []
             rows.append({"item": k, "label": bool(item["label"]), "reward": float(paid),
+                         "redo_lines": "\n".join(str(redo) for redo, _, _ in blocks),
                          "reward_gated": float(paid and bool(consistent)), "self_consistent": bool(consistent),
                          "computation_correct": None if after_error else check.computation_correct,
                          "quote_correct": check.quote_correct})
@@ -375,12 +377,15 @@ def reward_signal_table(rows: Iterable[Mapping]) -> pd.DataFrame:
     comes from these alone), `paid_inconsistent` = among the rewarded samples of those groups, the share whose
     analysis contradicts itself (`analysis_self_consistent` not True: what the verdict reward teaches besides the
     comparison), `paid_redo_wrong` = the share whose redo is wrong against the truth, and `informative_gated` =
-    the informative share under the consistency-gated reward."""
+    the informative share under the consistency-gated reward. `informative_redo_varies`: among the informative
+    groups, the share whose samples redo the step in more than one way (the rest differ only after the redo, in
+    the quote, the Match or the verdict: nothing there for GRPO to reinforce in the redo)."""
     df = pd.DataFrame(list(rows))
     out = []
     for name, g in [("all", df)] + [("Positive" if lab else "Negative", g) for lab, g in df.groupby("label")]:
         mixed = g.groupby("item")["reward"].transform("nunique") > 1
         mixed_gated = g.groupby("item")["reward_gated"].nunique() > 1
+        informative = g[mixed].groupby("item")["redo_lines"].nunique()
         paid = g[mixed & (g["reward"] == 1.0)]
         redo = paid["computation_correct"].dropna().astype(bool)
         out.append({"label": name, "groups": int(g["item"].nunique()),
@@ -388,5 +393,6 @@ def reward_signal_table(rows: Iterable[Mapping]) -> pd.DataFrame:
                     "paid_samples": len(paid),
                     "paid_inconsistent": float((~paid["self_consistent"]).mean()) if len(paid) else float("nan"),
                     "paid_redo_wrong": float((~redo).mean()) if len(redo) else float("nan"),
-                    "informative_gated": float(mixed_gated.mean())})
+                    "informative_gated": float(mixed_gated.mean()),
+                    "informative_redo_varies": float((informative > 1).mean()) if len(informative) else float("nan")})
     return pd.DataFrame(out)

@@ -336,6 +336,9 @@ def test_reward_signal_by_hand():
     assert table.loc["Negative", "paid_inconsistent"] == pytest.approx(1 / 4)
     assert table.loc["Negative", "paid_redo_wrong"] == pytest.approx(1 / 4)
     assert table.loc["Negative", "informative_gated"] == pytest.approx(1 / 2)  # the first group lost its gradient
+    # the first group redoes 3+4=8 four times (only its Match varies), the second holds 3+4=7 and 3+4=8
+    assert table.loc["Negative", "informative_redo_varies"] == 0.5
+    assert math.isnan(table.loc["Positive", "informative_redo_varies"])
     assert table.loc["Positive", "informative"] == 0.0
     assert math.isnan(table.loc["Positive", "paid_inconsistent"])
     with pytest.raises(ValueError):
