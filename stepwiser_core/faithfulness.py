@@ -340,8 +340,8 @@ def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 # What GRPO's verdict reward pays for: in a group of samples on one item, only the samples of groups whose rewards
 # differ carry a gradient, and the rewarded ones among them are what the update makes more likely. Whether those
-# are faithful judgments decides whether GRPO teaches the comparison or a prior (README, "A consistency-gated
-# reward").
+# are faithful judgments decides whether GRPO teaches the comparison or a prior (README, "The mechanism, measured
+# directly").
 
 def reward_signal_rows(items: Sequence[Mapping], outputs: Sequence[Sequence[str]]) -> list[dict]:
     """One row per sampled judgment of a GRPO group: the item's rollout `label`, the verdict reward (`cot_reward`),
