@@ -385,7 +385,7 @@ def reward_signal_table(rows: Iterable[Mapping]) -> pd.DataFrame:
     for name, g in [("all", df)] + [("Positive" if lab else "Negative", g) for lab, g in df.groupby("label")]:
         mixed = g.groupby("item")["reward"].transform("nunique") > 1
         mixed_gated = g.groupby("item")["reward_gated"].nunique() > 1
-        informative = g[mixed].groupby("item")["redo_lines"].nunique()
+        redo_ways = g[mixed].groupby("item")["redo_lines"].nunique()  # per informative group
         paid = g[mixed & (g["reward"] == 1.0)]
         redo = paid["computation_correct"].dropna().astype(bool)
         out.append({"label": name, "groups": int(g["item"].nunique()),
@@ -394,5 +394,5 @@ def reward_signal_table(rows: Iterable[Mapping]) -> pd.DataFrame:
                     "paid_inconsistent": float((~paid["self_consistent"]).mean()) if len(paid) else float("nan"),
                     "paid_redo_wrong": float((~redo).mean()) if len(redo) else float("nan"),
                     "informative_gated": float(mixed_gated.mean()),
-                    "informative_redo_varies": float((informative > 1).mean()) if len(informative) else float("nan")})
+                    "informative_redo_varies": float((redo_ways > 1).mean()) if len(redo_ways) else float("nan")})
     return pd.DataFrame(out)
