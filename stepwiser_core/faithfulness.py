@@ -41,7 +41,8 @@ from .world.problems import SYMBOL, Problem, apply_op
 
 __all__ = ["FAITHFULNESS_COLUMNS", "STEP_AUDIT_COLUMNS", "RationaleCheck", "analysis_self_consistent",
            "benchmark_step_rows", "check_rationale", "expected_check", "faithfulness_rows", "faithfulness_table",
-           "false_negative_causes", "positive_rate_by_position", "reward_signal_rows", "reward_signal_table"]
+           "false_negative_causes", "lines_blocks", "positive_rate_by_position", "reward_signal_rows",
+           "reward_signal_table"]
 
 # "Check: 3+4=7" (an operation step) or "Check: 7" (the answer step); spaces tolerated, since a model may add them.
 _CHECK_EQ = re.compile(r"Check:\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
@@ -125,7 +126,7 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk
     return RationaleCheck(computation, consistent, verdict, comparison, quote)
 
 
-def _lines_blocks(text: str) -> list[tuple[str | None, str, bool]] | None:
+def lines_blocks(text: str) -> list[tuple[str | None, str, bool]] | None:
     """The (redone line, quoted line, Match is yes) blocks of a "lines" analysis, as the judge wrote them; the redone
     line is None for the `Chunk: none` block. None when a Match does not sit under a readable block."""
     lines = (text or "").split("Final Judgment")[0].split("\n")
@@ -175,7 +176,7 @@ def analysis_self_consistent(output: str, chunk: str) -> bool | None:
         >>> analysis_self_consistent(out.replace("Match: no", "Match: yes"), "First, 4 more arrive.\\n3+4=8")
         False
     """
-    blocks, verdict = _lines_blocks(output), parse_verdict(output or "")
+    blocks, verdict = lines_blocks(output), parse_verdict(output or "")
     if blocks is None or verdict is None:
         return None
     lines = [line.strip() for line in chunk.splitlines()]
@@ -363,7 +364,7 @@ def reward_signal_rows(items: Sequence[Mapping], outputs: Sequence[Sequence[str]
             check = check_rationale(item["problem"], item["history"], out, item["chunk"])
             paid = verdict is not None and verdict == bool(item["label"])
             after_error = "true_label" in item and item["true_label"] is None  # a wrong history: no truth
-            blocks = _lines_blocks(out) or []
+            blocks = lines_blocks(out) or []
             rows.append({"item": k, "label": bool(item["label"]), "reward": float(paid),
                          "redo_lines": "\n".join(str(redo) for redo, _, _ in blocks),
                          "reward_gated": float(paid and bool(consistent)), "self_consistent": bool(consistent),

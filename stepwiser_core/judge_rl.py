@@ -80,6 +80,18 @@ def direct_reward(completions: Sequence, label: Sequence[bool], **kwargs: Any) -
     return out
 
 
+def _consistent_and_paid(completions: Sequence, label: Sequence[bool],
+                         chunk: Sequence[str]) -> list[tuple[bool, bool]]:
+    """Per completion: (self-consistent, verdict matches the label), for the two rewards below."""
+    from .faithfulness import analysis_self_consistent
+
+    out = []
+    for c, y, ch in zip(completions, label, chunk, strict=True):
+        text = completion_text(c)
+        out.append((bool(analysis_self_consistent(text, ch)), parse_verdict(text) is bool(y)))
+    return out
+
+
 def consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: Sequence[str],
                           **kwargs: Any) -> list[float]:
     """NOT the paper: `cot_reward`, gated by the judgment's self-consistency (`faithfulness.analysis_self_consistent`:
@@ -91,10 +103,7 @@ def consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: S
     a prior instead of a comparison. The gate leaves one paid route to a Negative: a redo that differs from the
     chunk. Toy ("lines" analyses) only; `chunk` is the `rl_dataset` column TRL passes through.
     """
-    from .faithfulness import analysis_self_consistent
-
-    return [1.0 if parse_verdict(text := completion_text(c)) is bool(y) and analysis_self_consistent(text, ch)
-            else 0.0 for c, y, ch in zip(completions, label, chunk, strict=True)]
+    return [float(consistent and paid) for consistent, paid in _consistent_and_paid(completions, label, chunk)]
 
 
 def consistency_shaped_reward(completions: Sequence, label: Sequence[bool], chunk: Sequence[str],
@@ -108,14 +117,8 @@ def consistency_shaped_reward(completions: Sequence, label: Sequence[bool], chun
     with the wrong redo, and the movable token is the Match. Here the honest comparison keeps half the reward, so
     the only way up from it is a better redo.
     """
-    from .faithfulness import analysis_self_consistent
-
-    out = []
-    for c, y, ch in zip(completions, label, chunk, strict=True):
-        text = completion_text(c)
-        consistent = bool(analysis_self_consistent(text, ch))
-        out.append(0.5 * consistent + 0.5 * (consistent and parse_verdict(text) is bool(y)))
-    return out
+    return [0.5 * consistent + 0.5 * (consistent and paid)
+            for consistent, paid in _consistent_and_paid(completions, label, chunk)]
 
 
 REWARDS: dict[str, Callable[..., list[float]]] = {"cot": cot_reward, "direct": direct_reward,

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .faithfulness import _lines_blocks
+from .faithfulness import lines_blocks
 
 __all__ = ["MATCH_PROBE_COLUMNS", "match_probe_table", "match_sites", "match_yes_probabilities"]
 
@@ -40,7 +40,7 @@ def match_sites(output: str) -> list[tuple[int, bool]]:
         >>> [(out[:i][-6:], same) for i, same in match_sites(out)]
         [('Match:', False)]
     """
-    blocks = _lines_blocks(output)
+    blocks = lines_blocks(output)
     if blocks is None:
         return []
     analysis_end = output.find("Final Judgment")
@@ -67,11 +67,11 @@ def _continuation_logprobs(model: PreTrainedModel, tokenizer: PreTrainedTokenize
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for r, seq in enumerate(batch):  # right padding: positions are those of an unpadded sequence
             x[r, :len(seq)], mask[r, :len(seq)] = torch.tensor(seq), 1
-        logp = torch.log_softmax(model(input_ids=x, attention_mask=mask).logits.float(), dim=-1)
-        for r, seq in enumerate(batch):
+        logits = model(input_ids=x, attention_mask=mask).logits
+        for r, seq in enumerate(batch):  # normalise only the positions that predict the continuation
             k = prefix_lengths[b + r]
-            target = torch.tensor(seq[k:])
-            out.append(float(logp[r, k - 1:len(seq) - 1].gather(1, target[:, None]).sum()))
+            logp = torch.log_softmax(logits[r, k - 1:len(seq) - 1].float(), dim=-1)
+            out.append(float(logp.gather(1, torch.tensor(seq[k:])[:, None]).sum()))
     return out
 
 
