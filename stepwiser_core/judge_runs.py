@@ -40,6 +40,39 @@ def _weights_digest(model_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def warmup_problems(seed: int, per_level: int, benchmark_seed: int, exclude_texts: Sequence[str] = ()) -> list:
+    """The problems of the judge warm-up's exercises: `per_level` per level of the "judge_warmup" split, less those
+    whose text is in `exclude_texts` or among the first `BENCHMARK_PREFIX` per level of the "processbench" split
+    drawn with `benchmark_seed` (a prefix of any toy ProcessBench that notebook 04 builds with that seed).
+
+    Why a seed of its own: the two splits are drawn independently, and short level-1 problems recur across them
+    (about 0.3 % of the warm-up's problems are in a benchmark prefix), so leaving out the benchmark of the warm-up's
+    own seed would leak some of 04's benchmark into the judge whenever stage 03 runs with another seed than 04."""
+    from .world.problems import generate_problems
+
+    excluded = set(exclude_texts) | {p.text for p in generate_problems(benchmark_seed, BENCHMARK_PREFIX,
+                                                                        split="processbench")}
+    return [p for p in generate_problems(seed, per_level, split="judge_warmup") if p.text not in excluded]
+
+
+def _read_stamp(judge_init: Path) -> dict:
+    stamp = read_json(Path(judge_init) / WARMUP_STAMP)
+    # Stamps written before `benchmark_seed` existed left out the benchmark of the warm-up's own seed.
+    stamp.setdefault("benchmark_seed", stamp["seed"])
+    return stamp
+
+
+def warmup_benchmark_overlap(judge_init: Path, benchmark_problems: Sequence[str]) -> list[str]:
+    """The benchmark problems (texts) that the warm-up saved in `judge_init` trained on; empty for a judge init
+    without a warm-up (the paper tier) or one whose warm-up left the benchmark out, as it should."""
+    if not (Path(judge_init) / WARMUP_STAMP).exists():
+        return []
+    stamp = _read_stamp(judge_init)
+    seen = {p.text for p in warmup_problems(stamp["seed"], stamp["judge_warmup_problems_per_level"],
+                                            stamp["benchmark_seed"], stamp["exclude_texts"])}
+    return sorted(set(benchmark_problems) & seen)
+
+
 def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclude_texts: Sequence[str] = ()) -> Path:
     """The judge init of every run: `init_dir` itself, or (toy tier, `cfg.judge_warmup_steps` > 0) a copy SFT'd on
     generic judging exercises and saved under `<run_dir>/judge_init`, whose path is returned.
@@ -49,11 +82,10 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     here teach the analysis `judge_warmup_style` names (toy: "lines") on teacher solutions with
     `judge_warmup_wrong_share` wrong chunks. They never see the policy's chunks or the rollout labels: the warmed
     judge is still the zero-shot baseline of every table.
-    Problems whose text is in `exclude_texts`, or among the first `BENCHMARK_PREFIX` problems per level of notebook
-    04's "processbench" split (a prefix of any benchmark it builds), are left out: the benchmark stays unseen.
+    Problems whose text is in `exclude_texts`, or in notebook 04's benchmark (`warmup_problems`), are left out:
+    the benchmark stays unseen.
     A judge init already saved there with the same warm-up settings (its `warmup.json`) is reused: a rerun resumes."""
     from .base_policy import judge_exercises
-    from .world.problems import generate_problems
 
     if cfg.judge_warmup_steps <= 0:
         return Path(init_dir)
@@ -61,13 +93,11 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     # Resume: a judge init saved by an earlier (e.g. interrupted) run of the same warm-up is reused, not retrained.
     # The init's weights are part of the stamp: a re-run of notebook 01 writes a new model at the same path.
     stamp = {"init_dir": str(init_dir), "init_weights": _weights_digest(Path(init_dir)), "seed": cfg.seed,
-             "exclude_texts": sorted(set(exclude_texts)),
+             "benchmark_seed": cfg.benchmark_seed, "exclude_texts": sorted(set(exclude_texts)),
              **{k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup_")}}
-    if (out / "config.json").exists() and (out / WARMUP_STAMP).exists() and read_json(out / WARMUP_STAMP) == stamp:
+    if (out / "config.json").exists() and (out / WARMUP_STAMP).exists() and _read_stamp(out) == stamp:
         return out
-    excluded = set(exclude_texts) | {p.text for p in generate_problems(cfg.seed, BENCHMARK_PREFIX, split="processbench")}
-    problems = [p for p in generate_problems(cfg.seed, cfg.judge_warmup_problems_per_level, split="judge_warmup")
-                if p.text not in excluded]
+    problems = warmup_problems(cfg.seed, cfg.judge_warmup_problems_per_level, cfg.benchmark_seed, exclude_texts)
     examples = judge_exercises(problems, random.Random(f"{cfg.seed}:judge_warmup"), cfg.judge_warmup_verdict_accuracy,
                                cfg.judge_warmup_blankline_share, direct_share=cfg.judge_warmup_direct_share,
                                wrong_share=cfg.judge_warmup_wrong_share, analysis_style=cfg.judge_warmup_style)

@@ -32,6 +32,21 @@ def benchmark_generations(problems: Sequence[Problem], cfg: ProcessBenchConfig,
     return generations
 
 
+def check_benchmark_unseen(bench: Mapping[str, Sequence[PBRecord]], registry: Mapping[str, Mapping]) -> None:
+    """Raise ValueError if the judges' shared init was warmed up on any of the benchmark's problems (stage 03's
+    `benchmark_seed` must be this stage's `seed`; `judge_runs.warmup_problems`). A no-op without a warm-up."""
+    from .judge_runs import warmup_benchmark_overlap
+
+    if "zero_shot" not in registry:
+        return
+    seen = warmup_benchmark_overlap(Path(registry["zero_shot"]["path"]),
+                                    sorted({r.problem for recs in bench.values() for r in recs}))
+    if seen:
+        raise ValueError(f"{len(seen)} benchmark problems were in the judge warm-up's exercises "
+                         f"(first: {seen[0]!r}); re-run 03_judge_training with benchmark_seed equal to this "
+                         f"stage's seed")
+
+
 def judge_variants(name: str, entry: Mapping, cfg: ProcessBenchConfig) -> list[tuple[str, judges.StepJudge]]:
     """The judges to score for one registry entry: the discriminative judge; or the generative one greedy, plus
     maj@k for the StepWiser judges (paper Table 5, Maj@8)."""

@@ -207,6 +207,7 @@ class JudgeTrainingConfig(StageBase):
     judge_warmup_direct_share: float = 0.25  # verdict-only exercises (the no-CoT judge's format)
     judge_warmup_problems_per_level: int = 3000
     judge_warmup_learning_rate: float = 1e-3
+    benchmark_seed: int = 0  # notebook 04's `seed`: the warm-up leaves out that toy ProcessBench's problems
 
     def __post_init__(self):
         from .instruct import ANALYSIS_STYLES

@@ -177,3 +177,49 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     assert seen["reward"] == "cot_consistency_shaped" and seen["reward"] in judge_rl.REWARDS
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
+
+
+def test_warm_up_leaves_out_the_benchmark_of_stage_04s_seed_not_its_own():
+    # Short level-1 problems recur across splits: a warm-up drawn with seed 1 contains problems of the seed-0
+    # benchmark prefix unless that prefix, not seed 1's, is the one left out.
+    from stepwiser_core.stages import BENCHMARK_PREFIX
+    from stepwiser_core.world.problems import generate_problems
+
+    benchmark = {p.text for p in generate_problems(0, BENCHMARK_PREFIX, split="processbench")}
+    own_seed = {p.text for p in judge_runs.warmup_problems(1, 2000, benchmark_seed=1)}
+    assert own_seed & benchmark  # the leak the benchmark seed closes
+    fixed = judge_runs.warmup_problems(1, 2000, benchmark_seed=0, exclude_texts=[sorted(own_seed)[0]])
+    assert fixed and not {p.text for p in fixed} & benchmark
+    assert sorted(own_seed)[0] not in {p.text for p in fixed}
+
+
+def test_benchmark_check_finds_the_problems_a_warm_up_trained_on(tmp_path):
+    import json
+
+    from stepwiser_core import pb_stage
+    from stepwiser_core.processbench import PBRecord
+
+    seen = [p.text for p in judge_runs.warmup_problems(1, 20, benchmark_seed=0)]
+    init = tmp_path / "judge_init"
+    init.mkdir()
+    stamp = {"seed": 1, "benchmark_seed": 0, "exclude_texts": [], "judge_warmup_problems_per_level": 20}
+    (init / judge_runs.WARMUP_STAMP).write_text(json.dumps(stamp))
+
+    def bench(*problems):
+        return {"gsm8k": [PBRecord(f"gsm8k-{i}", "toy", text, ("1+1=2",), True, -1) for i, text in enumerate(problems)]}
+
+    registry = {"zero_shot": {"path": str(init), "kind": "cot", "rule": ""}}
+    assert judge_runs.warmup_benchmark_overlap(init, [seen[3], "not a warm-up problem"]) == [seen[3]]
+    with pytest.raises(ValueError, match="1 benchmark problems were in the judge warm-up.*benchmark_seed"):
+        pb_stage.check_benchmark_unseen(bench(seen[3], "not a warm-up problem"), registry)
+    pb_stage.check_benchmark_unseen(bench("not a warm-up problem"), registry)
+    # a problem the stamp's exclusions left out was not trained on
+    (init / judge_runs.WARMUP_STAMP).write_text(json.dumps({**stamp, "exclude_texts": [seen[3]]}))
+    pb_stage.check_benchmark_unseen(bench(seen[3]), registry)
+    # stamps from before `benchmark_seed` left out the benchmark of their own seed
+    old = {k: v for k, v in stamp.items() if k != "benchmark_seed"}
+    (init / judge_runs.WARMUP_STAMP).write_text(json.dumps(old))
+    assert judge_runs.warmup_benchmark_overlap(init, seen) == sorted(
+        {p.text for p in judge_runs.warmup_problems(1, 20, benchmark_seed=1)} & set(seen))
+    # no warm-up (the paper tier): nothing to check
+    pb_stage.check_benchmark_unseen(bench(seen[3]), {"zero_shot": {"path": str(tmp_path / "none")}})

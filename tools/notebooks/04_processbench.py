@@ -44,6 +44,7 @@ else:
     bench = toy_processbench.build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed,
                                                     cfg.per_subset)
     processbench.save_processbench(bench, run_dir / "toy_processbench")
+pb_stage.check_benchmark_unseen(bench, registry)  # the judges' warm-up never saw these problems
 stats = toy_processbench.benchmark_stats(bench)
 write_table(stats, results_dir, "benchmark_stats")
 stats.round(3)
