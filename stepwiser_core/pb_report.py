@@ -70,6 +70,24 @@ def table5_markdown(table: pd.DataFrame, kinds: Mapping[str, str], subsets: Sequ
     return to_markdown(pd.DataFrame(rows), digits=1)
 
 
+def gap_to_own_init(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per trained judge, its average F1 against the zero-shot judge *of the same seed*, for replicates that redraw
+    the judge init itself (the warm-up) as well as the training. `rows` has one row per (seed, judge) with an `f1`
+    column, where judge "zero_shot" is that seed's init; the gap is F1 minus that seed's zero-shot F1, its
+    standard deviation the sample one (ddof = 1; NaN for a single seed)."""
+    zero_shot = rows[rows.judge == "zero_shot"].set_index("seed")["f1"]
+    trained = rows[rows.judge != "zero_shot"].assign(gap=lambda f: f.f1 - f.seed.map(zero_shot))
+    if trained.gap.isna().any():
+        missing = sorted(set(trained.seed[trained.gap.isna()]))
+        raise ValueError(f"no zero_shot row for seed(s) {missing}")
+    g = trained.groupby("judge", sort=False)
+    out = pd.DataFrame({"seeds": g.size(), "f1_mean": g.f1.mean(), "zero_shot_f1_mean": g.seed.apply(
+        lambda s: zero_shot.loc[s].mean()), "gap_mean": g.gap.mean(), "gap_sd": g.gap.std(ddof=1),
+        "gap_min": g.gap.min(), "gap_max": g.gap.max(),
+        "seeds_above_own_init": g.gap.apply(lambda d: int((d > 0).sum()))})
+    return out.reset_index()
+
+
 def seed_summary(rows: pd.DataFrame, reference_f1: float) -> pd.DataFrame:
     """Per label rule, the spread of the benchmark's average F1 over training seeds, and how many seeds beat
     `reference_f1` (the zero-shot judge). `rows` has one row per (label_rule, seed) with an `f1` column; the

@@ -152,3 +152,18 @@ def test_seed_summary_by_hand():
     assert (out.loc["abs_q", "f1_min"], out.loc["abs_q", "f1_max"]) == (40.0, 70.0)
     assert out.loc["abs_q", "seeds_above_reference"] == 1 and out.loc["rel_ratio", "seeds_above_reference"] == 1
     assert math.isnan(out.loc["rel_ratio", "f1_sd"]) and (out.reference_f1 == 60.0).all()
+
+
+def test_gap_to_own_init_compares_each_seed_with_its_own_zero_shot_judge():
+    rows = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "judge": ["zero_shot", "abs_q", "rel_ratio"] * 2,
+                         "f1": [80.0, 70.0, 85.0, 60.0, 65.0, 50.0]})
+    out = pb_report.gap_to_own_init(rows).set_index("judge")
+    assert list(out.index) == ["abs_q", "rel_ratio"]
+    # abs_q: 70 - 80 = -10 on seed 0, 65 - 60 = +5 on seed 1 (above its own init, though under seed 0's)
+    assert out.loc["abs_q", "gap_mean"] == pytest.approx(-2.5) and out.loc["abs_q", "seeds_above_own_init"] == 1
+    assert out.loc["abs_q", "gap_sd"] == pytest.approx(math.sqrt(2 * 7.5 ** 2))
+    assert (out.loc["abs_q", "gap_min"], out.loc["abs_q", "gap_max"]) == (-10.0, 5.0)
+    assert out.loc["rel_ratio", "f1_mean"] == pytest.approx(67.5) and out.loc["rel_ratio", "zero_shot_f1_mean"] == 70.0
+    assert out.loc["rel_ratio", "seeds_above_own_init"] == 1 and out.loc["abs_q", "seeds"] == 2
+    with pytest.raises(ValueError, match=r"no zero_shot row for seed\(s\) \[2\]"):
+        pb_report.gap_to_own_init(pd.concat([rows, pd.DataFrame({"seed": [2], "judge": ["abs_q"], "f1": [1.0]})]))
