@@ -3,6 +3,7 @@ its first and last 20 steps (`judge_rl.training_trend`), from the committed `grp
 "training reward, steps 1–20 → 81–100" and the entropy / zero-advantage figures beside it.
 
     python tools/grpo_trend.py        # reads and writes results/toy/03_judge_training/ (grpo_trend.{csv,md})
+    python tools/grpo_trend.py --history RUN/history.csv ...   # print the same for runs of tools/judge_experiment.py
 """
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tier", default="toy")
     ap.add_argument("--window", type=int, default=20)
+    ap.add_argument("--history", nargs="*", default=[], help="history.csv files to summarise (printed, not written)")
     args = ap.parse_args()
+    if args.history:
+        histories = pd.concat([pd.read_csv(h) for h in args.history], ignore_index=True)
+        print(training_trend(histories, args.window).round(4).to_string(index=False))
+        return
     cfg = load_config(JudgeTrainingConfig, ROOT / "params" / args.tier / "03_judge_training.yaml", {}, args.tier)
     results_dir = ROOT / cfg.results_root / args.tier / "03_judge_training"
     trend = training_trend(pd.read_csv(results_dir / "grpo_history.csv"), args.window)
