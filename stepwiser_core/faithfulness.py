@@ -42,7 +42,7 @@ from .world.problems import SYMBOL, Problem, apply_op
 __all__ = ["FAITHFULNESS_COLUMNS", "STEP_AUDIT_COLUMNS", "RationaleCheck", "analysis_self_consistent",
            "benchmark_step_rows", "check_rationale", "expected_check", "faithfulness_rows", "faithfulness_table",
            "false_negative_causes", "lines_blocks", "positive_rate_by_position", "reward_signal_rows",
-           "reward_signal_table"]
+           "reward_signal_table", "self_consistent_errors"]
 
 # "Check: 3+4=7" (an operation step) or "Check: 7" (the answer step); spaces tolerated, since a model may add them.
 _CHECK_EQ = re.compile(r"Check:\s*(?P<a>-?\d+)\s*(?P<op>[+*-])\s*(?P<b>-?\d+)\s*=\s*(?P<c>-?\d+)")
@@ -276,7 +276,10 @@ def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[st
             rows.append({"judge": judge_name, "id": r.id, "generator": r.generator, "position": i,
                          "step_correct": i != r.label, "verdict": check.verdict,
                          "computation_correct": check.computation_correct, "quote_correct": check.quote_correct,
-                         "comparison_correct": check.comparison_correct})
+                         "comparison_correct": check.comparison_correct,
+                         # label-free, what `judge_rl.consistent_cot_reward` gates on (None: not a "lines" judgment)
+                         "self_consistent": analysis_self_consistent(outputs[k + i], r.steps[i]),
+                         "output": outputs[k + i]})
         k += len(r.steps)
     return rows
 
@@ -326,6 +329,25 @@ def missed_error_causes(rows: Iterable[Mapping]) -> pd.DataFrame:
     (Positive or unparsable). `computation_wrong` here is typically a re-derivation that repeats the chunk's own
     mistake; `comparison_wrong` a "Match: yes" under two different lines."""
     return _verdict_error_causes(rows, on_correct_steps=False)
+
+
+def self_consistent_errors(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """Per judge, how many of its benchmark errors (`benchmark_step_rows`) are self-consistent judgments
+    (`analysis_self_consistent`, the property `judge_rl.consistent_cot_reward` pays for): `false_negatives` (correct
+    steps not judged Positive) and `missed_errors` (first wrong steps not judged Negative), each with the share that
+    is self-consistent. A high share means the gate cannot see the error: a wrong redo, or a Negative that quotes a
+    right sentence of the step instead of its equation."""
+    df = pd.DataFrame(list(rows), columns=[*STEP_AUDIT_COLUMNS, "self_consistent"])
+    out = []
+    for judge, g in df.groupby("judge", sort=False):
+        correct = g["step_correct"].astype(bool)
+        fn, missed = g[correct & (g["verdict"] != True)], g[~correct & (g["verdict"] != False)]  # noqa: E712
+        out.append({"judge": judge, "false_negatives": len(fn),
+                    "false_negatives_self_consistent": float((fn["self_consistent"] == True).mean()),  # noqa: E712
+                    "missed_errors": len(missed),
+                    "missed_errors_self_consistent": float((missed["self_consistent"] == True).mean())})  # noqa: E712
+    return pd.DataFrame(out, columns=["judge", "false_negatives", "false_negatives_self_consistent", "missed_errors",
+                                      "missed_errors_self_consistent"])
 
 
 def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:

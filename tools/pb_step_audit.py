@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--judge", action="append", default=[], metavar="NAME=DIR", help="an extra CoT judge")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dump", metavar="CSV", help="also write every audited step, with the judge's output, here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -71,15 +72,21 @@ def main() -> None:
     causes = faithfulness.false_negative_causes(rows)
     missed = faithfulness.missed_error_causes(rows)
     by_position = faithfulness.positive_rate_by_position(rows)
+    consistent = faithfulness.self_consistent_errors(rows)
     print("F1 (greedy)\n", score_table.to_string(index=False))
     print("correct steps judged Positive, by position\n", by_position.round(3).to_string(index=False))
     print("false Negatives on correct steps, by cause\n", causes.round(3).to_string(index=False))
     print("missed errors (first wrong steps not judged Negative), by cause\n", missed.round(3).to_string(index=False))
+    print("errors that are self-consistent judgments (what a consistency gate cannot see)\n",
+          consistent.round(3).to_string(index=False))
+    if args.dump:
+        pd.DataFrame(rows).to_csv(args.dump, index=False)
     if not args.no_write and not args.judge:  # experiment judges never go into results/
         out = ROOT / cfg.results_root / args.tier / "04_processbench"
         write_table(causes, out, "step_audit_false_negatives")
         write_table(missed, out, "step_audit_missed_errors")
         write_table(by_position, out, "step_audit_positive_rate_by_position")
+        write_table(consistent, out, "step_audit_self_consistent_errors")
 
 
 if __name__ == "__main__":

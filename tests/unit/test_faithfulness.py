@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from stepwiser_core import faithfulness
 from stepwiser_core.faithfulness import (benchmark_step_rows, check_rationale, expected_check, faithfulness_rows,
                                         faithfulness_table, false_negative_causes, missed_error_causes,
                                         positive_rate_by_position)
@@ -206,6 +207,9 @@ def test_benchmark_step_rows_cover_the_steps_a_prediction_depends_on():
         [("a", 0, True), ("a", 1, True), ("a", 2, True), ("b", 0, True), ("b", 1, False)]
     # the same output is audited against each step's own truth: right for step 0, a wrong redo for step 1
     assert [r["computation_correct"] for r in rows] == [True, False, False, True, False]
+    # and read against each step's own lines: step 0 has the quoted line, the other steps do not
+    assert [r["self_consistent"] for r in rows] == [True, False, False, True, False]
+    assert rows[1]["output"] == outputs[1]
     with pytest.raises(ValueError, match="5 outputs for 6 steps"):
         benchmark_step_rows("j", records, {PROBLEM.text: PROBLEM}, outputs[:5])
 
@@ -359,3 +363,18 @@ def test_self_consistency_needs_every_result_line_in_order():
     # "Chunk: none" is for a chunk that states no result
     none = "Analysis: Chunk: none\nMatch: yes.\nFinal Judgment: \\boxed{Positive}"
     assert analysis_self_consistent(none, chunk) is False
+
+
+def test_self_consistent_errors_by_hand():
+    def row(correct, verdict, consistent, judge="j"):
+        return {"judge": judge, "id": "x", "generator": "g", "position": 0, "step_correct": correct,
+                "verdict": verdict, "computation_correct": True, "quote_correct": True, "comparison_correct": True,
+                "self_consistent": consistent}
+
+    rows = [row(True, True, True), row(True, False, True), row(True, False, False), row(True, None, None),
+            row(False, False, True), row(False, True, True), row(False, None, None), row(True, True, None, "k")]
+    out = faithfulness.self_consistent_errors(rows).set_index("judge")
+    # j: 3 false Negatives (False, False, unparsed), 1 of them self-consistent; 2 missed errors (True, unparsed)
+    assert out.loc["j", "false_negatives"] == 3 and out.loc["j", "false_negatives_self_consistent"] == pytest.approx(1 / 3)
+    assert out.loc["j", "missed_errors"] == 2 and out.loc["j", "missed_errors_self_consistent"] == 0.5
+    assert out.loc["k", "false_negatives"] == 0 and math.isnan(out.loc["k", "false_negatives_self_consistent"])
