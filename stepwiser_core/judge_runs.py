@@ -10,7 +10,7 @@ import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -24,7 +24,8 @@ from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares 
 from .stages import BENCHMARK_PREFIX, JudgeTrainingConfig
 from .training import SFTSettings, sft_train
 
-
+if TYPE_CHECKING:
+    from .world.problems import Problem
 
 WARMUP_STAMP = "warmup.json"  # beside the warmed judge init: the settings it was trained with
 
@@ -40,7 +41,7 @@ def _weights_digest(model_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def warmup_problems(seed: int, per_level: int, benchmark_seed: int, exclude_texts: Sequence[str] = ()) -> list:
+def warmup_problems(seed: int, per_level: int, benchmark_seed: int, exclude_texts: Sequence[str] = ()) -> list[Problem]:
     """The problems of the judge warm-up's exercises: `per_level` per level of the "judge_warmup" split, less those
     whose text is in `exclude_texts` or among the first `BENCHMARK_PREFIX` per level of the "processbench" split
     drawn with `benchmark_seed` (a prefix of any toy ProcessBench that notebook 04 builds with that seed).
