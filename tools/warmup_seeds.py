@@ -4,7 +4,7 @@ judge is compared with the zero-shot judge of its own seed. `tools/grpo_seeds.py
 whether "no StepWiser judge beats the zero-shot judge" depends on the one warmed init the stage made. Every judge is
 scored greedily on notebook 04's toy ProcessBench; seed 0 is notebooks 03 and 04's own run (read, not retrained).
 
-    python tools/warmup_seeds.py --seeds 1 2    # per seed: a warm-up (~30 min at 1 thread) and 3 GRPO runs (~11 min)
+    python tools/warmup_seeds.py --seeds 1 2    # per seed: a warm-up (~35 min) and 3 GRPO runs (11-14 min each)
 
 Resumes: the warmed init of `tools/judge_experiment.py --no-grpo --samples 0 -p seed S --out OUT/seedS` and the
 judges of `tools/judge_experiment.py --init <that init> --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE` are
@@ -29,8 +29,8 @@ def warmed_init(out: Path, seed: int, threads: int) -> Path:
     if not sorted((out / f"seed{seed}").glob(pattern)):
         import judge_experiment
 
-        judge_experiment.main(["--no-grpo", "--samples", "0", "-p", "seed", str(seed), "--out", str(out / f"seed{seed}"),
-                               "--threads", str(threads)])
+        judge_experiment.main(["--no-grpo", "--samples", "0", "-p", "seed", str(seed),
+                               "--out", str(out / f"seed{seed}"), "--threads", str(threads)])
     return sorted((out / f"seed{seed}").glob(pattern))[-1].parent
 
 

@@ -375,6 +375,7 @@ def test_self_consistent_errors_by_hand():
             row(False, False, True), row(False, True, True), row(False, None, None), row(True, True, None, "k")]
     out = faithfulness.self_consistent_errors(rows).set_index("judge")
     # j: 3 false Negatives (False, False, unparsed), 1 of them self-consistent; 2 missed errors (True, unparsed)
-    assert out.loc["j", "false_negatives"] == 3 and out.loc["j", "false_negatives_self_consistent"] == pytest.approx(1 / 3)
+    assert out.loc["j", "false_negatives"] == 3
+    assert out.loc["j", "false_negatives_self_consistent"] == pytest.approx(1 / 3)
     assert out.loc["j", "missed_errors"] == 2 and out.loc["j", "missed_errors_self_consistent"] == 0.5
     assert out.loc["k", "false_negatives"] == 0 and math.isnan(out.loc["k", "false_negatives_self_consistent"])
