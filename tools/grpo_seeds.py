@@ -29,28 +29,59 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def trained_judge(out: Path, variant: str, seed: int, rule: str, threads: int) -> Path:
-    """The judge of one (variant, seed, rule) GRPO run under `out`, trained first if it is not there."""
+STAGE_INIT = ROOT / "runs/toy/03_judge_training/judge_init"  # notebook 03's warmed judge init
+
+
+def trained_judge(out: Path, variant: str, seed: int, rule: str, threads: int, init: Path = STAGE_INIT) -> Path:
+    """The judge of one (variant, seed, rule) GRPO run from `init` under `out`, trained first if it is not there."""
     stem = "" if variant == "stepwiser" else f"{variant}_"
     run_out = out / f"{stem}seed{seed}_{rule}"
     pattern = f"run_*/judges/exp_{stem}{rule}/config.json"
     if not sorted(run_out.glob(pattern)):
         import judge_experiment
 
-        judge_experiment.main(["--init", str(ROOT / "runs/toy/03_judge_training/judge_init"), "--rule", rule,
-                               "--variant", variant, "--samples", "0", "-p", "seed", str(seed),
-                               "--out", str(run_out), "--threads", str(threads)])
+        judge_experiment.main(["--init", str(init), "--rule", rule, "--variant", variant, "--samples", "0",
+                               "-p", "seed", str(seed), "--out", str(run_out), "--threads", str(threads)])
     return sorted(run_out.glob(pattern))[-1].parent
+
+
+def stage_results():
+    """What every seed tool compares against: notebook 04's config and toy benchmark, the results folder, 04's
+    average rows per judge and 03's held-out accuracies."""
+    import pandas as pd
+
+    from stepwiser_core import processbench
+    from stepwiser_core.config import load_config
+    from stepwiser_core.stages import ProcessBenchConfig
+
+    cfg = load_config(ProcessBenchConfig, ROOT / "params" / "toy" / "04_processbench.yaml", {}, "toy")
+    runs, results = ROOT / cfg.runs_root / "toy", ROOT / cfg.results_root / "toy"
+    bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
+    table = pd.read_csv(results / "04_processbench" / "table.csv").query("subset == 'average'").set_index("judge")
+    heldout = pd.read_csv(results / "03_judge_training" / "heldout_step_accuracy.csv").set_index("judge")
+    return cfg, results, bench, table, heldout
+
+
+def benchmark_average(name: str, entry: dict, bench, cfg):
+    """One judge scored greedily on the toy benchmark: its average row (acc_error, acc_correct, f1). A name not
+    starting "stepwiser_" is scored greedily only (no maj@k: 8x the cost)."""
+    from stepwiser_core import pb_stage
+
+    scored, _ = pb_stage.score_judges({name: entry}, bench, cfg)
+    return scored.query("subset == 'average'").iloc[0]
+
+
+def init_accuracy(history) -> float:
+    """The init's held-out accuracy vs the truth, as a GRPO run judges it: its step-0 evaluation."""
+    return float(history.loc[history["step"] == 0, "eval_acc_truth"].iloc[0])
 
 
 def main() -> None:
     import pandas as pd
     import torch
 
-    from stepwiser_core import pb_report, pb_stage, processbench
-    from stepwiser_core.config import load_config
+    from stepwiser_core import pb_report
     from stepwiser_core.judge_rl import training_trend
-    from stepwiser_core.stages import ProcessBenchConfig
     from stepwiser_core.tables import write_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,11 +97,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(ROOT / "tools"))
 
-    cfg = load_config(ProcessBenchConfig, ROOT / "params" / "toy" / "04_processbench.yaml", {}, "toy")
-    runs, results = ROOT / cfg.runs_root / "toy", ROOT / cfg.results_root / "toy"
-    bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
-    table = pd.read_csv(results / "04_processbench" / "table.csv").query("subset == 'average'").set_index("judge")
-    heldout = pd.read_csv(results / "03_judge_training" / "heldout_step_accuracy.csv").set_index("judge")
+    cfg, results, bench, table, heldout = stage_results()
     trends = pd.read_csv(results / "03_judge_training" / "grpo_trend.csv").set_index("run")
 
     def row(variant: str, rule: str, seed: int, avg: pd.Series, init_acc: float, acc: float, trend: pd.Series) -> dict:
@@ -88,13 +115,10 @@ def main() -> None:
         path = trained_judge(Path(args.out), variant, seed, rule, args.threads)
         report = json.loads((path.parents[1] / "report.json").read_text())
         entry = {"path": path, "kind": "direct" if variant == "no_cot" else "cot", "rule": rule}
-        # a name not starting "stepwiser_" is scored greedily only (no maj@k: 8x the cost)
-        scored, _ = pb_stage.score_judges({f"seed{seed}_{variant}_{rule}": entry}, bench, cfg)
-        avg = scored.query("subset == 'average'").iloc[0]
+        avg = benchmark_average(f"seed{seed}_{variant}_{rule}", entry, bench, cfg)
         history = pd.read_csv(path.parents[1] / "history.csv")
-        # the init as this run judges (the step-0 evaluation): for no-CoT, the verdict alone, not the CoT init
-        init_acc = float(history.loc[history["step"] == 0, "eval_acc_truth"].iloc[0])
-        rows.append(row(variant, rule, seed, avg, init_acc, report["trained"]["acc_truth"],
+        # the init as this run judges it: for no-CoT, the verdict alone, not the CoT init
+        rows.append(row(variant, rule, seed, avg, init_accuracy(history), report["trained"]["acc_truth"],
                         training_trend(history).iloc[0]))
     frame = pd.DataFrame(rows).sort_values(["variant", "label_rule", "seed"], kind="stable")
     zero_shot_f1 = float(table.loc["zero_shot", "f1"])

@@ -34,24 +34,11 @@ def warmed_init(out: Path, seed: int, threads: int) -> Path:
     return sorted((out / f"seed{seed}").glob(pattern))[-1].parent
 
 
-def trained_judge(out: Path, seed: int, rule: str, init: Path, threads: int) -> Path:
-    """The StepWiser judge of (seed, rule) trained from `init` under `out`, trained first if it is not there."""
-    run_out, pattern = out / f"seed{seed}_{rule}", f"run_*/judges/exp_{rule}/config.json"
-    if not sorted(run_out.glob(pattern)):
-        import judge_experiment
-
-        judge_experiment.main(["--init", str(init), "--rule", rule, "--samples", "0", "-p", "seed", str(seed),
-                               "--out", str(run_out), "--threads", str(threads)])
-    return sorted(run_out.glob(pattern))[-1].parent
-
-
 def main() -> None:
     import pandas as pd
     import torch
 
-    from stepwiser_core import pb_report, pb_stage, processbench
-    from stepwiser_core.config import load_config
-    from stepwiser_core.stages import ProcessBenchConfig
+    from stepwiser_core import pb_report
     from stepwiser_core.tables import write_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,12 +50,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(ROOT / "tools"))
+    from grpo_seeds import benchmark_average, init_accuracy, stage_results, trained_judge
 
-    cfg = load_config(ProcessBenchConfig, ROOT / "params" / "toy" / "04_processbench.yaml", {}, "toy")
-    runs, results = ROOT / cfg.runs_root / "toy", ROOT / cfg.results_root / "toy"
-    bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
-    table = pd.read_csv(results / "04_processbench" / "table.csv").query("subset == 'average'").set_index("judge")
-    heldout = pd.read_csv(results / "03_judge_training" / "heldout_step_accuracy.csv").set_index("judge")
+    cfg, results, bench, table, heldout = stage_results()
 
     def row(seed: int, judge: str, avg: pd.Series, heldout_acc: float) -> dict:
         return {"seed": seed, "judge": judge, "heldout_acc": heldout_acc, "acc_error": avg.acc_error,
@@ -80,17 +64,15 @@ def main() -> None:
     for seed in args.seeds:
         init = warmed_init(Path(args.out), seed, args.threads)
         paths = {"zero_shot": init}
-        paths.update({rule: trained_judge(Path(args.out), seed, rule, init, args.threads) for rule in args.rules})
+        paths.update({rule: trained_judge(Path(args.out), "stepwiser", seed, rule, args.threads, init)
+                      for rule in args.rules})
         # held-out accuracy vs the truth on this seed's split: the init's is every GRPO run's step-0 evaluation
-        history = pd.read_csv(paths[args.rules[0]].parents[1] / "history.csv")
-        accs = {"zero_shot": float(history.loc[history["step"] == 0, "eval_acc_truth"].iloc[0])}
+        accs = {"zero_shot": init_accuracy(pd.read_csv(paths[args.rules[0]].parents[1] / "history.csv"))}
         for rule in args.rules:
             accs[rule] = json.loads((paths[rule].parents[1] / "report.json").read_text())["trained"]["acc_truth"]
         for judge, path in paths.items():
-            # a name not starting "stepwiser_" is scored greedily only (no maj@k)
             entry = {"path": path, "kind": "cot", "rule": "" if judge == "zero_shot" else judge}
-            scored, _ = pb_stage.score_judges({f"seed{seed}_{judge}": entry}, bench, cfg)
-            rows.append(row(seed, judge, scored.query("subset == 'average'").iloc[0], accs[judge]))
+            rows.append(row(seed, judge, benchmark_average(f"seed{seed}_{judge}", entry, bench, cfg), accs[judge]))
     frame = pd.DataFrame(rows)
     summary = pb_report.gap_to_own_init(frame)
     print(frame.round(3).to_string(index=False), summary.round(1).to_string(index=False), sep="\n")
