@@ -18,10 +18,24 @@ from .labels import LABEL_RULES, label_trajectory
 from .label_quality import true_step_labels
 from .verify import AnswerVerifier
 from .world.checker import check_steps
-from .world.problems import Problem
+from .world.problems import Problem, generate_problems
 
 _CHUNK = re.compile(r"<chunk>(.*?)(?:</chunk>|$)", re.DOTALL)
 _BLANK = re.compile(r"\n[ \t]*\n")
+
+
+def annotation_problems(seed: int, n_prompts: int, benchmark_seed: int) -> list[Problem]:
+    """The toy prompts to annotate: `n_prompts // 4` per level of the "annotation" split, less any problem among the
+    first `BENCHMARK_PREFIX` per level of the "processbench" split drawn with `benchmark_seed` (a prefix of every toy
+    ProcessBench that notebook 04 builds with that seed).
+
+    Why: the splits are drawn independently and short level-1 problems recur across them (5 of 960 annotation
+    problems of seed 0 are in the seed-0 prefix), so a larger `n_prompts` would otherwise let the judges train on
+    chunks of benchmark problems, as judge_runs.warmup_problems already guards against for the warm-up."""
+    from .stages import BENCHMARK_PREFIX
+
+    benchmark = {p.text for p in generate_problems(benchmark_seed, BENCHMARK_PREFIX, split="processbench")}
+    return [p for p in generate_problems(seed, n_prompts // 4, split="annotation") if p.text not in benchmark]
 
 
 def cut_points(text: str, segmentation: str) -> tuple[list[str], list[int]]:

@@ -130,6 +130,7 @@ class RolloutLabelConfig(StageBase):
     base_template: str = "toy"
     # --- prompts: [P §4.1] 40k prompts kept after pass@16 filtering (neither all right nor all wrong)
     n_prompts: int = 240
+    benchmark_seed: int = 0  # notebook 04's seed: its benchmark's problems are never annotated (toy world)
     prefilter_samples: int = 8  # [P §4.1] 16
     trajectories_per_prompt: int = 4  # NOT SPECIFIED (the paper seems to annotate all 16)
     prefilter_keep_all: bool = False  # smoke/debug only: annotate every prompt (pass rate clipped into (0, 1))

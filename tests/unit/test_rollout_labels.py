@@ -1,6 +1,7 @@
 """Stage-02 helpers: cutting a response at its steps, the rule set, and success matrices."""
 import numpy as np
 
+from stepwiser_core import rollout_labels as rl
 from stepwiser_core.labels import LABEL_RULES, label_trajectory
 from stepwiser_core.rollout_labels import Trajectory, cut_points, rules_from_config, success_matrices
 from stepwiser_core.verify import ExactVerifier
@@ -60,3 +61,20 @@ def test_label_balance_table_and_q_frame():
     assert qs.to_dict("records") == [{"q": 0.5, "step": "intermediate", "truth": "correct"},
                                      {"q": 0.0, "step": "final", "truth": "first error"},
                                      {"q": 1.0, "step": "final", "truth": "after an error"}]
+
+
+def test_annotation_problems_leave_out_the_benchmark_of_stage_04s_seed():
+    # Short level-1 problems recur across splits: 960 annotation prompts of seed 0 hold problems of the seed-0
+    # benchmark prefix, which the judges would train on without the exclusion.
+    from stepwiser_core.stages import BENCHMARK_PREFIX
+    from stepwiser_core.world.problems import generate_problems
+
+    benchmark = {p.text for p in generate_problems(0, BENCHMARK_PREFIX, split="processbench")}
+    plain = generate_problems(0, 240, split="annotation")
+    assert {p.text for p in plain} & benchmark  # the leak exists without the exclusion
+    kept = rl.annotation_problems(0, 960, benchmark_seed=0)
+    assert not {p.text for p in kept} & benchmark
+    assert [p for p in plain if p.text not in benchmark] == kept  # otherwise the same prompts, in the same order
+    # another benchmark seed leaves out another prefix; with few prompts nothing needs leaving out
+    assert rl.annotation_problems(0, 960, benchmark_seed=1) != kept
+    assert rl.annotation_problems(0, 240, benchmark_seed=0) == generate_problems(0, 60, split="annotation")

@@ -41,11 +41,9 @@ Sample each prompt `prefilter_samples` times; keep the prompts solved sometimes 
 ("code", r"""
 from stepwiser_core.models import load_model
 from stepwiser_core.rollouts import RolloutEngine
-from stepwiser_core.world.problems import generate_problems
-
 model, tokenizer = load_model(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"))
 engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="chunk policy")
-problems = generate_problems(cfg.seed, cfg.n_prompts // 4, split="annotation")
+problems = rl.annotation_problems(cfg.seed, cfg.n_prompts, cfg.benchmark_seed)  # never a benchmark problem
 sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectories_per_prompt, m_label=cfg.rollouts,
              temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, keep_all=cfg.prefilter_keep_all)
 """),

@@ -1,0 +1,126 @@
+"""StepWiser GRPO on more labelled trajectories: notebook 02 re-run with `n_prompts` several times the toy tier's,
+into a runs root of its own (never runs/toy), then every StepWiser judge retrained from notebook 03's warmed init on
+those labels (`-p labels_dir`) and scored greedily on notebook 04's toy ProcessBench. The row at the stage's
+`n_prompts` is notebooks 03 and 04's own run (read, not retrained).
+
+    python tools/more_items.py --n-prompts 960          # 02 at 4x the prompts, then 3 GRPO runs of 100 steps
+    python tools/more_items.py --n-prompts 960 --max-steps 300 --rules abs_q
+
+Why (issue 4): every StepWiser judge trained on the toy tier's few hundred balanced items stays below the zero-shot
+judge, and three times the GRPO steps over the same items only overfit them. The paper trains on hundreds of
+thousands of items; this asks whether more items, at the same number of GRPO steps (so fewer passes over each),
+change that.
+
+The larger 02 run keeps only what the judges train on: M = 16 rollouts per chunk and no M = 32 study
+(`rollouts_max 16`), and no blank-line data (`blankline_data false`); both are about the label studies, not the
+labels. Its problems are the toy tier's annotation prompts extended (the first 60 per level are the same prompts),
+less any problem of notebook 04's benchmark (`rollout_labels.annotation_problems`).
+Resumes: a finished 02 run (the runner's own resume) and judges already trained under --out are reused; two
+processes with different --rules train in parallel. Writes results/toy/04_processbench/more_items.{csv,md}, one row
+per (n_prompts, max_steps, rule): training items after balancing, passes over them, held-out accuracy vs the truth
+before and after (on the split of that 02 run), the benchmark's average accuracies and F1, and the training reward
+over the first and last 20 steps; unless --no-write.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LEAN_02 = (("rollouts_max", "16"), ("blankline_data", "false"))
+
+
+def labelled_runs_root(out: Path, n_prompts: int) -> Path:
+    """A runs root whose 02 holds `n_prompts` prompts' labels, made first if it is not there (00 and 01 are the
+    toy tier's own, linked)."""
+    root = out / f"runs_n{n_prompts}"
+    for stage in ("00_policy", "01_segmentation"):
+        link = root / "toy" / stage
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            link.symlink_to(ROOT / "runs" / "toy" / stage)
+    cmd = [sys.executable, "-m", "stepwiser_core.run", "02_rollout_labels", "--params", str(ROOT / "params" / "toy"),
+           "--runs-root", str(root), "-p", "n_prompts", str(n_prompts), "-p", "results_root", str(root / "results"),
+           *(x for pair in LEAN_02 for x in ("-p", *pair))]
+    subprocess.run(cmd, cwd=ROOT, check=True)  # skips at once when this config's run is complete
+    return root / "toy" / "02_rollout_labels"
+
+
+def balanced_items(labels_dir: Path, rule: str, overrides: dict) -> int:
+    """How many training items GRPO draws from for `rule` (after the 50/50 balancing)."""
+    from stepwiser_core import judge_runs
+    from stepwiser_core.config import load_config
+    from stepwiser_core.stages import JudgeTrainingConfig
+
+    cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml", overrides, "toy")
+    train_records, _, _ = judge_runs.load_split(labels_dir, cfg)
+    return len(judge_runs.training_sets(train_records, cfg)[1][rule])
+
+
+def main() -> None:
+    import pandas as pd
+    import torch
+
+    from stepwiser_core.judge_rl import training_trend
+    from stepwiser_core.stages import JudgeTrainingConfig, RolloutLabelConfig
+    from stepwiser_core.tables import write_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-prompts", nargs="+", type=int, default=[960], help="02's n_prompts for each larger run")
+    ap.add_argument("--max-steps", type=int, default=None, help="GRPO steps (default: 03's max_steps)")
+    ap.add_argument("--rules", nargs="+", default=["abs_q", "rel_ratio", "rel_effective"])
+    ap.add_argument("--out", default="/tmp/more_items")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(ROOT / "tools"))
+    from grpo_seeds import benchmark_average, init_accuracy, stage_results, trained_judge
+
+    from stepwiser_core.config import load_config
+
+    cfg, results, bench, table, heldout = stage_results()
+    cfg03 = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml", {}, "toy")
+    cfg02 = load_config(RolloutLabelConfig, ROOT / "params" / "toy" / "02_rollout_labels.yaml", {}, "toy")
+    max_steps = args.max_steps or cfg03.max_steps
+    samples_seen = max_steps * cfg03.batch_size // cfg03.num_generations  # prompts drawn over the whole run
+    trends = pd.read_csv(results / "03_judge_training" / "grpo_trend.csv").set_index("run")
+    stage_items = pd.read_csv(results / "03_judge_training" / "training_items.csv").set_index("rule")
+
+    def row(n_prompts: int, steps: int, rule: str, items: int, init_acc: float, acc: float, avg: pd.Series,
+            trend: pd.Series) -> dict:
+        return {"n_prompts": n_prompts, "max_steps": steps, "label_rule": rule, "train_items": items,
+                "passes": steps * cfg03.batch_size // cfg03.num_generations / items, "heldout_acc_init": init_acc,
+                "heldout_acc_trained": acc, "acc_error": avg.acc_error, "acc_correct": avg.acc_correct,
+                "f1": avg.f1, "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
+
+    rows = [row(cfg02.n_prompts, cfg03.max_steps, rule, int(stage_items.loc[rule, "items_after_balancing"]),
+                heldout.loc["zero_shot", "acc_truth"], heldout.loc[f"stepwiser_{rule}", "acc_truth"],
+                table.loc[f"stepwiser_{rule}"], trends.loc[f"stepwiser_{rule}"]) for rule in args.rules]
+    for n_prompts in args.n_prompts:
+        labels_dir = labelled_runs_root(Path(args.out), n_prompts)
+        overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
+        for rule in args.rules:
+            path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}", "stepwiser", 0, rule,
+                                 args.threads, overrides=overrides)
+            report = json.loads((path.parents[1] / "report.json").read_text())
+            history = pd.read_csv(path.parents[1] / "history.csv")
+            avg = benchmark_average(f"n{n_prompts}_{rule}", {"path": path, "kind": "cot", "rule": rule}, bench, cfg)
+            items = balanced_items(labels_dir, rule, {"labels_dir": str(labels_dir)})
+            rows.append(row(n_prompts, max_steps, rule, items, init_accuracy(history), report["trained"]["acc_truth"],
+                            avg, training_trend(history).iloc[0]))
+    frame = pd.DataFrame(rows)
+    frame["zero_shot_f1"] = float(table.loc["zero_shot", "f1"])
+    print(f"prompts per GRPO run: {samples_seen}")
+    print(frame.round(3).to_string(index=False))
+    if not args.no_write:
+        write_table(frame, results / "04_processbench", "more_items")
+
+
+if __name__ == "__main__":
+    main()
