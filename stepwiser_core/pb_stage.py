@@ -32,19 +32,43 @@ def benchmark_generations(problems: Sequence[Problem], cfg: ProcessBenchConfig,
     return generations
 
 
-def check_benchmark_unseen(bench: Mapping[str, Sequence[PBRecord]], registry: Mapping[str, Mapping]) -> None:
+def labelled_problems_overlap(labels_dir: Path, benchmark_problems: Sequence[str]) -> list[str]:
+    """The benchmark problems (texts) that occur in a prompt of notebook 02's stepwise datasets under `labels_dir`:
+    the data every trained judge learns from. Empty when there are none (`rollout_labels.annotation_problems` leaves
+    the benchmark out when 02's `benchmark_seed` is this stage's seed)."""
+    from datasets import load_from_disk
+
+    prompts = [p for d in sorted(Path(labels_dir).glob("stepwise_*")) for p in load_from_disk(str(d))["prompt"]]
+    joined = "\0".join(prompts)  # one scan per problem; no problem text holds a NUL, so none spans two prompts
+    return sorted(t for t in set(benchmark_problems) if t in joined)
+
+
+def judges_labels_dir(judges_dir: Path) -> Path:
+    """Where stage 03, run in `judges_dir`, read notebook 02's labels: its recorded `labels_dir`, or else 02's run
+    folder beside it (03's default)."""
+    import yaml
+
+    config = Path(judges_dir) / "config.yaml"  # written by the runner; absent when 03 ran interactively
+    labels_dir = yaml.safe_load(config.read_text(encoding="utf-8")).get("labels_dir") if config.exists() else ""
+    return Path(labels_dir) if labels_dir else Path(judges_dir).parent / "02_rollout_labels"
+
+
+def check_benchmark_unseen(bench: Mapping[str, Sequence[PBRecord]], registry: Mapping[str, Mapping],
+                           labels_dir: Path | None = None) -> None:
     """Raise ValueError if the judges' shared init was warmed up on any of the benchmark's problems (stage 03's
-    `benchmark_seed` must be this stage's `seed`; `judge_runs.warmup_problems`). A no-op without a warm-up."""
+    `benchmark_seed` must be this stage's `seed`; `judge_runs.warmup_problems`), or if notebook 02 labelled any of
+    them for training (`labels_dir`; 02's `benchmark_seed`). A no-op for what does not exist (no warm-up, no labels)."""
     from .judge_runs import warmup_benchmark_overlap
 
-    if "zero_shot" not in registry:
-        return
-    seen = warmup_benchmark_overlap(Path(registry["zero_shot"]["path"]),
-                                    sorted({r.problem for recs in bench.values() for r in recs}))
-    if seen:
+    problems = sorted({r.problem for recs in bench.values() for r in recs})
+    if "zero_shot" in registry and (seen := warmup_benchmark_overlap(Path(registry["zero_shot"]["path"]), problems)):
         raise ValueError(f"{len(seen)} benchmark problems were in the judge warm-up's exercises "
                          f"(first: {seen[0]!r}); re-run 03_judge_training with benchmark_seed equal to this "
                          f"stage's seed")
+    if labels_dir is not None and (seen := labelled_problems_overlap(labels_dir, problems)):
+        raise ValueError(f"{len(seen)} benchmark problems are in notebook 02's labelled data in {labels_dir} "
+                         f"(first: {seen[0]!r}); re-run 02_rollout_labels with benchmark_seed equal to this "
+                         f"stage's seed, then 03")
 
 
 def judge_variants(name: str, entry: Mapping, cfg: ProcessBenchConfig) -> list[tuple[str, judges.StepJudge]]:

@@ -223,3 +223,33 @@ def test_benchmark_check_finds_the_problems_a_warm_up_trained_on(tmp_path):
         {p.text for p in judge_runs.warmup_problems(1, 20, benchmark_seed=1)} & set(seen))
     # no warm-up (the paper tier): nothing to check
     pb_stage.check_benchmark_unseen(bench(seen[3]), {"zero_shot": {"path": str(tmp_path / "none")}})
+
+
+def test_benchmark_check_finds_the_problems_notebook_02_labelled(tmp_path):
+    from datasets import Dataset
+
+    from stepwiser_core import pb_stage
+    from stepwiser_core.processbench import PBRecord
+    from stepwiser_core.world.problems import generate_problems
+
+    labelled, other = generate_problems(0, 2, levels=(2,), split="annotation")
+    runs = tmp_path / "toy"
+    Dataset.from_list([{"prompt": f"Solve: {labelled.text}\nAnswer:"}]).save_to_disk(
+        str(runs / "02_rollout_labels" / "stepwise_chunks"))
+    bench = {"math": [PBRecord(f"math-{i}", "toy", p.text, ("1+1=2",), True, -1) for i, p in enumerate((labelled, other))]}
+
+    # 03 ran interactively (no config.yaml): its labels are 02's run folder beside it
+    judges_dir = runs / "03_judge_training"
+    judges_dir.mkdir()
+    labels_dir = pb_stage.judges_labels_dir(judges_dir)
+    assert labels_dir == runs / "02_rollout_labels"
+    assert pb_stage.labelled_problems_overlap(labels_dir, [other.text, labelled.text]) == [labelled.text]
+    with pytest.raises(ValueError, match="1 benchmark problems are in notebook 02's labelled data.*benchmark_seed"):
+        pb_stage.check_benchmark_unseen(bench, {}, labels_dir)
+    pb_stage.check_benchmark_unseen({"math": bench["math"][1:]}, {}, labels_dir)
+    # 03's recorded labels_dir wins; a folder without stepwise datasets holds nothing
+    (judges_dir / "config.yaml").write_text(f"seed: 0\nlabels_dir: {tmp_path / 'elsewhere'}\n")
+    assert pb_stage.judges_labels_dir(judges_dir) == tmp_path / "elsewhere"
+    pb_stage.check_benchmark_unseen(bench, {}, pb_stage.judges_labels_dir(judges_dir))
+    (judges_dir / "config.yaml").write_text("seed: 0\nlabels_dir: ''\n")
+    assert pb_stage.judges_labels_dir(judges_dir) == runs / "02_rollout_labels"

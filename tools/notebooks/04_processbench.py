@@ -27,7 +27,8 @@ from stepwiser_core.tables import write_table
 
 stage = open_stage(ProcessBenchConfig, globals())
 cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
-registry = read_json(stage.input_path(cfg.judges_dir, "03_judge_training") / "judges.json")
+judges_dir = stage.input_path(cfg.judges_dir, "03_judge_training")
+registry = read_json(judges_dir / "judges.json")
 cfg
 """),
 ("md", r"""
@@ -44,7 +45,8 @@ else:
     bench = toy_processbench.build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed,
                                                     cfg.per_subset)
     processbench.save_processbench(bench, run_dir / "toy_processbench")
-pb_stage.check_benchmark_unseen(bench, registry)  # the judges' warm-up never saw these problems
+    # neither the judges' warm-up nor the labelled data they trained on holds a benchmark problem
+    pb_stage.check_benchmark_unseen(bench, registry, pb_stage.judges_labels_dir(judges_dir))
 stats = toy_processbench.benchmark_stats(bench)
 write_table(stats, results_dir, "benchmark_stats")
 stats.round(3)
