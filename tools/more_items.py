@@ -74,6 +74,8 @@ def main() -> None:
     ap.add_argument("--n-prompts", nargs="+", type=int, default=[960], help="02's n_prompts for each larger run")
     ap.add_argument("--max-steps", type=int, default=None, help="GRPO steps (default: 03's max_steps)")
     ap.add_argument("--rules", nargs="+", default=["abs_q", "rel_ratio", "rel_effective"])
+    ap.add_argument("--variants", nargs="+", default=["stepwiser"],
+                    help="GRPO rewards (judge_runs.grpo_variant_options), e.g. stepwiser consistent_reward")
     ap.add_argument("--out", default="/tmp/more_items")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-write", action="store_true")
@@ -84,39 +86,45 @@ def main() -> None:
 
     from stepwiser_core.config import load_config
 
-    cfg, results, bench, table, heldout = stage_results()
+    cfg, results, bench, table, _ = stage_results()
     cfg03 = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml", {}, "toy")
     cfg02 = load_config(RolloutLabelConfig, ROOT / "params" / "toy" / "02_rollout_labels.yaml", {}, "toy")
     max_steps = args.max_steps or cfg03.max_steps
-    samples_seen = max_steps * cfg03.batch_size // cfg03.num_generations  # prompts drawn over the whole run
-    trends = pd.read_csv(results / "03_judge_training" / "grpo_trend.csv").set_index("run")
+    prompts_drawn = max_steps * cfg03.batch_size // cfg03.num_generations  # over the whole GRPO run
+    # the stage's n_prompts: seed 0 of tools/grpo_seeds.py (notebook 03's run, and the reward variants' seed 0)
+    seeds = pd.read_csv(results / "04_processbench" / "grpo_seeds.csv").query("seed == 0")
     stage_items = pd.read_csv(results / "03_judge_training" / "training_items.csv").set_index("rule")
+    columns = ["heldout_acc_init", "heldout_acc_trained", "acc_error", "acc_correct", "f1", "reward_first",
+               "reward_last"]
 
-    def row(n_prompts: int, steps: int, rule: str, items: int, init_acc: float, acc: float, avg: pd.Series,
-            trend: pd.Series) -> dict:
-        return {"n_prompts": n_prompts, "max_steps": steps, "label_rule": rule, "train_items": items,
-                "passes": steps * cfg03.batch_size // cfg03.num_generations / items, "heldout_acc_init": init_acc,
-                "heldout_acc_trained": acc, "acc_error": avg.acc_error, "acc_correct": avg.acc_correct,
-                "f1": avg.f1, "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
+    def row(variant: str, n_prompts: int, steps: int, rule: str, items: int, values: dict) -> dict:
+        return {"variant": variant, "n_prompts": n_prompts, "max_steps": steps, "label_rule": rule,
+                "train_items": items, "passes": steps * cfg03.batch_size // cfg03.num_generations / items,
+                **{c: values[c] for c in columns}}
 
-    rows = [row(cfg02.n_prompts, cfg03.max_steps, rule, int(stage_items.loc[rule, "items_after_balancing"]),
-                heldout.loc["zero_shot", "acc_truth"], heldout.loc[f"stepwiser_{rule}", "acc_truth"],
-                table.loc[f"stepwiser_{rule}"], trends.loc[f"stepwiser_{rule}"]) for rule in args.rules]
+    rows = [row(v, cfg02.n_prompts, cfg03.max_steps, rule, int(stage_items.loc[rule, "items_after_balancing"]),
+                seeds.query("variant == @v and label_rule == @rule").iloc[0])
+            for v in args.variants for rule in args.rules]
     for n_prompts in args.n_prompts:
         labels_dir = labelled_runs_root(Path(args.out), n_prompts)
         overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
-        for rule in args.rules:
-            path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}", "stepwiser", 0, rule,
-                                 args.threads, overrides=overrides)
-            report = json.loads((path.parents[1] / "report.json").read_text())
-            history = pd.read_csv(path.parents[1] / "history.csv")
-            avg = benchmark_average(f"n{n_prompts}_{rule}", {"path": path, "kind": "cot", "rule": rule}, bench, cfg)
-            items = balanced_items(labels_dir, rule, {"labels_dir": str(labels_dir)})
-            rows.append(row(n_prompts, max_steps, rule, items, init_accuracy(history), report["trained"]["acc_truth"],
-                            avg, training_trend(history).iloc[0]))
+        for variant in args.variants:
+            for rule in args.rules:
+                path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}", variant, 0, rule,
+                                     args.threads, overrides=overrides)
+                report = json.loads((path.parents[1] / "report.json").read_text())
+                history = pd.read_csv(path.parents[1] / "history.csv")
+                avg = benchmark_average(f"n{n_prompts}_{variant}_{rule}", {"path": path, "kind": "cot", "rule": rule},
+                                        bench, cfg)
+                trend = training_trend(history).iloc[0]
+                values = {"heldout_acc_init": init_accuracy(history),
+                          "heldout_acc_trained": report["trained"]["acc_truth"], **avg[["acc_error", "acc_correct",
+                          "f1"]].to_dict(), "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
+                rows.append(row(variant, n_prompts, max_steps, rule,
+                                balanced_items(labels_dir, rule, {"labels_dir": str(labels_dir)}), values))
     frame = pd.DataFrame(rows)
     frame["zero_shot_f1"] = float(table.loc["zero_shot", "f1"])
-    print(f"prompts per GRPO run: {samples_seen}")
+    print(f"prompts drawn per GRPO run: {prompts_drawn}")
     print(frame.round(3).to_string(index=False))
     if not args.no_write:
         write_table(frame, results / "04_processbench", "more_items")
