@@ -129,6 +129,12 @@ def check_rationale(problem: Problem, history: Sequence[str], output: str, chunk
 def lines_blocks(text: str) -> list[tuple[str | None, str, bool]] | None:
     """The (redone line, quoted line, Match is yes) blocks of a "lines" analysis, as the judge wrote them; the redone
     line is None for the `Chunk: none` block. None when a Match does not sit under a readable block."""
+    blocks = _lines_blocks_with_sentences(text)
+    return None if blocks is None else [(redo, quote, yes) for _, redo, quote, yes in blocks]
+
+
+def _lines_blocks_with_sentences(text: str) -> list[tuple[str | None, str | None, str, bool]] | None:
+    """`lines_blocks`, each block led by its redone sentence (None for the answer and `Chunk: none` blocks)."""
     lines = (text or "").split("Final Judgment")[0].split("\n")
     if lines:
         lines[0] = lines[0].removeprefix("Analysis: ")
@@ -142,19 +148,20 @@ def lines_blocks(text: str) -> list[tuple[str | None, str, bool]] | None:
         if i < 1 or not lines[i - 1].startswith("Chunk: "):
             return None
         quote = lines[i - 1].removeprefix("Chunk: ").strip()
+        sentence = None
         if i >= 2 and lines[i - 2].startswith("Redo: ") and "=" not in lines[i - 2]:  # the answer: one line
             redo = lines[i - 2].removeprefix("Redo: ").strip()
         elif i >= 3 and lines[i - 3].startswith("Redo:"):  # an operation: its sentence, then the line
-            redo = lines[i - 2].strip()
+            sentence, redo = lines[i - 3].removeprefix("Redo:").strip(), lines[i - 2].strip()
         elif quote == "none":
             redo = None
         else:
             return None
-        blocks.append((redo, quote, match.group(1) == "yes"))
+        blocks.append((sentence, redo, quote, match.group(1) == "yes"))
     return blocks or None
 
 
-def analysis_self_consistent(output: str, chunk: str) -> bool | None:
+def analysis_self_consistent(output: str, chunk: str, strict: bool = False) -> bool | None:
     """Whether a "lines" judgment is consistent with itself and with the chunk it judges, read from the text alone
     (no truth, no label; so it can gate an RL reward, `judge_rl.consistent_cot_reward`, NOT the paper):
 
@@ -164,8 +171,11 @@ def analysis_self_consistent(output: str, chunk: str) -> bool | None:
     - every `Match` says whether the two lines above it are identical (`none` is a yes);
     - the verdict is Positive exactly when every Match is yes.
 
-    What it cannot check is the redone line, nor which non-result line a Negative should quote (a misread operand
-    in a sentence is quoted; a right sentence quoted in place of the equation is not caught): both need the truth.
+    What it cannot check is the redone line. By default it also leaves open which non-result line a Negative quotes
+    (a misread operand in a sentence is quoted): a right sentence quoted in place of the equation passes, and GRPO
+    learned to write exactly that (README, "Three times the steps"). `strict` closes that: a quoted line that is
+    no result line is compared with the block's redone *sentence*, so its Match must say whether those two are
+    identical (the warm-up's analyses quote a sentence only when it differs from the redone one).
     None when the output is not a "lines" analysis with a verdict.
 
     Example:
@@ -176,9 +186,10 @@ def analysis_self_consistent(output: str, chunk: str) -> bool | None:
         >>> analysis_self_consistent(out.replace("Match: no", "Match: yes"), "First, 4 more arrive.\\n3+4=8")
         False
     """
-    blocks, verdict = lines_blocks(output), parse_verdict(output or "")
-    if blocks is None or verdict is None:
+    full, verdict = _lines_blocks_with_sentences(output), parse_verdict(output or "")
+    if full is None or verdict is None:
         return None
+    blocks = [(redo, quote, yes) for _, redo, quote, yes in full]
     lines = [line.strip() for line in chunk.splitlines()]
     results = [i for i, line in enumerate(lines) if parse_line(line)[0] in ("equation", "answer", "garbage")]
     if any(q == "none" for _, q, _ in blocks):  # the no-result block stands alone, for a chunk without results
@@ -193,7 +204,10 @@ def analysis_self_consistent(output: str, chunk: str) -> bool | None:
     must_quote = results if verdict else [i for i in results if i < quoted[-1]]  # no result line passed over
     if not set(must_quote) <= set(quoted):
         return False
-    matches_ok = all(yes == (redo == quote) for redo, quote, yes in blocks)
+    # what each quote is compared with: the redone line, or (strict) the redone sentence for a non-result line
+    against = [sentence if strict and sentence is not None and q not in results else redo
+               for (sentence, redo, _, _), q in zip(full, quoted)]
+    matches_ok = all(yes == (other == quote) for other, (_, quote, yes) in zip(against, blocks))
     return matches_ok and verdict == all(yes for _, _, yes in blocks)
 
 

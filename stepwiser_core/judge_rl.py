@@ -80,15 +80,15 @@ def direct_reward(completions: Sequence, label: Sequence[bool], **kwargs: Any) -
     return out
 
 
-def _consistent_and_paid(completions: Sequence, label: Sequence[bool],
-                         chunk: Sequence[str]) -> list[tuple[bool, bool]]:
-    """Per completion: (self-consistent, verdict matches the label), for the two rewards below."""
+def _consistent_and_paid(completions: Sequence, label: Sequence[bool], chunk: Sequence[str],
+                         strict: bool = False) -> list[tuple[bool, bool]]:
+    """Per completion: (self-consistent, verdict matches the label), for the rewards below."""
     from .faithfulness import analysis_self_consistent
 
     out = []
     for c, y, ch in zip(completions, label, chunk, strict=True):
         text = completion_text(c)
-        out.append((bool(analysis_self_consistent(text, ch)), parse_verdict(text) is bool(y)))
+        out.append((bool(analysis_self_consistent(text, ch, strict)), parse_verdict(text) is bool(y)))
     return out
 
 
@@ -104,6 +104,15 @@ def consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: S
     chunk. Toy ("lines" analyses) only; `chunk` is the `rl_dataset` column TRL passes through.
     """
     return [float(consistent and paid) for consistent, paid in _consistent_and_paid(completions, label, chunk)]
+
+
+def strict_consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: Sequence[str],
+                                 **kwargs: Any) -> list[float]:
+    """NOT the paper: `consistent_cot_reward` with the strict gate (`analysis_self_consistent(..., strict=True)`): a
+    quoted sentence is compared with the redone sentence, so a right sentence quoted in place of its equation no
+    longer passes with "Match: no", the loophole GRPO found in the plain gate at 300 steps (README)."""
+    return [float(consistent and paid)
+            for consistent, paid in _consistent_and_paid(completions, label, chunk, strict=True)]
 
 
 def consistency_shaped_reward(completions: Sequence, label: Sequence[bool], chunk: Sequence[str],
@@ -123,6 +132,7 @@ def consistency_shaped_reward(completions: Sequence, label: Sequence[bool], chun
 
 REWARDS: dict[str, Callable[..., list[float]]] = {"cot": cot_reward, "direct": direct_reward,
                                                   "cot_consistent": consistent_cot_reward,
+                                                  "cot_consistent_strict": strict_consistent_cot_reward,
                                                   "cot_consistency_shaped": consistency_shaped_reward}
 
 # ------------------------------------------------------------------------------------------------ judge items
@@ -341,7 +351,8 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
     """Train the judge `model` in place by GRPO on `dataset` (from `rl_dataset`); returns the log history.
 
     `reward` is "cot" (`cot_reward`), "direct" (`direct_reward`, the no-CoT ablation), or, NOT the paper,
-    "cot_consistent" (`consistent_cot_reward`) or "cot_consistency_shaped" (`consistency_shaped_reward`).
+    "cot_consistent" (`consistent_cot_reward`), "cot_consistent_strict" (`strict_consistent_cot_reward`) or
+    "cot_consistency_shaped" (`consistency_shaped_reward`).
     With `eval_fn` and `eval_every > 0`, held-out metrics are added to the log history at step 0, every
     `eval_every` steps and at the end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
     AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.

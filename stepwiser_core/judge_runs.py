@@ -203,10 +203,12 @@ def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
     """Options of `train_grpo_judge` for one GRPO variant: `stepwiser` (CoT, clip-higher), `no_clip_higher`
     (ε_high = ε_low, the symmetric PPO clip), `no_cot` (the verdict alone, format penalty), and two rewards that are
     NOT the paper's, experiments outside the stage (`tools/judge_experiment.py --variant V`): `consistent_reward`
-    (the verdict reward gated by the analysis's self-consistency, `judge_rl.consistent_cot_reward`) and
+    (the verdict reward gated by the analysis's self-consistency, `judge_rl.consistent_cot_reward`; with the strict
+    gate, `consistent_reward_strict`) and
     `consistency_shaped` (half the reward for a self-consistent analysis, `judge_rl.consistency_shaped_reward`)."""
     options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False},
                "consistent_reward": {"cot_reward": "cot_consistent"},
+               "consistent_reward_strict": {"cot_reward": "cot_consistent_strict"},
                "consistency_shaped": {"cot_reward": "cot_consistency_shaped"}}
     if variant not in options:
         raise ValueError(f"unknown GRPO variant {variant!r}; expected one of {sorted(options)}")

@@ -280,7 +280,9 @@ def test_teacher_lines_analyses_are_self_consistent_on_every_chunk():
             first = check_steps(p, steps).first_error
             for i in range(len(steps) if first is None else first + 1):
                 analysis, ok = lines_analysis(p, steps[:i], steps[i])
-                assert analysis_self_consistent(format_judgment(analysis, ok), steps[i]) is True, (p.text, steps[i])
+                for strict in (False, True):
+                    assert analysis_self_consistent(format_judgment(analysis, ok), steps[i], strict) is True, (
+                        p.text, steps[i], strict)
                 seen[ok] += 1
     assert seen[True] > 300 and seen[False] > 30
 
@@ -299,7 +301,15 @@ def test_self_consistency_by_hand():
     # a quote that is no line of the chunk (here: the redo copied into the quote)
     assert analysis_self_consistent(_lines_output("3+4=7", "3+4=7", "yes", "Positive"), chunk) is False
     # what the gate cannot see: a real line of the chunk quoted in place of its equation (the truth needs it)
-    assert analysis_self_consistent(_lines_output("3+4=7", "First, 4 more arrive.", "no", "Negative"), chunk) is True
+    sentence_quoted = _lines_output("3+4=7", "First, 4 more arrive.", "no", "Negative")
+    assert analysis_self_consistent(sentence_quoted, chunk) is True
+    # ... unless strict: a quoted sentence is compared with the redone sentence, here the same line, so "no" fails
+    # (the loophole GRPO found), while a sentence that differs from the redone one (a misread operand) still passes
+    assert analysis_self_consistent(sentence_quoted, chunk, strict=True) is False
+    assert analysis_self_consistent(right, chunk, strict=True) is True
+    misread = "Ann has 3 pens.\nFirst, 5 more arrive.\n3+5=8"
+    assert analysis_self_consistent(_lines_output("3+4=7", "First, 5 more arrive.", "no", "Negative"), misread,
+                                    strict=True) is True
     # the answer block (one Redo line), the no-result block, and two blocks
     answer = "The answer is \\boxed{14}."
     answered = f"Analysis: Redo: {answer}\nChunk: {answer}\nMatch: yes.\nFinal Judgment: \\boxed{{Positive}}"

@@ -269,3 +269,9 @@ def test_consistent_cot_reward_gates_the_verdict_reward_by_the_analysis():
         == [1.0, 0.0, 0.5, 0.0]
     with pytest.raises(ValueError):
         consistent_cot_reward(comps, labels, chunk=[chunk])
+    # strict: the step's right sentence quoted in place of its equation, with "no", is paid by the plain gate only
+    from stepwiser_core.judge_rl import strict_consistent_cot_reward
+    sentence = block.format(redo="3+4=7", m="no", v="Negative").replace("Chunk: 3+4=8", "Chunk: First, 4 more arrive.")
+    assert consistent_cot_reward([sentence, faithful], [False, False], chunk=[chunk] * 2) == [1.0, 1.0]
+    assert strict_consistent_cot_reward([sentence, faithful], [False, False], chunk=[chunk] * 2) == [0.0, 1.0]
+    assert REWARDS["cot_consistent_strict"] is strict_consistent_cot_reward

@@ -175,6 +175,9 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     shaped = judge_runs.grpo_variant_options("consistency_shaped", cfg)
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **shaped)
     assert seen["reward"] == "cot_consistency_shaped" and seen["reward"] in judge_rl.REWARDS
+    strict = judge_runs.grpo_variant_options("consistent_reward_strict", cfg)
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **strict)
+    assert seen["reward"] == "cot_consistent_strict" and seen["reward"] in judge_rl.REWARDS
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
 
