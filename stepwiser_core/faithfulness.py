@@ -293,6 +293,7 @@ def benchmark_step_rows(judge_name: str, records: Sequence, problems: Mapping[st
                          "comparison_correct": check.comparison_correct,
                          # label-free, what `judge_rl.consistent_cot_reward` gates on (None: not a "lines" judgment)
                          "self_consistent": analysis_self_consistent(outputs[k + i], r.steps[i]),
+                         "self_consistent_strict": analysis_self_consistent(outputs[k + i], r.steps[i], strict=True),
                          "output": outputs[k + i]})
         k += len(r.steps)
     return rows
@@ -350,18 +351,21 @@ def self_consistent_errors(rows: Iterable[Mapping]) -> pd.DataFrame:
     (`analysis_self_consistent`, the property `judge_rl.consistent_cot_reward` pays for): `false_negatives` (correct
     steps not judged Positive) and `missed_errors` (first wrong steps not judged Negative), each with the share that
     is self-consistent. A high share means the gate cannot see the error: a wrong redo, or a Negative that quotes a
-    right sentence of the step instead of its equation."""
-    df = pd.DataFrame(list(rows), columns=[*STEP_AUDIT_COLUMNS, "self_consistent"])
+    right sentence of the step instead of its equation. The `_strict` shares use the strict gate
+    (`analysis_self_consistent(..., strict=True)`, `judge_rl.strict_consistent_cot_reward`), which sees the latter."""
+    df = pd.DataFrame(list(rows), columns=[*STEP_AUDIT_COLUMNS, "self_consistent", "self_consistent_strict"])
     out = []
     for judge, g in df.groupby("judge", sort=False):
         correct = g["step_correct"].astype(bool)
         fn, missed = g[correct & (g["verdict"] != True)], g[~correct & (g["verdict"] != False)]  # noqa: E712
-        out.append({"judge": judge, "false_negatives": len(fn),
-                    "false_negatives_self_consistent": float((fn["self_consistent"] == True).mean()),  # noqa: E712
-                    "missed_errors": len(missed),
-                    "missed_errors_self_consistent": float((missed["self_consistent"] == True).mean())})  # noqa: E712
-    return pd.DataFrame(out, columns=["judge", "false_negatives", "false_negatives_self_consistent", "missed_errors",
-                                      "missed_errors_self_consistent"])
+        row = {"judge": judge, "false_negatives": len(fn), "missed_errors": len(missed)}
+        for gate in ("self_consistent", "self_consistent_strict"):
+            row[f"false_negatives_{gate}"] = float((fn[gate] == True).mean())  # noqa: E712
+            row[f"missed_errors_{gate}"] = float((missed[gate] == True).mean())  # noqa: E712
+        out.append(row)
+    return pd.DataFrame(out, columns=["judge", "false_negatives", "false_negatives_self_consistent",
+                                      "false_negatives_self_consistent_strict", "missed_errors",
+                                      "missed_errors_self_consistent", "missed_errors_self_consistent_strict"])
 
 
 def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:

@@ -209,6 +209,7 @@ def test_benchmark_step_rows_cover_the_steps_a_prediction_depends_on():
     assert [r["computation_correct"] for r in rows] == [True, False, False, True, False]
     # and read against each step's own lines: step 0 has the quoted line, the other steps do not
     assert [r["self_consistent"] for r in rows] == [True, False, False, True, False]
+    assert [r["self_consistent_strict"] for r in rows] == [True, False, False, True, False]
     assert rows[1]["output"] == outputs[1]
     with pytest.raises(ValueError, match="5 outputs for 6 steps"):
         benchmark_step_rows("j", records, {PROBLEM.text: PROBLEM}, outputs[:5])
@@ -376,16 +377,19 @@ def test_self_consistency_needs_every_result_line_in_order():
 
 
 def test_self_consistent_errors_by_hand():
-    def row(correct, verdict, consistent, judge="j"):
+    def row(correct, verdict, consistent, judge="j", strict=None):
         return {"judge": judge, "id": "x", "generator": "g", "position": 0, "step_correct": correct,
                 "verdict": verdict, "computation_correct": True, "quote_correct": True, "comparison_correct": True,
-                "self_consistent": consistent}
+                "self_consistent": consistent, "self_consistent_strict": consistent if strict is None else strict}
 
-    rows = [row(True, True, True), row(True, False, True), row(True, False, False), row(True, None, None),
+    # the second false Negative passes the plain gate only (a right sentence quoted in place of the equation)
+    rows = [row(True, True, True), row(True, False, True, strict=False), row(True, False, False), row(True, None, None),
             row(False, False, True), row(False, True, True), row(False, None, None), row(True, True, None, "k")]
     out = faithfulness.self_consistent_errors(rows).set_index("judge")
     # j: 3 false Negatives (False, False, unparsed), 1 of them self-consistent; 2 missed errors (True, unparsed)
     assert out.loc["j", "false_negatives"] == 3
     assert out.loc["j", "false_negatives_self_consistent"] == pytest.approx(1 / 3)
     assert out.loc["j", "missed_errors"] == 2 and out.loc["j", "missed_errors_self_consistent"] == 0.5
+    assert out.loc["j", "false_negatives_self_consistent_strict"] == 0.0
+    assert out.loc["j", "missed_errors_self_consistent_strict"] == 0.5
     assert out.loc["k", "false_negatives"] == 0 and math.isnan(out.loc["k", "false_negatives_self_consistent"])
