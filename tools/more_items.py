@@ -104,7 +104,8 @@ def main() -> None:
 
     rows = [row(v, cfg02.n_prompts, cfg03.max_steps, rule, int(stage_items.loc[rule, "items_after_balancing"]),
                 seeds.query("variant == @v and label_rule == @rule").iloc[0])
-            for v in args.variants for rule in args.rules]
+            for v in args.variants for rule in args.rules
+            if len(seeds.query("variant == @v and label_rule == @rule"))]  # a variant never run at the stage's size
     for n_prompts in args.n_prompts:
         labels_dir = labelled_runs_root(Path(args.out), n_prompts)
         overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
