@@ -19,7 +19,7 @@ Resumes: a finished 02 run (the runner's own resume) and judges already trained 
 processes with different --rules train in parallel. Writes results/toy/04_processbench/more_items.{csv,md}, one row
 per (n_prompts, max_steps, rule): training items after balancing, passes over them, held-out accuracy vs the truth
 before and after (on the split of that 02 run), the benchmark's average accuracies and F1, and the training reward
-over the first and last 20 steps; unless --no-write.
+over the first and last 20 steps (more_items_steps<N> for another --max-steps than 03's); unless --no-write.
 """
 from __future__ import annotations
 
@@ -128,7 +128,8 @@ def main() -> None:
     print(f"prompts drawn per GRPO run: {prompts_drawn}")
     print(frame.round(3).to_string(index=False))
     if not args.no_write:
-        write_table(frame, results / "04_processbench", "more_items")
+        name = "more_items" if max_steps == cfg03.max_steps else f"more_items_steps{max_steps}"
+        write_table(frame, results / "04_processbench", name)
 
 
 if __name__ == "__main__":
