@@ -4,7 +4,7 @@ those labels (`-p labels_dir`) and scored greedily on notebook 04's toy ProcessB
 `n_prompts` is notebooks 03 and 04's own run (read, not retrained).
 
     python tools/more_items.py --n-prompts 960          # 02 at 4x the prompts, then 3 GRPO runs of 100 steps
-    python tools/more_items.py --n-prompts 960 --max-steps 300 --rules abs_q
+    python tools/more_items.py --n-prompts 960 --max-steps 300 --rules rel_ratio --table more_items_steps300
 
 Why (issue 4): every StepWiser judge trained on the toy tier's few hundred balanced items stays below the zero-shot
 judge, and three times the GRPO steps over the same items only overfit them. The paper trains on hundreds of
@@ -19,7 +19,7 @@ Resumes: a finished 02 run (the runner's own resume) and judges already trained 
 processes with different --rules train in parallel. Writes results/toy/04_processbench/more_items.{csv,md}, one row
 per (n_prompts, max_steps, rule): training items after balancing, passes over them, held-out accuracy vs the truth
 before and after (on the split of that 02 run), the benchmark's average accuracies and F1, and the training reward
-over the first and last 20 steps (more_items_steps<N> for another --max-steps than 03's); unless --no-write.
+over the first and last 20 steps (another name with --table); unless --no-write.
 """
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ def main() -> None:
                     help="GRPO rewards (judge_runs.grpo_variant_options), e.g. stepwiser consistent_reward")
     ap.add_argument("--out", default="/tmp/more_items")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table", default="more_items", help="name of the table written under results/toy/04_processbench")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -128,8 +129,7 @@ def main() -> None:
     print(f"prompts drawn per GRPO run: {prompts_drawn}")
     print(frame.round(3).to_string(index=False))
     if not args.no_write:
-        name = "more_items" if max_steps == cfg03.max_steps else f"more_items_steps{max_steps}"
-        write_table(frame, results / "04_processbench", name)
+        write_table(frame, results / "04_processbench", args.table)
 
 
 if __name__ == "__main__":
