@@ -3,7 +3,8 @@ into a runs root of its own (never runs/toy), then every StepWiser judge retrain
 those labels (`-p labels_dir`) and scored greedily on notebook 04's toy ProcessBench. The row at the stage's
 `n_prompts` is notebooks 03 and 04's own run (read, not retrained).
 
-    python tools/more_items.py --n-prompts 960          # 02 at 4x the prompts, then 3 GRPO runs of 100 steps
+    python tools/more_items.py --n-prompts 960 --variants stepwiser consistent_reward
+        # 02 at 4x the prompts (about 35 min at 2 threads), then 6 GRPO runs of 100 steps (11-14 min each at 1 thread)
     python tools/more_items.py --n-prompts 960 --max-steps 300 --rules rel_ratio --table more_items_steps300
 
 Why (issue 4): every StepWiser judge trained on the toy tier's few hundred balanced items stays below the zero-shot
@@ -16,8 +17,9 @@ The larger 02 run keeps only what the judges train on: M = 16 rollouts per chunk
 labels. Its problems are the toy tier's annotation prompts extended (the first 60 per level are the same prompts),
 less any problem of notebook 04's benchmark (`rollout_labels.annotation_problems`).
 Resumes: a finished 02 run (the runner's own resume) and judges already trained under --out are reused; two
-processes with different --rules train in parallel. Writes results/toy/04_processbench/more_items.{csv,md}, one row
-per (n_prompts, max_steps, rule): training items after balancing, passes over them, held-out accuracy vs the truth
+processes with different --rules train in parallel (never beside the 02 run: a 1-thread job next to 02's 2 threads
+slowed 02 thirtyfold here). Writes results/toy/04_processbench/more_items.{csv,md}, one row per (variant,
+n_prompts, max_steps, rule): training items after balancing, passes over them, held-out accuracy vs the truth
 before and after (on the split of that 02 run), the benchmark's average accuracies and F1, and the training reward
 over the first and last 20 steps (another name with --table); unless --no-write.
 """
