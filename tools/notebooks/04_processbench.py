@@ -45,8 +45,7 @@ else:
     bench = toy_processbench.build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed,
                                                     cfg.per_subset)
     processbench.save_processbench(bench, run_dir / "toy_processbench")
-    # neither the judges' warm-up nor the labelled data they trained on holds a benchmark problem
-    pb_stage.check_benchmark_unseen(bench, registry, pb_stage.judges_labels_dir(judges_dir))
+    pb_stage.check_benchmark_unseen(bench, registry, pb_stage.judges_labels_dir(judges_dir))  # never trained on
 stats = toy_processbench.benchmark_stats(bench)
 write_table(stats, results_dir, "benchmark_stats")
 stats.round(3)
