@@ -80,6 +80,7 @@ def main() -> None:
                     help="GRPO rewards (judge_runs.grpo_variant_options), e.g. stepwiser consistent_reward")
     ap.add_argument("--out", default="/tmp/more_items")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0, help="03's seed (its split, balancing and samples)")
     ap.add_argument("--table", default="more_items", help="name of the table written under results/toy/04_processbench")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -94,18 +95,18 @@ def main() -> None:
     cfg02 = load_config(RolloutLabelConfig, ROOT / "params" / "toy" / "02_rollout_labels.yaml", {}, "toy")
     max_steps = args.max_steps or cfg03.max_steps
     prompts_drawn = max_steps * cfg03.batch_size // cfg03.num_generations  # over the whole GRPO run
-    # the stage's n_prompts: seed 0 of tools/grpo_seeds.py (notebook 03's run, and the reward variants' seed 0)
-    seeds = pd.read_csv(results / "04_processbench" / "grpo_seeds.csv").query("seed == 0")
-    stage_items = pd.read_csv(results / "03_judge_training" / "training_items.csv").set_index("rule")
+    # the stage's n_prompts: tools/grpo_seeds.py's run of this seed (seed 0: notebook 03's own)
+    seeds = pd.read_csv(results / "04_processbench" / "grpo_seeds.csv").query("seed == @args.seed")
+    stage_labels = ROOT / "runs" / "toy" / "02_rollout_labels"
     columns = ["heldout_acc_init", "heldout_acc_trained", "acc_error", "acc_correct", "f1", "reward_first",
                "reward_last"]
 
     def row(variant: str, n_prompts: int, steps: int, rule: str, items: int, values: dict) -> dict:
-        return {"variant": variant, "n_prompts": n_prompts, "max_steps": steps, "label_rule": rule,
+        return {"variant": variant, "seed": args.seed, "n_prompts": n_prompts, "max_steps": steps, "label_rule": rule,
                 "train_items": items, "passes": steps * cfg03.batch_size // cfg03.num_generations / items,
                 **{c: values[c] for c in columns}}
 
-    rows = [row(v, cfg02.n_prompts, cfg03.max_steps, rule, int(stage_items.loc[rule, "items_after_balancing"]),
+    rows = [row(v, cfg02.n_prompts, cfg03.max_steps, rule, balanced_items(stage_labels, rule, {"seed": args.seed}),
                 seeds.query("variant == @v and label_rule == @rule").iloc[0])
             for v in args.variants for rule in args.rules
             if len(seeds.query("variant == @v and label_rule == @rule"))]  # a variant never run at the stage's size
@@ -114,7 +115,7 @@ def main() -> None:
         overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
         for variant in args.variants:
             for rule in args.rules:
-                path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}", variant, 0, rule,
+                path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}", variant, args.seed, rule,
                                      args.threads, overrides=overrides)
                 report = json.loads((path.parents[1] / "report.json").read_text())
                 history = pd.read_csv(path.parents[1] / "history.csv")
@@ -125,7 +126,8 @@ def main() -> None:
                           "heldout_acc_trained": report["trained"]["acc_truth"], **avg[["acc_error", "acc_correct",
                           "f1"]].to_dict(), "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
                 rows.append(row(variant, n_prompts, max_steps, rule,
-                                balanced_items(labels_dir, rule, {"labels_dir": str(labels_dir)}), values))
+                                balanced_items(labels_dir, rule, {"labels_dir": str(labels_dir), "seed": args.seed}),
+                                values))
     frame = pd.DataFrame(rows)
     frame["zero_shot_f1"] = float(table.loc["zero_shot", "f1"])
     print(f"prompts drawn per GRPO run: {prompts_drawn}")
