@@ -21,7 +21,7 @@ from .io import atomic_write_json, read_json
 from .models import load_model, save_model
 from .processbench import PBRecord
 from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares before balancing
-from .stages import BENCHMARK_PREFIX, JudgeTrainingConfig
+from .stages import JudgeTrainingConfig
 from .training import SFTSettings, sft_train
 
 if TYPE_CHECKING:
@@ -49,10 +49,10 @@ def warmup_problems(seed: int, per_level: int, benchmark_seed: int, exclude_text
     Why a seed of its own: the two splits are drawn independently, and short level-1 problems recur across them
     (about 0.3 % of the warm-up's problems are in a benchmark prefix), so leaving out the benchmark of the warm-up's
     own seed would leak some of 04's benchmark into the judge whenever stage 03 runs with another seed than 04."""
+    from .toy_processbench import benchmark_prefix_texts
     from .world.problems import generate_problems
 
-    excluded = set(exclude_texts) | {p.text for p in generate_problems(benchmark_seed, BENCHMARK_PREFIX,
-                                                                        split="processbench")}
+    excluded = set(exclude_texts) | benchmark_prefix_texts(benchmark_seed)
     return [p for p in generate_problems(seed, per_level, split="judge_warmup") if p.text not in excluded]
 
 

@@ -32,9 +32,9 @@ def annotation_problems(seed: int, n_prompts: int, benchmark_seed: int) -> list[
     Why: the splits are drawn independently and short level-1 problems recur across them (5 of 960 annotation
     problems of seed 0 are in the seed-0 prefix), so a larger `n_prompts` would otherwise let the judges train on
     chunks of benchmark problems, as judge_runs.warmup_problems already guards against for the warm-up."""
-    from .stages import BENCHMARK_PREFIX
+    from .toy_processbench import benchmark_prefix_texts
 
-    benchmark = {p.text for p in generate_problems(benchmark_seed, BENCHMARK_PREFIX, split="processbench")}
+    benchmark = benchmark_prefix_texts(benchmark_seed)
     return [p for p in generate_problems(seed, n_prompts // 4, split="annotation") if p.text not in benchmark]
 
 

@@ -28,11 +28,19 @@ from .segmentation import parse_chunks_lenient
 from .tokenizer import CHUNK_CLOSE, CHUNK_OPEN
 from .verify import ExactVerifier, last_boxed
 from .world.checker import check_steps
-from .world.problems import LEVELS, Problem
+from .stages import BENCHMARK_PREFIX
+from .world.problems import LEVELS, Problem, generate_problems
 from .world.segment import logical_steps
 
 __all__ = ["benchmark_stats", "build_toy_processbench", "solution_record", "solution_steps"]
 
+
+def benchmark_prefix_texts(seed: int) -> set[str]:
+    """The texts of the first `BENCHMARK_PREFIX` problems per level of the "processbench" split drawn with `seed`: a
+    superset of every toy ProcessBench notebook 04 builds with that seed, so training data that avoids these texts
+    never holds a benchmark problem (the judge warm-up, `judge_runs.warmup_problems`, and notebook 02's prompts,
+    `rollout_labels.annotation_problems`). Short level-1 problems recur across splits, hence the check by text."""
+    return {p.text for p in generate_problems(seed, BENCHMARK_PREFIX, split="processbench")}
 
 def solution_steps(text: str) -> list[str]:
     """The logical steps of a solution; chunk-tagged text is untagged first (the chunks joined by newlines)."""

@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stepwiser_core import judge_runs
+from stepwiser_core import judge_runs, toy_processbench
 from stepwiser_core.stages import JudgeTrainingConfig
 
 PROBLEM = "Ann has 3 pens.\nFirst, 2 more arrive.\nHow many pens does Ann have now?"
@@ -103,7 +103,7 @@ def test_warm_up_trains_a_saved_copy_on_exercises_that_avoid_the_benchmark(tmp_p
         return real_sft(model, tokenizer, examples, settings, output_dir, seed, progress=False)
 
     monkeypatch.setattr(judge_runs, "sft_train", spy)
-    monkeypatch.setattr(judge_runs, "BENCHMARK_PREFIX", 5)
+    monkeypatch.setattr(toy_processbench, "BENCHMARK_PREFIX", 5)  # a small prefix keeps the test fast
     benchmark = {p.text for p in generate_problems(0, 5, split="processbench")}
     candidates = generate_problems(0, 40, split="judge_warmup")
     excluded_extra = candidates[0].text
