@@ -26,6 +26,7 @@ over the first and last 20 steps (another name with --table); unless --no-write.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -53,15 +54,18 @@ def labelled_runs_root(out: Path, n_prompts: int) -> Path:
     return root / "toy" / "02_rollout_labels"
 
 
-def balanced_items(labels_dir: Path, rule: str, overrides: dict) -> int:
-    """How many training items GRPO draws from for `rule` (after the 50/50 balancing)."""
+@functools.lru_cache(maxsize=None)
+def balanced_items(labels_dir: Path, seed: int) -> dict[str, int]:
+    """Per rule, how many training items GRPO draws from (after the 50/50 balancing) with 03's settings and `seed`;
+    cached, since every judge of one labels folder and seed shares them."""
     from stepwiser_core import judge_runs
     from stepwiser_core.config import load_config
     from stepwiser_core.stages import JudgeTrainingConfig
 
-    cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml", overrides, "toy")
+    cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml",
+                      {"labels_dir": str(labels_dir), "seed": seed}, "toy")
     train_records, _, _ = judge_runs.load_split(labels_dir, cfg)
-    return len(judge_runs.training_sets(train_records, cfg)[1][rule])
+    return {rule: len(items) for rule, items in judge_runs.training_sets(train_records, cfg)[1].items()}
 
 
 def main() -> None:
@@ -106,7 +110,7 @@ def main() -> None:
                 "train_items": items, "passes": steps * cfg03.batch_size // cfg03.num_generations / items,
                 **{c: values[c] for c in columns}}
 
-    rows = [row(v, cfg02.n_prompts, cfg03.max_steps, rule, balanced_items(stage_labels, rule, {"seed": args.seed}),
+    rows = [row(v, cfg02.n_prompts, cfg03.max_steps, rule, balanced_items(stage_labels, args.seed)[rule],
                 seeds.query("variant == @v and label_rule == @rule").iloc[0])
             for v in args.variants for rule in args.rules
             if len(seeds.query("variant == @v and label_rule == @rule"))]  # a variant never run at the stage's size
@@ -126,8 +130,7 @@ def main() -> None:
                           "heldout_acc_trained": report["trained"]["acc_truth"], **avg[["acc_error", "acc_correct",
                           "f1"]].to_dict(), "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
                 rows.append(row(variant, n_prompts, max_steps, rule,
-                                balanced_items(labels_dir, rule, {"labels_dir": str(labels_dir), "seed": args.seed}),
-                                values))
+                                balanced_items(labels_dir, args.seed)[rule], values))
     frame = pd.DataFrame(rows)
     frame["zero_shot_f1"] = float(table.loc["zero_shot", "f1"])
     print(f"prompts drawn per GRPO run: {prompts_drawn}")
