@@ -33,9 +33,10 @@ STAGE_INIT = ROOT / "runs/toy/03_judge_training/judge_init"  # notebook 03's war
 
 
 def trained_judge(out: Path, variant: str, seed: int, rule: str, threads: int, init: Path = STAGE_INIT,
-                  overrides: tuple[tuple[str, str], ...] = ()) -> Path:
+                  overrides: tuple[tuple[str, str], ...] = (), flags: tuple[str, ...] = ()) -> Path:
     """The judge of one (variant, seed, rule) GRPO run from `init` under `out`, trained first if it is not there
-    (with these further `-p NAME VALUE` overrides of 03's parameters)."""
+    (with these further `-p NAME VALUE` overrides of 03's parameters, and further judge_experiment `flags` such as
+    `--oracle-clean`)."""
     stem = "" if variant == "stepwiser" else f"{variant}_"
     run_out = out / f"{stem}seed{seed}_{rule}"
     pattern = f"run_*/judges/exp_{stem}{rule}/config.json"
@@ -44,7 +45,7 @@ def trained_judge(out: Path, variant: str, seed: int, rule: str, threads: int, i
 
         judge_experiment.main(["--init", str(init), "--rule", rule, "--variant", variant, "--samples", "0",
                                "-p", "seed", str(seed), *(x for pair in overrides for x in ("-p", *pair)),
-                               "--out", str(run_out), "--threads", str(threads)])
+                               *flags, "--out", str(run_out), "--threads", str(threads)])
     return sorted(run_out.glob(pattern))[-1].parent
 
 

@@ -118,12 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         items, balanced, table = judge_runs.training_sets(train_records, cfg)
         print(table.round(3).to_string(index=False), flush=True)
         if args.oracle_clean:
-            from stepwiser_core.judge_rl import balance
-
-            clean = [it for it in items[rule] if it["true_label"] is not None and it["label"] == it["true_label"]]
-            balanced = {rule: balance(clean, cfg.seed, cfg.balance, cfg.balance_positive_share)}
-            print(f"oracle-clean: {len(clean)} of {len(items[rule])} items agree with the truth; "
-                  f"{len(balanced[rule])} after balancing", flush=True)
+            balanced = {rule: oracle_clean_balanced(items[rule], cfg)}
+            print(f"oracle-clean: {len(truth_agreeing(items[rule]))} of {len(items[rule])} items agree with the "
+                  f"truth; {len(balanced[rule])} after balancing", flush=True)
         options = judge_runs.grpo_variant_options(args.variant, cfg)
         name = f"exp_{rule}" if args.variant == "stepwiser" else f"exp_{args.variant}_{rule}"
         trained, frame = judge_runs.train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg,
@@ -142,6 +139,19 @@ def main(argv: list[str] | None = None) -> None:
         print("trained", {k: round(v, 3) for k, v in report["trained"].items()}, flush=True)
         (run_dir / "report.json").write_text(json.dumps({"config": vars(cfg), **report}, indent=1, default=str))
     print(faithfulness.faithfulness_table(evaluation.faith_rows).round(3).to_string(index=False))
+
+
+def truth_agreeing(items: list[dict]) -> list[dict]:
+    """DIAGNOSTIC, not the method: the items whose rollout label equals the exact truth (drops the chunks after the
+    trajectory's first true error, whose truth is None, and every mislabelled chunk)."""
+    return [it for it in items if it["true_label"] is not None and it["label"] == it["true_label"]]
+
+
+def oracle_clean_balanced(items: list[dict], cfg) -> list[dict]:
+    """`--oracle-clean`'s training set: the truth-agreeing items, then 03's balancing."""
+    from stepwiser_core.judge_rl import balance
+
+    return balance(truth_agreeing(items), cfg.seed, cfg.balance, cfg.balance_positive_share)
 
 
 def evaluation_outputs(evaluation, model):

@@ -1,11 +1,14 @@
 """StepWiser GRPO on more labelled trajectories: notebook 02 re-run with `n_prompts` several times the toy tier's,
 into a runs root of its own (never runs/toy), then every StepWiser judge retrained from notebook 03's warmed init on
 those labels (`-p labels_dir`) and scored greedily on notebook 04's toy ProcessBench. The row at the stage's
-`n_prompts` is notebooks 03 and 04's own run (read, not retrained).
+`n_prompts` is notebooks 03 and 04's own run (read, not retrained); an --n-prompts equal to the stage's trains on
+02's own labels (for --oracle-clean, which the stage never ran).
 
     python tools/more_items.py --n-prompts 960 --variants stepwiser consistent_reward
         # 02 at 4x the prompts (about 35 min at 2 threads), then 6 GRPO runs of 100 steps (11-14 min each at 1 thread)
     python tools/more_items.py --n-prompts 960 --max-steps 300 --rules rel_ratio --table more_items_steps300
+    python tools/more_items.py --n-prompts 240 960 --rules rel_ratio --oracle-clean --table oracle_clean
+        # DIAGNOSTIC: the same GRPO on the items whose label agrees with the exact truth (240: the stage's labels)
 
 Why (issue 4): every StepWiser judge trained on the toy tier's few hundred balanced items stays below the zero-shot
 judge, and three times the GRPO steps over the same items only overfit them. The paper trains on hundreds of
@@ -55,9 +58,12 @@ def labelled_runs_root(out: Path, n_prompts: int) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
-def balanced_items(labels_dir: Path, seed: int) -> dict[str, int]:
-    """Per rule, how many training items GRPO draws from (after the 50/50 balancing) with 03's settings and `seed`;
-    cached, since every judge of one labels folder and seed shares them."""
+def balanced_items(labels_dir: Path, seed: int, oracle_clean: bool = False) -> dict[str, int]:
+    """Per rule, how many training items GRPO draws from (after the 50/50 balancing) with 03's settings and `seed`
+    (only the truth-agreeing ones with `oracle_clean`); cached, since every judge of one labels folder and seed
+    shares them."""
+    from judge_experiment import oracle_clean_balanced
+
     from stepwiser_core import judge_runs
     from stepwiser_core.config import load_config
     from stepwiser_core.stages import JudgeTrainingConfig
@@ -65,7 +71,10 @@ def balanced_items(labels_dir: Path, seed: int) -> dict[str, int]:
     cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml",
                       {"labels_dir": str(labels_dir), "seed": seed}, "toy")
     train_records, _, _ = judge_runs.load_split(labels_dir, cfg)
-    return {rule: len(items) for rule, items in judge_runs.training_sets(train_records, cfg)[1].items()}
+    items, balanced, _ = judge_runs.training_sets(train_records, cfg)
+    if oracle_clean:
+        return {rule: len(oracle_clean_balanced(items[rule], cfg)) for rule in items}
+    return {rule: len(b) for rule, b in balanced.items()}
 
 
 def main() -> None:
@@ -86,6 +95,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="03's seed (its split, balancing and samples)")
     ap.add_argument("--table", default="more_items", help="name of the table written under results/toy/04_processbench")
+    ap.add_argument("--oracle-clean", action="store_true",
+                    help="DIAGNOSTIC, not the method: train only on the items whose rollout label equals the exact "
+                         "truth (judge_experiment --oracle-clean); at the stage's n_prompts on 02's own labels")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -114,23 +126,28 @@ def main() -> None:
                 seeds.query("variant == @v and label_rule == @rule").iloc[0])
             for v in args.variants for rule in args.rules
             if len(seeds.query("variant == @v and label_rule == @rule"))]  # a variant never run at the stage's size
+    oracle = "_oracle_clean" if args.oracle_clean else ""
+    flags = ("--oracle-clean",) if args.oracle_clean else ()
     for n_prompts in args.n_prompts:
-        labels_dir = labelled_runs_root(Path(args.out), n_prompts)
-        overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
+        if n_prompts == cfg02.n_prompts:  # the stage's own labels: nothing to re-run (only --oracle-clean trains here)
+            labels_dir, overrides = stage_labels, (("max_steps", str(max_steps)),)
+        else:
+            labels_dir = labelled_runs_root(Path(args.out), n_prompts)
+            overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
         for variant in args.variants:
             for rule in args.rules:
-                path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}", variant, args.seed, rule,
-                                     args.threads, overrides=overrides)
+                path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}{oracle}", variant, args.seed,
+                                     rule, args.threads, overrides=overrides, flags=flags)
                 report = json.loads((path.parents[1] / "report.json").read_text())
                 history = pd.read_csv(path.parents[1] / "history.csv")
-                avg = benchmark_average(f"n{n_prompts}_{variant}_{rule}", {"path": path, "kind": "cot", "rule": rule},
+                avg = benchmark_average(f"n{n_prompts}_{variant}{oracle}_{rule}", {"path": path, "kind": "cot", "rule": rule},
                                         bench, cfg)
                 trend = training_trend(history).iloc[0]
                 values = {"heldout_acc_init": init_accuracy(history),
                           "heldout_acc_trained": report["trained"]["acc_truth"], **avg[["acc_error", "acc_correct",
                           "f1"]].to_dict(), "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
-                rows.append(row(variant, n_prompts, max_steps, rule,
-                                balanced_items(labels_dir, args.seed)[rule], values))
+                rows.append(row(variant + oracle, n_prompts, max_steps, rule,
+                                balanced_items(labels_dir, args.seed, args.oracle_clean)[rule], values))
     frame = pd.DataFrame(rows)
     frame["zero_shot_f1"] = float(table.loc["zero_shot", "f1"])
     print(f"prompts drawn per GRPO run: {prompts_drawn}")
