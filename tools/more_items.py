@@ -7,7 +7,7 @@ those labels (`-p labels_dir`) and scored greedily on notebook 04's toy ProcessB
     python tools/more_items.py --n-prompts 960 --variants stepwiser consistent_reward
         # 02 at 4x the prompts (about 35 min at 2 threads), then 6 GRPO runs of 100 steps (11-14 min each at 1 thread)
     python tools/more_items.py --n-prompts 960 --max-steps 300 --rules rel_ratio --table more_items_steps300
-    python tools/more_items.py --n-prompts 240 960 --rules rel_ratio --oracle-clean --table oracle_clean
+    python tools/more_items.py --n-prompts 240 960 --rules rel_ratio --oracle-clean --seed 0 1 --table oracle_clean
         # DIAGNOSTIC: the same GRPO on the items whose label agrees with the exact truth (240: the stage's labels)
 
 Why (issue 4): every StepWiser judge trained on the toy tier's few hundred balanced items stays below the zero-shot
@@ -93,7 +93,8 @@ def main() -> None:
                     help="GRPO rewards (judge_runs.grpo_variant_options), e.g. stepwiser consistent_reward")
     ap.add_argument("--out", default="/tmp/more_items")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0, help="03's seed (its split, balancing and samples)")
+    ap.add_argument("--seed", nargs="+", type=int, default=[0],
+                    help="03's seeds (each: its split, balancing and samples)")
     ap.add_argument("--table", default="more_items", help="name of the table written under results/toy/04_processbench")
     ap.add_argument("--oracle-clean", action="store_true",
                     help="DIAGNOSTIC, not the method: train only on the items whose rollout label equals the exact "
@@ -111,43 +112,45 @@ def main() -> None:
     cfg02 = load_config(RolloutLabelConfig, ROOT / "params" / "toy" / "02_rollout_labels.yaml", {}, "toy")
     max_steps = args.max_steps or cfg03.max_steps
     prompts_drawn = max_steps * cfg03.batch_size // cfg03.num_generations  # over the whole GRPO run
-    # the stage's n_prompts: tools/grpo_seeds.py's run of this seed (seed 0: notebook 03's own)
-    seeds = pd.read_csv(results / "04_processbench" / "grpo_seeds.csv").query("seed == @args.seed")
     stage_labels = ROOT / "runs" / "toy" / "02_rollout_labels"
     columns = ["heldout_acc_init", "heldout_acc_trained", "acc_error", "acc_correct", "f1", "reward_first",
                "reward_last"]
-
-    def row(variant: str, n_prompts: int, steps: int, rule: str, items: int, values: dict) -> dict:
-        return {"variant": variant, "seed": args.seed, "n_prompts": n_prompts, "max_steps": steps, "label_rule": rule,
-                "train_items": items, "passes": steps * cfg03.batch_size // cfg03.num_generations / items,
-                **{c: values[c] for c in columns}}
-
-    rows = [row(v, cfg02.n_prompts, cfg03.max_steps, rule, balanced_items(stage_labels, args.seed)[rule],
-                seeds.query("variant == @v and label_rule == @rule").iloc[0])
-            for v in args.variants for rule in args.rules
-            if len(seeds.query("variant == @v and label_rule == @rule"))]  # a variant never run at the stage's size
     oracle = "_oracle_clean" if args.oracle_clean else ""
     flags = ("--oracle-clean",) if args.oracle_clean else ()
-    for n_prompts in args.n_prompts:
-        if n_prompts == cfg02.n_prompts:  # the stage's own labels: nothing to re-run (only --oracle-clean trains here)
-            labels_dir, overrides = stage_labels, (("max_steps", str(max_steps)),)
-        else:
-            labels_dir = labelled_runs_root(Path(args.out), n_prompts)
-            overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
-        for variant in args.variants:
-            for rule in args.rules:
-                path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}{oracle}", variant, args.seed,
-                                     rule, args.threads, overrides=overrides, flags=flags)
-                report = json.loads((path.parents[1] / "report.json").read_text())
-                history = pd.read_csv(path.parents[1] / "history.csv")
-                avg = benchmark_average(f"n{n_prompts}_{variant}{oracle}_{rule}", {"path": path, "kind": "cot", "rule": rule},
-                                        bench, cfg)
-                trend = training_trend(history).iloc[0]
-                values = {"heldout_acc_init": init_accuracy(history),
-                          "heldout_acc_trained": report["trained"]["acc_truth"], **avg[["acc_error", "acc_correct",
-                          "f1"]].to_dict(), "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
-                rows.append(row(variant + oracle, n_prompts, max_steps, rule,
-                                balanced_items(labels_dir, args.seed, args.oracle_clean)[rule], values))
+    rows = []
+    for seed in args.seed:
+        def row(variant: str, n_prompts: int, steps: int, rule: str, items: int, values: dict) -> dict:
+            return {"variant": variant, "seed": seed, "n_prompts": n_prompts, "max_steps": steps, "label_rule": rule,
+                    "train_items": items, "passes": steps * cfg03.batch_size // cfg03.num_generations / items,
+                    **{c: values[c] for c in columns}}
+
+        # the stage's n_prompts: tools/grpo_seeds.py's run of this seed (seed 0: notebook 03's own)
+        stage = pd.read_csv(results / "04_processbench" / "grpo_seeds.csv").query("seed == @seed")
+        rows += [row(v, cfg02.n_prompts, cfg03.max_steps, rule, balanced_items(stage_labels, seed)[rule],
+                     stage.query("variant == @v and label_rule == @rule").iloc[0])
+                 for v in args.variants for rule in args.rules
+                 if len(stage.query("variant == @v and label_rule == @rule"))]  # a variant never run at that size
+        for n_prompts in args.n_prompts:
+            if n_prompts == cfg02.n_prompts:  # the stage's own labels: nothing to re-run (only --oracle-clean trains)
+                labels_dir, overrides = stage_labels, (("max_steps", str(max_steps)),)
+            else:
+                labels_dir = labelled_runs_root(Path(args.out), n_prompts)
+                overrides = (("labels_dir", str(labels_dir)), ("max_steps", str(max_steps)))
+            for variant in args.variants:
+                for rule in args.rules:
+                    path = trained_judge(Path(args.out) / f"n{n_prompts}_steps{max_steps}{oracle}", variant, seed,
+                                         rule, args.threads, overrides=overrides, flags=flags)
+                    report = json.loads((path.parents[1] / "report.json").read_text())
+                    history = pd.read_csv(path.parents[1] / "history.csv")
+                    avg = benchmark_average(f"n{n_prompts}_{variant}{oracle}_seed{seed}_{rule}",
+                                            {"path": path, "kind": "cot", "rule": rule}, bench, cfg)
+                    trend = training_trend(history).iloc[0]
+                    values = {"heldout_acc_init": init_accuracy(history),
+                              "heldout_acc_trained": report["trained"]["acc_truth"],
+                              **avg[["acc_error", "acc_correct", "f1"]].to_dict(),
+                              "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
+                    rows.append(row(variant + oracle, n_prompts, max_steps, rule,
+                                    balanced_items(labels_dir, seed, args.oracle_clean)[rule], values))
     frame = pd.DataFrame(rows)
     frame["zero_shot_f1"] = float(table.loc["zero_shot", "f1"])
     print(f"prompts drawn per GRPO run: {prompts_drawn}")
