@@ -29,7 +29,8 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
 
 from .generation import chat_prompt
-from .judge import judge_prompt, judge_prompt_direct, parse_verdict
+from .instruct import lines_analysis
+from .judge import format_judgment, judge_prompt, judge_prompt_direct, parse_verdict
 
 # --------------------------------------------------------------------------------------------------- rewards
 
@@ -130,10 +131,28 @@ def consistency_shaped_reward(completions: Sequence, label: Sequence[bool], chun
             for consistent, paid in _consistent_and_paid(completions, label, chunk)]
 
 
+def reference_judgment_reward(completions: Sequence, reference: Sequence[str], **kwargs: Any) -> list[float]:
+    """DIAGNOSTIC, neither the paper nor a method (it reads the exact truth): 1.0 when the judgment is the reference
+    judgment (`rl_dataset(..., reference=True)`: the warm-up teacher's analysis of the item, `instruct.lines_analysis`,
+    and its verdict, the exact checker's), i.e. the same analysis text and the same verdict; else 0.0.
+
+    Why: an upper bound on what any reward can teach this judge with GRPO. It pays for every redone line, quote and
+    Match being right, not only for the verdict, so it asks whether GRPO on this init is limited by what the paper's
+    verdict reward pays for or by GRPO itself (README, "Labels that agree with the exact truth")."""
+    out = []
+    for c, ref in zip(completions, reference, strict=True):
+        text = completion_text(c)
+        verdict = parse_verdict(text)
+        same = text.split("Final Judgment")[0].strip() == ref.split("Final Judgment")[0].strip()
+        out.append(float(same and verdict is not None and verdict == parse_verdict(ref)))
+    return out
+
+
 REWARDS: dict[str, Callable[..., list[float]]] = {"cot": cot_reward, "direct": direct_reward,
                                                   "cot_consistent": consistent_cot_reward,
                                                   "cot_consistent_strict": strict_consistent_cot_reward,
-                                                  "cot_consistency_shaped": consistency_shaped_reward}
+                                                  "cot_consistency_shaped": consistency_shaped_reward,
+                                                  "cot_reference": reference_judgment_reward}
 
 # ------------------------------------------------------------------------------------------------ judge items
 
@@ -224,10 +243,11 @@ def judge_user_message(item: dict, template: str = "toy", cot: bool = True) -> s
 
 
 def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, template: str = "toy", cot: bool = True,
-               max_prompt_tokens: int | None = None) -> Dataset:
+               max_prompt_tokens: int | None = None, reference: bool = False) -> Dataset:
     """The GRPO training set: `prompt` (chat-formatted judge prompt, a string), `label` (bool, the rollout label
     the reward compares with), `chunk` (the judged chunk's text) and bookkeeping columns `true_label`,
-    `problem_id`, `step`, `level`.
+    `problem_id`, `step`, `level`. With `reference` (toy items only; a diagnostic that reads the truth) also
+    `reference`, the warm-up teacher's judgment of the item (`reference_judgment_reward`).
 
     `max_prompt_tokens` drops items whose prompt is longer (paper §4.1: max prompt length 3096 tokens, and a
     heuristic filter of "overly long" prompts whose thresholds are NOT SPECIFIED). Note that dropping after
@@ -238,7 +258,13 @@ def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, templa
     if max_prompt_tokens is not None:
         lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]] if prompts else []
         keep = [i for i in keep if lengths[i] <= max_prompt_tokens]
+    if reference and any(items[i]["true_label"] is None for i in keep):
+        raise ValueError("reference judgments assume a correct history: keep only items up to the first true error "
+                         "(tools/judge_experiment.py --oracle-clean)")
+    columns = {"reference": [format_judgment(*lines_analysis(items[i]["problem"], items[i]["history"],
+                                                             items[i]["chunk"])) for i in keep]} if reference else {}
     return Dataset.from_dict({
+        **columns,
         "prompt": [prompts[i] for i in keep],
         "label": [bool(items[i]["label"]) for i in keep],
         "chunk": [items[i]["chunk"] for i in keep],  # for consistent_cot_reward, which reads the quotes

@@ -181,7 +181,7 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
     """One GRPO judge from the initial model on `items` (already balanced); returns it, saved, and its history
     (`history_frame` plus `run` and `eval_acc_label`, the held-out accuracy against its own rule)."""
     model, _ = load_model(init_dir)
-    data = judge_rl.rl_dataset(items, tokenizer, cfg.judge_template, cot=cot)
+    data = judge_rl.rl_dataset(items, tokenizer, cfg.judge_template, cot=cot, reference=cot_reward == "cot_reference")
     settings = judge_rl.GRPOSettings(
         learning_rate=cfg.learning_rate, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
         updates_per_generation=cfg.updates_per_generation, num_generations=cfg.num_generations,
@@ -205,11 +205,14 @@ def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
     NOT the paper's, experiments outside the stage (`tools/judge_experiment.py --variant V`): `consistent_reward`
     (the verdict reward gated by the analysis's self-consistency, `judge_rl.consistent_cot_reward`; with the strict
     gate, `consistent_reward_strict`) and
-    `consistency_shaped` (half the reward for a self-consistent analysis, `judge_rl.consistency_shaped_reward`)."""
+    `consistency_shaped` (half the reward for a self-consistent analysis, `judge_rl.consistency_shaped_reward`);
+    and a diagnostic that reads the exact truth, `reference_reward` (1 for the warm-up teacher's own judgment of the
+    item, `judge_rl.reference_judgment_reward`)."""
     options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False},
                "consistent_reward": {"cot_reward": "cot_consistent"},
                "consistent_reward_strict": {"cot_reward": "cot_consistent_strict"},
-               "consistency_shaped": {"cot_reward": "cot_consistency_shaped"}}
+               "consistency_shaped": {"cot_reward": "cot_consistency_shaped"},
+               "reference_reward": {"cot_reward": "cot_reference"}}
     if variant not in options:
         raise ValueError(f"unknown GRPO variant {variant!r}; expected one of {sorted(options)}")
     return options[variant]

@@ -275,3 +275,28 @@ def test_consistent_cot_reward_gates_the_verdict_reward_by_the_analysis():
     assert consistent_cot_reward([sentence, faithful], [False, False], chunk=[chunk] * 2) == [1.0, 1.0]
     assert strict_consistent_cot_reward([sentence, faithful], [False, False], chunk=[chunk] * 2) == [0.0, 1.0]
     assert REWARDS["cot_consistent_strict"] is strict_consistent_cot_reward
+
+
+def test_reference_judgment_reward_pays_only_the_teachers_judgment(tok):
+    # A diagnostic reward (it reads the truth): 1 for the warm-up teacher's own analysis and verdict of the item.
+    from stepwiser_core.instruct import lines_analysis
+    from stepwiser_core.judge import format_judgment
+    from stepwiser_core.judge_rl import REWARDS, reference_judgment_reward
+    from stepwiser_core.world.problems import Operation, Problem
+
+    problem = Problem("Ann has 3 pens. 4 more arrive. How many?", 1, "Ann", "pens", 3, (Operation("add", 4),))
+    items = [{"problem": problem, "history": (), "chunk": f"First, 4 more arrive.\n3+4={c}", "step": 0,
+              "label": c == 7, "true_label": c == 7, "problem_id": "p", "level": 1} for c in (7, 8)]
+    ds = rl_dataset(items, tok, reference=True)
+    right, wrong = ds["reference"]
+    assert right == format_judgment(*lines_analysis(problem, (), items[0]["chunk"]))
+    assert "Chunk: 3+4=8\nMatch: no." in wrong and wrong.endswith("\\boxed{Negative}")
+    copied = wrong.replace("3+4=7", "3+4=8")  # the redo repeats the mistake: right verdict, wrong analysis
+    flipped = wrong.replace("boxed{Negative}", "boxed{Positive}")
+    assert reference_judgment_reward([wrong, copied, flipped, "garbage", right], [wrong] * 4 + [right]) \
+        == [1.0, 0.0, 0.0, 0.0, 1.0]
+    assert reference_judgment_reward([[{"role": "assistant", "content": right + "\n"}]], [right]) == [1.0]
+    assert REWARDS["cot_reference"] is reference_judgment_reward
+    assert "reference" not in rl_dataset(items, tok).column_names  # only on request
+    with pytest.raises(ValueError, match="correct history"):  # past the first true error the teacher is undefined
+        rl_dataset([{**items[0], "true_label": None}], tok, reference=True)

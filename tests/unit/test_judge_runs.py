@@ -65,7 +65,7 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
 
     monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
     monkeypatch.setattr(judge_runs, "save_model", lambda *a: None)
-    monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: list(items))
+    monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: seen.update(dataset=k) or list(items))
     monkeypatch.setattr(judge_rl, "grpo_train", fake_grpo_train)
     monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
     cfg = JudgeTrainingConfig(updates_per_generation=3, learning_rate=1e-5, max_steps=7)
@@ -164,7 +164,7 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     seen = {}
     monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
     monkeypatch.setattr(judge_runs, "save_model", lambda *a: None)
-    monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: list(items))
+    monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: seen.update(dataset=k) or list(items))
     monkeypatch.setattr(judge_rl, "grpo_train", lambda *a, reward, **k: seen.update(reward=reward) or [{"step": 1}])
     monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
     cfg = JudgeTrainingConfig()
@@ -178,6 +178,10 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     strict = judge_runs.grpo_variant_options("consistent_reward_strict", cfg)
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **strict)
     assert seen["reward"] == "cot_consistent_strict" and seen["reward"] in judge_rl.REWARDS
+    assert not seen["dataset"]["reference"]  # the teacher's judgments only for the reward that reads them
+    reference = judge_runs.grpo_variant_options("reference_reward", cfg)
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **reference)
+    assert seen["reward"] == "cot_reference" and seen["reward"] in judge_rl.REWARDS and seen["dataset"]["reference"]
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
 
