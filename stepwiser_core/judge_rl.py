@@ -31,6 +31,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallba
 from .generation import chat_prompt
 from .instruct import lines_analysis
 from .judge import format_judgment, judge_prompt, judge_prompt_direct, parse_verdict
+from .world.problems import Problem, problem_from_text
 
 # --------------------------------------------------------------------------------------------------- rewards
 
@@ -242,6 +243,14 @@ def judge_user_message(item: dict, template: str = "toy", cot: bool = True) -> s
     return build(item["problem"], item["history"], item["chunk"], template)
 
 
+def _toy_problem(item: dict) -> Problem:
+    """The item's toy problem: training items carry its text (as 02's records store it), held-out ones the object."""
+    problem = item["problem"]
+    if isinstance(problem, Problem):
+        return problem
+    return problem_from_text(problem, item.get("problem_id", ""), int(item.get("level") or 0))
+
+
 def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, template: str = "toy", cot: bool = True,
                max_prompt_tokens: int | None = None, reference: bool = False) -> Dataset:
     """The GRPO training set: `prompt` (chat-formatted judge prompt, a string), `label` (bool, the rollout label
@@ -261,7 +270,7 @@ def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, templa
     if reference and any(items[i]["true_label"] is None for i in keep):
         raise ValueError("reference judgments assume a correct history: keep only items up to the first true error "
                          "(tools/judge_experiment.py --oracle-clean)")
-    columns = {"reference": [format_judgment(*lines_analysis(items[i]["problem"], items[i]["history"],
+    columns = {"reference": [format_judgment(*lines_analysis(_toy_problem(items[i]), items[i]["history"],
                                                              items[i]["chunk"])) for i in keep]} if reference else {}
     return Dataset.from_dict({
         **columns,

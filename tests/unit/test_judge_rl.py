@@ -298,5 +298,12 @@ def test_reference_judgment_reward_pays_only_the_teachers_judgment(tok):
     assert reference_judgment_reward([[{"role": "assistant", "content": right + "\n"}]], [right]) == [1.0]
     assert REWARDS["cot_reference"] is reference_judgment_reward
     assert "reference" not in rl_dataset(items, tok).column_names  # only on request
+    # 02's records store the problem's text: the reference is rebuilt from it, the same as from the object
+    from stepwiser_core.world.problems import generate_problems
+    real = generate_problems(0, 1, split="train")[0]
+    chunk = "First, something.\n1+1=3"
+    as_text, as_object = ({**items[1], "problem": p, "chunk": chunk, "level": real.level} for p in (real.text, real))
+    assert rl_dataset([as_text], tok, reference=True)["reference"] == rl_dataset([as_object], tok, reference=True)[
+        "reference"]
     with pytest.raises(ValueError, match="correct history"):  # past the first true error the teacher is undefined
         rl_dataset([{**items[0], "true_label": None}], tok, reference=True)
