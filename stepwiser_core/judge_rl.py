@@ -243,12 +243,14 @@ def judge_user_message(item: dict, template: str = "toy", cot: bool = True) -> s
     return build(item["problem"], item["history"], item["chunk"], template)
 
 
-def _toy_problem(item: dict) -> Problem:
-    """The item's toy problem: training items carry its text (as 02's records store it), held-out ones the object."""
+def reference_judgment(item: dict) -> str:
+    """The warm-up teacher's judgment of a toy item (`instruct.lines_analysis` and its verdict, the exact checker's),
+    what `reference_judgment_reward` pays for. Training items carry the problem's text (as 02's records store it),
+    held-out ones the object; the history must be correct (the item comes before the first true error)."""
     problem = item["problem"]
-    if isinstance(problem, Problem):
-        return problem
-    return problem_from_text(problem, item.get("problem_id", ""), int(item.get("level") or 0))
+    if not isinstance(problem, Problem):
+        problem = problem_from_text(problem, item.get("problem_id", ""), int(item.get("level") or 0))
+    return format_judgment(*lines_analysis(problem, item["history"], item["chunk"]))
 
 
 def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, template: str = "toy", cot: bool = True,
@@ -270,8 +272,7 @@ def rl_dataset(items: Sequence[dict], tokenizer: PreTrainedTokenizerBase, templa
     if reference and any(items[i]["true_label"] is None for i in keep):
         raise ValueError("reference judgments assume a correct history: keep only items up to the first true error "
                          "(tools/judge_experiment.py --oracle-clean)")
-    columns = {"reference": [format_judgment(*lines_analysis(_toy_problem(items[i]), items[i]["history"],
-                                                             items[i]["chunk"])) for i in keep]} if reference else {}
+    columns = {"reference": [reference_judgment(items[i]) for i in keep]} if reference else {}
     return Dataset.from_dict({
         **columns,
         "prompt": [prompts[i] for i in keep],

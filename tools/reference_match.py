@@ -1,0 +1,88 @@
+"""How often a judge writes the warm-up teacher's own judgment of an item (`judge_rl.reference_judgment_reward`, a
+diagnostic that reads the exact truth), greedily and sampled as GRPO samples it, on the items GRPO trained on
+(notebook 03's training split, truth-agreeing items only, balanced: `judge_experiment --oracle-clean`) and on 03's
+held-out chunks.
+
+    python tools/reference_match.py --judge ref_n240=DIR --judge ref_n960=DIR [--labels-dir DIR] [--seed 0]
+
+Why (issue 4): GRPO with that reward raised its training reward (the sampled rate) and still lowered the judge's
+benchmark F1 and held-out accuracy, which are read greedily. If GRPO mostly moves the samples towards what greedy
+decoding already wrote, the sampled rate rises towards the init's greedy rate and the greedy rate does not move. The
+init (notebook 03's `judge_init`) is always included. Writes results/toy/03_judge_training/reference_match.{csv,md}
+(another name with --table) unless --no-write.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def reference_rates(judge_factory, items: list[dict], samples: int, temperature: float) -> dict[str, float]:
+    """Greedy and sampled shares of outputs that are the item's reference judgment."""
+    from stepwiser_core.judge_rl import reference_judgment, reference_judgment_reward
+    from stepwiser_core.judge_stage import as_judge_items
+
+    refs = [reference_judgment(it) for it in items]
+    rates = {}
+    for name, n, temp in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
+        judge = judge_factory(n, temp)
+        judge.judge(as_judge_items(items))
+        outs = [o for os_ in judge.last_outputs for o in os_]
+        rates[name] = sum(reference_judgment_reward(outs, [r for r in refs for _ in range(n)])) / len(outs)
+    return rates
+
+
+def main() -> None:
+    import pandas as pd
+    import torch
+    from judge_experiment import oracle_clean_balanced
+
+    from stepwiser_core import judge_runs
+    from stepwiser_core.config import load_config
+    from stepwiser_core.models import load_model
+    from stepwiser_core.stages import JudgeTrainingConfig
+    from stepwiser_core.tables import write_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--judge", action="append", default=[], metavar="NAME=DIR", help="a trained CoT judge")
+    ap.add_argument("--labels-dir", default=str(ROOT / "runs" / "toy" / "02_rollout_labels"))
+    ap.add_argument("--seed", type=int, default=0, help="03's seed (its split and balancing)")
+    ap.add_argument("--rule", default="rel_ratio")
+    ap.add_argument("--samples", type=int, default=4, help="samples per item (GRPO's group size)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--table", default="reference_match")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml",
+                      {"labels_dir": args.labels_dir, "seed": args.seed}, "toy")
+    train_records, _, items_eval = judge_runs.load_split(Path(args.labels_dir), cfg)
+    items, _, _ = judge_runs.training_sets(train_records, cfg)
+    sets = {"training items (truth-agreeing, balanced)": oracle_clean_balanced(items[args.rule], cfg),
+            "held-out chunks": items_eval}
+    judges = {"init": ROOT / "runs" / "toy" / "03_judge_training" / "judge_init",
+              **{n: Path(d) for n, d in (j.split("=", 1) for j in args.judge)}}
+    rows = []
+    for name, path in judges.items():
+        model, tokenizer = load_model(path)
+        evaluation = judge_runs.HeldoutEvaluation([], tokenizer, cfg)
+        for set_name, its in sets.items():
+            rates = reference_rates(lambda n, t: evaluation.generative(model, n=n, temperature=t), its,
+                                    args.samples, cfg.temperature)
+            rows.append({"judge": name, "items": set_name, "n": len(its), **rates})
+            print(rows[-1], flush=True)
+    frame = pd.DataFrame(rows).assign(labels_dir=args.labels_dir, seed=args.seed, samples=args.samples,
+                                      temperature=cfg.temperature)
+    print(frame.round(3).to_string(index=False))
+    if not args.no_write:
+        write_table(frame, ROOT / "results" / "toy" / "03_judge_training", args.table)
+
+
+if __name__ == "__main__":
+    main()
