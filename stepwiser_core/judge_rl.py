@@ -137,9 +137,9 @@ def reference_judgment_reward(completions: Sequence, reference: Sequence[str], *
     judgment (`rl_dataset(..., reference=True)`: the warm-up teacher's analysis of the item, `instruct.lines_analysis`,
     and its verdict, the exact checker's), i.e. the same analysis text and the same verdict; else 0.0.
 
-    Why: an upper bound on what any reward can teach this judge with GRPO. It pays for every redone line, quote and
-    Match being right, not only for the verdict, so it asks whether GRPO on this init is limited by what the paper's
-    verdict reward pays for or by GRPO itself (README, "Labels that agree with the exact truth")."""
+    Why: it is the most a reward can say about one judgment, paying for every redone line, quote and Match being
+    right, not only for the verdict. So it asks whether GRPO on this init is limited by what the paper's verdict
+    reward pays for or by GRPO itself (README, "And a reward that pays for the whole rationale")."""
     out = []
     for c, ref in zip(completions, reference, strict=True):
         text = completion_text(c)
