@@ -117,16 +117,17 @@ def main() -> None:
                "reward_last"]
     oracle = "_oracle_clean" if args.oracle_clean else ""
     flags = ("--oracle-clean",) if args.oracle_clean else ()
+    def row(variant: str, seed: int, n_prompts: int, steps: int, rule: str, items: int, values: dict) -> dict:
+        return {"variant": variant, "seed": seed, "n_prompts": n_prompts, "max_steps": steps, "label_rule": rule,
+                "train_items": items, "passes": steps * cfg03.batch_size // cfg03.num_generations / items,
+                **{c: values[c] for c in columns}}
+
+    # the stage's n_prompts: tools/grpo_seeds.py's runs (seed 0: notebook 03's own)
+    stage_runs = pd.read_csv(results / "04_processbench" / "grpo_seeds.csv")
     rows = []
     for seed in args.seed:
-        def row(variant: str, n_prompts: int, steps: int, rule: str, items: int, values: dict) -> dict:
-            return {"variant": variant, "seed": seed, "n_prompts": n_prompts, "max_steps": steps, "label_rule": rule,
-                    "train_items": items, "passes": steps * cfg03.batch_size // cfg03.num_generations / items,
-                    **{c: values[c] for c in columns}}
-
-        # the stage's n_prompts: tools/grpo_seeds.py's run of this seed (seed 0: notebook 03's own)
-        stage = pd.read_csv(results / "04_processbench" / "grpo_seeds.csv").query("seed == @seed")
-        rows += [row(v, cfg02.n_prompts, cfg03.max_steps, rule, balanced_items(stage_labels, seed)[rule],
+        stage = stage_runs.query("seed == @seed")
+        rows += [row(v, seed, cfg02.n_prompts, cfg03.max_steps, rule, balanced_items(stage_labels, seed)[rule],
                      stage.query("variant == @v and label_rule == @rule").iloc[0])
                  for v in args.variants for rule in args.rules
                  if len(stage.query("variant == @v and label_rule == @rule"))]  # a variant never run at that size
@@ -149,7 +150,7 @@ def main() -> None:
                               "heldout_acc_trained": report["trained"]["acc_truth"],
                               **avg[["acc_error", "acc_correct", "f1"]].to_dict(),
                               "reward_first": trend["reward_first"], "reward_last": trend["reward_last"]}
-                    rows.append(row(variant + oracle, n_prompts, max_steps, rule,
+                    rows.append(row(variant + oracle, seed, n_prompts, max_steps, rule,
                                     balanced_items(labels_dir, seed, args.oracle_clean)[rule], values))
     frame = pd.DataFrame(rows)
     frame["zero_shot_f1"] = float(table.loc["zero_shot", "f1"])
