@@ -1,7 +1,7 @@
 """How often a judge writes the warm-up teacher's own judgment of an item (`judge_rl.reference_judgment_reward`, a
 diagnostic that reads the exact truth), greedily and sampled as GRPO samples it, on the items GRPO trained on
 (notebook 03's training split, truth-agreeing items only, balanced: `judge_experiment --oracle-clean`) and on 03's
-held-out chunks.
+held-out chunks. `--temperature` takes several sampling temperatures.
 
     python tools/reference_match.py --judge ref_n240=DIR --judge ref_n960=DIR [--labels-dir DIR] [--seed 0]
 
@@ -23,17 +23,33 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 
 def reference_rates(judge_factory, items: list[dict], samples: int, temperature: float) -> dict[str, float]:
-    """Greedy and sampled shares of outputs that are the item's reference judgment."""
+    """Greedy and sampled shares of outputs that are the item's reference judgment (`greedy`, `sampled`), the
+    share of sampled groups whose members disagree on it (`informative`: under that reward, the only groups with a
+    gradient), and the share of items whose greedy output misses it while some sample of the group writes it
+    (`greedy_wrong_sample_right`: where sharpening the samples could flip the greedy output). The `verdict_*`
+    columns are the same for the verdict alone against the exact truth, what the paper's reward pays for when the
+    label is right."""
+    from stepwiser_core.judge import parse_verdict
     from stepwiser_core.judge_rl import reference_judgment, reference_judgment_reward
     from stepwiser_core.judge_stage import as_judge_items
 
     refs = [reference_judgment(it) for it in items]
-    rates = {}
+    outputs = {}
     for name, n, temp in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
         judge = judge_factory(n, temp)
         judge.judge(as_judge_items(items))
-        outs = [o for os_ in judge.last_outputs for o in os_]
-        rates[name] = sum(reference_judgment_reward(outs, [r for r in refs for _ in range(n)])) / len(outs)
+        outputs[name] = judge.last_outputs
+    scores = {"": lambda outs, it, ref: reference_judgment_reward(outs, [ref] * len(outs)),
+              "verdict_": lambda outs, it, ref: [float(parse_verdict(o) == it["true_label"]) for o in outs]}
+    rates = {}
+    for prefix, score in scores.items():
+        greedy = [score(o, it, ref)[0] for o, it, ref in zip(outputs["greedy"], items, refs)]
+        sampled = [score(o, it, ref) for o, it, ref in zip(outputs["sampled"], items, refs)]
+        rates |= {f"{prefix}greedy": sum(greedy) / len(greedy),
+                  f"{prefix}sampled": sum(map(sum, sampled)) / sum(map(len, sampled)),
+                  f"{prefix}informative": sum(len(set(g)) > 1 for g in sampled) / len(sampled),
+                  f"{prefix}greedy_wrong_sample_right":
+                      sum(g == 0 and max(s) == 1 for g, s in zip(greedy, sampled)) / len(greedy)}
     return rates
 
 
@@ -54,6 +70,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="03's seed (its split and balancing)")
     ap.add_argument("--rule", default="rel_ratio")
     ap.add_argument("--samples", type=int, default=4, help="samples per item (GRPO's group size)")
+    ap.add_argument("--temperature", type=float, nargs="+", default=None,
+                    help="sampling temperatures to measure (default: 03's GRPO temperature)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--table", default="reference_match")
     ap.add_argument("--no-write", action="store_true")
@@ -73,12 +91,12 @@ def main() -> None:
         model, tokenizer = load_model(path)
         evaluation = judge_runs.HeldoutEvaluation([], tokenizer, cfg)
         for set_name, its in sets.items():
-            rates = reference_rates(lambda n, t: evaluation.generative(model, n=n, temperature=t), its,
-                                    args.samples, cfg.temperature)
-            rows.append({"judge": name, "items": set_name, "n": len(its), **rates})
-            print(rows[-1], flush=True)
-    frame = pd.DataFrame(rows).assign(labels_dir=args.labels_dir, seed=args.seed, samples=args.samples,
-                                      temperature=cfg.temperature)
+            for temperature in args.temperature or [cfg.temperature]:
+                rates = reference_rates(lambda n, t: evaluation.generative(model, n=n, temperature=t), its,
+                                        args.samples, temperature)
+                rows.append({"judge": name, "items": set_name, "n": len(its), "temperature": temperature, **rates})
+                print(rows[-1], flush=True)
+    frame = pd.DataFrame(rows).assign(labels_dir=args.labels_dir, seed=args.seed, samples=args.samples)
     print(frame.round(3).to_string(index=False))
     if not args.no_write:
         write_table(frame, ROOT / "results" / "toy" / "03_judge_training", args.table)
