@@ -41,15 +41,20 @@ def reference_rates(judge_factory, items: list[dict], samples: int, temperature:
         outputs[name] = judge.last_outputs
     scores = {"": lambda outs, it, ref: reference_judgment_reward(outs, [ref] * len(outs)),
               "verdict_": lambda outs, it, ref: [float(parse_verdict(o) == it["true_label"]) for o in outs]}
-    rates = {}
+    rates, per_item = {}, {}
     for prefix, score in scores.items():
         greedy = [score(o, it, ref)[0] for o, it, ref in zip(outputs["greedy"], items, refs)]
         sampled = [score(o, it, ref) for o, it, ref in zip(outputs["sampled"], items, refs)]
+        per_item[prefix] = greedy, sampled
         rates |= {f"{prefix}greedy": sum(greedy) / len(greedy),
                   f"{prefix}sampled": sum(map(sum, sampled)) / sum(map(len, sampled)),
                   f"{prefix}informative": sum(len(set(g)) > 1 for g in sampled) / len(sampled),
                   f"{prefix}greedy_wrong_sample_right":
                       sum(g == 0 and max(s) == 1 for g, s in zip(greedy, sampled)) / len(greedy)}
+    # a greedy verdict error that some sample fixes for the right reason: it writes the whole reference judgment
+    verdict_greedy, judgment_sampled = per_item["verdict_"][0], per_item[""][1]
+    rates["verdict_greedy_wrong_sample_judgment_right"] = sum(
+        g == 0 and max(s) == 1 for g, s in zip(verdict_greedy, judgment_sampled)) / len(verdict_greedy)
     return rates
 
 
