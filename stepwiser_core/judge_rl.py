@@ -457,3 +457,29 @@ def training_trend(history: pd.DataFrame, window: int = 20,
                      **{f"{c}_{part}": float(d[c].mean()) for c in columns
                         for part, d in (("first", first), ("last", last))}})
     return pd.DataFrame(rows)
+
+
+def sampling_headroom(greedy: Sequence[float], groups: Sequence[Sequence[float]],
+                      fixed_by: Sequence[Sequence[float]] | None = None) -> dict[str, float]:
+    """What GRPO's samples hold beyond the greedy output, per item, from 0/1 rewards: `greedy[i]` of the greedy
+    output and `groups[i]` of a group of samples of item i.
+
+    - `greedy`, `sampled`: the mean rewards;
+    - `informative`: the share of groups whose rewards differ (the only groups with a gradient);
+    - `greedy_wrong_sample_right`: the share of items whose greedy output earns 0 while some sample earns 1,
+      the only items on which sharpening the samples can flip the greedy output.
+    With `fixed_by` (another 0/1 reward of the same samples, e.g. the teacher's whole judgment beside the verdict),
+    also `greedy_wrong_fixed_by`: items whose greedy output earns 0 while some sample earns 1 under `fixed_by`,
+    i.e. greedy errors that a sample corrects for the stricter reason."""
+    if len(greedy) != len(groups) or not groups or any(len(g) == 0 for g in groups):
+        raise ValueError("sampling_headroom needs one non-empty group per greedy output")
+    n = len(greedy)
+    out = {"greedy": sum(greedy) / n,
+           "sampled": sum(map(sum, groups)) / sum(map(len, groups)),
+           "informative": sum(len(set(g)) > 1 for g in groups) / n,
+           "greedy_wrong_sample_right": sum(g == 0 and max(s) == 1 for g, s in zip(greedy, groups)) / n}
+    if fixed_by is not None:
+        if len(fixed_by) != n:
+            raise ValueError("fixed_by needs one group per greedy output")
+        out["greedy_wrong_fixed_by"] = sum(g == 0 and max(s) == 1 for g, s in zip(greedy, fixed_by)) / n
+    return out

@@ -23,39 +23,28 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 
 def reference_rates(judge_factory, items: list[dict], samples: int, temperature: float) -> dict[str, float]:
-    """Greedy and sampled shares of outputs that are the item's reference judgment (`greedy`, `sampled`), the
-    share of sampled groups whose members disagree on it (`informative`: under that reward, the only groups with a
-    gradient), and the share of items whose greedy output misses it while some sample of the group writes it
-    (`greedy_wrong_sample_right`: where sharpening the samples could flip the greedy output). The `verdict_*`
-    columns are the same for the verdict alone against the exact truth, what the paper's reward pays for when the
-    label is right."""
+    """`judge_rl.sampling_headroom` of a judge on `items`, greedy against `samples` samples at `temperature`: for
+    the reference judgment (`greedy`, `sampled`, `informative`, `greedy_wrong_sample_right`), and for the verdict
+    alone against the exact truth, what the paper's reward pays for when the label is right (`verdict_*`, with
+    `verdict_greedy_wrong_sample_judgment_right`: greedy verdict errors that some sample fixes by writing the whole
+    reference judgment)."""
     from stepwiser_core.judge import parse_verdict
-    from stepwiser_core.judge_rl import reference_judgment, reference_judgment_reward
+    from stepwiser_core.judge_rl import reference_judgment, reference_judgment_reward, sampling_headroom
     from stepwiser_core.judge_stage import as_judge_items
 
     refs = [reference_judgment(it) for it in items]
-    outputs = {}
+    judgment, verdict = {}, {}
     for name, n, temp in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
         judge = judge_factory(n, temp)
         judge.judge(as_judge_items(items))
-        outputs[name] = judge.last_outputs
-    scores = {"": lambda outs, it, ref: reference_judgment_reward(outs, [ref] * len(outs)),
-              "verdict_": lambda outs, it, ref: [float(parse_verdict(o) == it["true_label"]) for o in outs]}
-    rates, per_item = {}, {}
-    for prefix, score in scores.items():
-        greedy = [score(o, it, ref)[0] for o, it, ref in zip(outputs["greedy"], items, refs)]
-        sampled = [score(o, it, ref) for o, it, ref in zip(outputs["sampled"], items, refs)]
-        per_item[prefix] = greedy, sampled
-        rates |= {f"{prefix}greedy": sum(greedy) / len(greedy),
-                  f"{prefix}sampled": sum(map(sum, sampled)) / sum(map(len, sampled)),
-                  f"{prefix}informative": sum(len(set(g)) > 1 for g in sampled) / len(sampled),
-                  f"{prefix}greedy_wrong_sample_right":
-                      sum(g == 0 and max(s) == 1 for g, s in zip(greedy, sampled)) / len(greedy)}
-    # a greedy verdict error that some sample fixes for the right reason: it writes the whole reference judgment
-    verdict_greedy, judgment_sampled = per_item["verdict_"][0], per_item[""][1]
-    rates["verdict_greedy_wrong_sample_judgment_right"] = sum(
-        g == 0 and max(s) == 1 for g, s in zip(verdict_greedy, judgment_sampled)) / len(verdict_greedy)
-    return rates
+        judgment[name] = [reference_judgment_reward(outs, [ref] * len(outs))
+                          for outs, ref in zip(judge.last_outputs, refs)]
+        verdict[name] = [[float(parse_verdict(o) == it["true_label"]) for o in outs]
+                         for outs, it in zip(judge.last_outputs, items)]
+    on_judgment = sampling_headroom([g[0] for g in judgment["greedy"]], judgment["sampled"])
+    on_verdict = sampling_headroom([g[0] for g in verdict["greedy"]], verdict["sampled"], judgment["sampled"])
+    on_verdict["greedy_wrong_sample_judgment_right"] = on_verdict.pop("greedy_wrong_fixed_by")
+    return on_judgment | {f"verdict_{k}": v for k, v in on_verdict.items()}
 
 
 def main() -> None:

@@ -307,3 +307,20 @@ def test_reference_judgment_reward_pays_only_the_teachers_judgment(tok):
         "reference"]
     with pytest.raises(ValueError, match="correct history"):  # past the first true error the teacher is undefined
         rl_dataset([{**items[0], "true_label": None}], tok, reference=True)
+
+
+def test_sampling_headroom_counts_greedy_errors_that_a_sample_fixes():
+    from stepwiser_core.judge_rl import sampling_headroom
+
+    greedy = [1.0, 0.0, 0.0, 1.0]
+    groups = [[1, 1], [0, 1], [0, 0], [0, 1]]  # item 1: a sample fixes the greedy error; item 2: none does
+    strict = [[1, 0], [0, 0], [0, 0], [0, 0]]  # under a stricter reward, item 1's fix does not count
+    out = sampling_headroom(greedy, groups, strict)
+    assert out == {"greedy": 0.5, "sampled": 4 / 8, "informative": 0.5, "greedy_wrong_sample_right": 0.25,
+                   "greedy_wrong_fixed_by": 0.0}
+    assert sampling_headroom([0.0], [[1.0, 1.0]], [[0.0, 1.0]])["greedy_wrong_fixed_by"] == 1.0
+    assert "greedy_wrong_fixed_by" not in sampling_headroom(greedy, groups)
+    with pytest.raises(ValueError, match="one non-empty group"):
+        sampling_headroom([1.0], [[]])
+    with pytest.raises(ValueError, match="one non-empty group"):
+        sampling_headroom([1.0, 0.0], [[1.0]])
