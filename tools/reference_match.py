@@ -22,25 +22,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-def reference_rates(judge_factory, items: list[dict], samples: int, temperature: float) -> dict[str, float]:
-    """`judge_rl.sampling_headroom` of a judge on `items`, greedy against `samples` samples at `temperature`: for
-    the reference judgment (`greedy`, `sampled`, `informative`, `greedy_wrong_sample_right`), and for the verdict
-    alone against the exact truth, what the paper's reward pays for when the label is right (`verdict_*`, with
+def reference_rates(items: list[dict], greedy_outputs: list[list[str]],
+                    sampled_outputs: list[list[str]]) -> dict[str, float]:
+    """`judge_rl.sampling_headroom` of a judge's greedy and sampled outputs of `items` (one list per item): for the
+    reference judgment (`greedy`, `sampled`, `informative`, `greedy_wrong_sample_right`), and for the verdict alone
+    against the exact truth, what the paper's reward pays for when the label is right (`verdict_*`, with
     `verdict_greedy_wrong_sample_judgment_right`: greedy verdict errors that some sample fixes by writing the whole
     reference judgment)."""
     from stepwiser_core.judge import parse_verdict
     from stepwiser_core.judge_rl import reference_judgment, reference_judgment_reward, sampling_headroom
-    from stepwiser_core.judge_stage import as_judge_items
 
     refs = [reference_judgment(it) for it in items]
     judgment, verdict = {}, {}
-    for name, n, temp in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
-        judge = judge_factory(n, temp)
-        judge.judge(as_judge_items(items))
-        judgment[name] = [reference_judgment_reward(outs, [ref] * len(outs))
-                          for outs, ref in zip(judge.last_outputs, refs)]
+    for name, outputs in (("greedy", greedy_outputs), ("sampled", sampled_outputs)):
+        judgment[name] = [reference_judgment_reward(outs, [ref] * len(outs)) for outs, ref in zip(outputs, refs)]
         verdict[name] = [[float(parse_verdict(o) == it["true_label"]) for o in outs]
-                         for outs, it in zip(judge.last_outputs, items)]
+                         for outs, it in zip(outputs, items)]
     on_judgment = sampling_headroom([g[0] for g in judgment["greedy"]], judgment["sampled"])
     on_verdict = sampling_headroom([g[0] for g in verdict["greedy"]], verdict["sampled"], judgment["sampled"])
     on_verdict["greedy_wrong_sample_judgment_right"] = on_verdict.pop("greedy_wrong_fixed_by")
@@ -54,6 +51,7 @@ def main() -> None:
 
     from stepwiser_core import judge_runs
     from stepwiser_core.config import load_config
+    from stepwiser_core.judge_stage import as_judge_items
     from stepwiser_core.models import load_model
     from stepwiser_core.stages import JudgeTrainingConfig
     from stepwiser_core.tables import write_table
@@ -85,9 +83,16 @@ def main() -> None:
         model, tokenizer = load_model(path)
         evaluation = judge_runs.HeldoutEvaluation([], tokenizer, cfg)
         for set_name, its in sets.items():
+            judge_items = as_judge_items(its)
+
+            def outputs(n: int, temperature: float) -> list[list[str]]:
+                judge = evaluation.generative(model, n=n, temperature=temperature)
+                judge.judge(judge_items)
+                return judge.last_outputs
+
+            greedy = outputs(1, 0.0)  # once per judge and item set, whatever the sampling temperatures
             for temperature in args.temperature or [cfg.temperature]:
-                rates = reference_rates(lambda n, t: evaluation.generative(model, n=n, temperature=t), its,
-                                        args.samples, temperature)
+                rates = reference_rates(its, greedy, outputs(args.samples, temperature))
                 rows.append({"judge": name, "items": set_name, "n": len(its), "temperature": temperature, **rates})
                 print(rows[-1], flush=True)
     frame = pd.DataFrame(rows).assign(labels_dir=args.labels_dir, seed=args.seed, samples=args.samples)
