@@ -155,6 +155,74 @@ REWARDS: dict[str, Callable[..., list[float]]] = {"cot": cot_reward, "direct": d
                                                   "cot_consistency_shaped": consistency_shaped_reward,
                                                   "cot_reference": reference_judgment_reward}
 
+# ------------------------------------------------------------------------------------ decision-free loss mask
+
+# The words a "lines" judgment decides with: the answer under each `Match:` and the verdict inside `\boxed{}`.
+_DECISION_WORDS = re.compile(r"Match:(\s*[A-Za-z]+)|\\boxed\{(\s*[A-Za-z]+)")
+
+
+def decision_char_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans (start, end) of the decision words of a judgment: each word after `Match:` (with its
+    leading space) and the word inside each `\\boxed{...}`.
+
+    Example:
+        >>> t = "Redo: x\n1+2=3\nChunk: 1+2=4\nMatch: no.\nFinal Judgment: \\boxed{Negative}"
+        >>> [t[a:b] for a, b in decision_char_spans(t)]
+        [' no', 'Negative']
+    """
+    return [m.span(1) if m.group(1) is not None else m.span(2) for m in _DECISION_WORDS.finditer(text)]
+
+
+def _token_char_ends(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Where each token ends in the decoded text. Decoding token by token is exact for byte-level BPE on text
+    whose characters each fit in one token; otherwise (a multi-byte character split across tokens) fall back to
+    decoding every prefix, exact and quadratic."""
+    pieces = tokenizer.batch_decode([[i] for i in ids])
+    if "".join(pieces) == tokenizer.decode(list(ids)):
+        ends, at = [], 0
+        for piece in pieces:
+            at += len(piece)
+            ends.append(at)
+        return ends
+    return [len(tokenizer.decode(list(ids[:k + 1]))) for k in range(len(ids))]
+
+
+def decision_free_mask(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Per token of a completion: 0 where the token overlaps a decision word (`decision_char_spans`), else 1.
+    What `grpo_train(..., decision_loss=False)` multiplies into GRPO's loss mask."""
+    ends = _token_char_ends(ids, tokenizer)
+    spans = decision_char_spans(tokenizer.decode(list(ids)))
+    mask, start = [], 0
+    for end in ends:
+        mask.append(0 if any(start < b and a < end for a, b in spans) else 1)
+        start = end
+    return mask
+
+
+def _decision_free_trainer(base: type) -> type:
+    """A subclass of TRL's `GRPOTrainer` (passed in: trl is imported lazily) whose loss skips decision words.
+
+    NOT the paper. TRL's `_compute_loss` multiplies its per-token loss (policy term and KL term) by
+    `completion_mask * inputs["tool_mask"]`, a mask that changes the loss and not the attention; this sets it to
+    `decision_free_mask`. The Match words and the boxed verdict then get no gradient of their own: their
+    probabilities move only through weights they share with the analysis, while the redone lines and quotes are
+    trained by the same sequence advantage as in GRPO. README, "Pinning the decision"."""
+
+    class DecisionFreeGRPOTrainer(base):
+        def _compute_loss(self, model, inputs):
+            ids, valid = inputs["completion_ids"], inputs["completion_mask"]
+            rows = []
+            for row, keep in zip(ids.tolist(), valid.tolist(), strict=True):
+                n = int(sum(keep))
+                rows.append(decision_free_mask(row[:n], self.processing_class) + [1] * (len(row) - n))
+            mask = torch.tensor(rows, dtype=valid.dtype, device=valid.device)
+            if "tool_mask" in inputs:
+                mask = mask * inputs["tool_mask"]
+            return super()._compute_loss(model, {**inputs, "tool_mask": mask})
+
+    return DecisionFreeGRPOTrainer
+
+
 # ------------------------------------------------------------------------------------------------ judge items
 
 
@@ -383,12 +451,13 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path, progress: bool =
 def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset,
                settings: GRPOSettings, output_dir: str | Path, reward: str = "cot",
                eval_fn: Callable[[PreTrainedModel], dict] | None = None, eval_every: int = 0,
-               progress: bool = True) -> list[dict]:
+               progress: bool = True, decision_loss: bool = True) -> list[dict]:
     """Train the judge `model` in place by GRPO on `dataset` (from `rl_dataset`); returns the log history.
 
     `reward` is "cot" (`cot_reward`), "direct" (`direct_reward`, the no-CoT ablation), or, NOT the paper,
     "cot_consistent" (`consistent_cot_reward`), "cot_consistent_strict" (`strict_consistent_cot_reward`) or
     "cot_consistency_shaped" (`consistency_shaped_reward`).
+    `decision_loss=False` (NOT the paper) leaves the decision words out of the loss (`_decision_free_trainer`).
     With `eval_fn` and `eval_every > 0`, held-out metrics are added to the log history at step 0, every
     `eval_every` steps and at the end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
     AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.
@@ -402,8 +471,9 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer needs a pad and an end-of-turn (eos) token")
     callbacks = [EvalCallback(eval_fn, eval_every)] if eval_fn is not None and eval_every > 0 else []
-    trainer = GRPOTrainer(model=model, reward_funcs=REWARDS[reward], args=grpo_config(settings, output_dir, progress),
-                          train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
+    trainer_class = GRPOTrainer if decision_loss else _decision_free_trainer(GRPOTrainer)
+    trainer = trainer_class(model=model, reward_funcs=REWARDS[reward], args=grpo_config(settings, output_dir, progress),
+                            train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
     if not progress:  # without a progress bar, transformers prints every log dict instead: keep quiet
         trainer.remove_callback(PrinterCallback)
     trainer.train()

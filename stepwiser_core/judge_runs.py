@@ -177,7 +177,8 @@ class HeldoutEvaluation:
 def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Sequence[dict],
                      tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path,
                      cot: bool = True, epsilon_high: float | None = None, cot_reward: str = "cot",
-                     first_error: Sequence[PBRecord] = ()) -> tuple[PreTrainedModel, pd.DataFrame]:
+                     first_error: Sequence[PBRecord] = (), decision_loss: bool = True
+                     ) -> tuple[PreTrainedModel, pd.DataFrame]:
     """One GRPO judge from the initial model on `items` (already balanced); returns it, saved, and its history
     (`history_frame` plus `run` and `eval_acc_label`, the held-out accuracy against its own rule)."""
     model, _ = load_model(init_dir)
@@ -192,7 +193,7 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
                                              cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error)
     log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
                               reward=cot_reward if cot else "direct",
-                              eval_fn=eval_fn, eval_every=cfg.eval_every)
+                              eval_fn=eval_fn, eval_every=cfg.eval_every, decision_loss=decision_loss)
     frame = judge_rl.history_frame(log).assign(run=name)
     frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
     save_model(model, tokenizer, run_dir / "judges" / name)
@@ -201,18 +202,21 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
 
 def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
     """Options of `train_grpo_judge` for one GRPO variant: `stepwiser` (CoT, clip-higher), `no_clip_higher`
-    (ε_high = ε_low, the symmetric PPO clip), `no_cot` (the verdict alone, format penalty), and two rewards that are
-    NOT the paper's, experiments outside the stage (`tools/judge_experiment.py --variant V`): `consistent_reward`
-    (the verdict reward gated by the analysis's self-consistency, `judge_rl.consistent_cot_reward`; with the strict
-    gate, `consistent_reward_strict`) and
-    `consistency_shaped` (half the reward for a self-consistent analysis, `judge_rl.consistency_shaped_reward`);
-    and a diagnostic that reads the exact truth, `reference_reward` (1 for the warm-up teacher's own judgment of the
-    item, `judge_rl.reference_judgment_reward`)."""
+    (ε_high = ε_low, the symmetric PPO clip), `no_cot` (the verdict alone, format penalty), and variants that are
+    NOT the paper's, experiments outside the stage (`tools/judge_experiment.py --variant V`):
+    - `consistent_reward`: the verdict reward gated by the analysis's self-consistency
+      (`judge_rl.consistent_cot_reward`); with the strict gate, `consistent_reward_strict`;
+    - `consistency_shaped`: half the reward for a self-consistent analysis (`judge_rl.consistency_shaped_reward`);
+    - `decision_free`: the paper's verdict reward, with the Match words and the boxed verdict left out of the loss
+      (`judge_rl._decision_free_trainer`);
+    - a diagnostic that reads the exact truth, `reference_reward`: 1 for the warm-up teacher's own judgment of the
+      item (`judge_rl.reference_judgment_reward`)."""
     options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False},
                "consistent_reward": {"cot_reward": "cot_consistent"},
                "consistent_reward_strict": {"cot_reward": "cot_consistent_strict"},
                "consistency_shaped": {"cot_reward": "cot_consistency_shaped"},
-               "reference_reward": {"cot_reward": "cot_reference"}}
+               "reference_reward": {"cot_reward": "cot_reference"},
+               "decision_free": {"decision_loss": False}}
     if variant not in options:
         raise ValueError(f"unknown GRPO variant {variant!r}; expected one of {sorted(options)}")
     return options[variant]

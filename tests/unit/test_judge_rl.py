@@ -5,7 +5,8 @@ import math
 import pytest
 
 from stepwiser_core.judge import DIRECT_INSTRUCTION
-from stepwiser_core.judge_rl import (GRPOSettings, balance, cot_reward, direct_reward, grpo_config,
+from stepwiser_core.judge_rl import (GRPOSettings, _decision_free_trainer, balance, cot_reward,
+                                     decision_char_spans, decision_free_mask, direct_reward, grpo_config,
                                      grpo_train, history_frame, judge_items_from_records, label_shares, rl_dataset,
                                      training_trend)
 from stepwiser_core.models import ModelShape, build_model
@@ -208,6 +209,98 @@ def test_grpo_end_to_end_logs_reward_entropy_zero_std_and_eval(tok, tmp_path):
     assert not model.training
     with pytest.raises(ValueError, match="unknown reward"):
         grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path, reward="nope")
+
+
+# --------------------------------------------------------------------------- decision-free loss (NOT the paper)
+
+LINES_NEG = ("Analysis: Redo: Third, 5 are given away.\n12-5=7\nChunk: 12-5=8\nMatch: no.\n"
+             "Final Judgment: \\boxed{Negative}")
+
+
+@pytest.mark.parametrize("text, words", [
+    (LINES_NEG, [" no", "Negative"]),
+    ("Redo: a\n1+1=2\nChunk: 1+1=2\nMatch: yes.\nRedo: b\n2+2=4\nChunk: 2+2=5\nMatch:no.\n"
+     "Final Judgment: \\boxed{ Negative }", [" yes", "no", " Negative"]),
+    ("Chunk: none\nMatch: yes.\nFinal Judgment: \\boxed{Positive}", [" yes", "Positive"]),
+    ("Analysis: nothing to decide, Match was never written.", []),
+    ("", []),
+])
+def test_decision_char_spans_cover_the_match_words_and_the_verdict(text, words):
+    assert [text[a:b] for a, b in decision_char_spans(text)] == words
+
+
+def _brute_force_mask(ids, tok):
+    """Token i is a decision token when its characters (by decoding prefixes) overlap a decision word."""
+    text, spans, out = tok.decode(ids), None, []
+    spans = decision_char_spans(text)
+    for k in range(len(ids)):
+        a, b = len(tok.decode(ids[:k])), len(tok.decode(ids[:k + 1]))
+        out.append(0 if any(a < e and s < b for s, e in spans) else 1)
+    return out
+
+
+@pytest.mark.parametrize("text", [
+    LINES_NEG,
+    "Chunk: none\nMatch: yes.\nFinal Judgment: \\boxed{Positive}<|im_end|>",
+    "Analysis: caf\u00e9 \u00e9 Match: no.\nFinal Judgment: \\boxed{Negative}",  # multi-byte: the fallback path
+    "no decision here",
+])
+def test_decision_free_mask_zeroes_exactly_the_decision_tokens(tok, text):
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    mask = decision_free_mask(ids, tok)
+    assert len(mask) == len(ids) and mask == _brute_force_mask(ids, tok)
+    masked = "".join(tok.decode([i]) for i, m in zip(ids, mask) if m == 0)
+    for word in (text[a:b].strip() for a, b in decision_char_spans(text)):
+        assert word in masked  # every decision word is left out of the loss ...
+    assert ("Redo" not in masked and "Chunk" not in masked and "12" not in masked)  # ... and nothing of the analysis
+
+
+def test_decision_free_trainer_sets_the_loss_mask_and_keeps_padding_and_tool_masks(tok):
+    import torch
+
+    class Base:  # stands in for GRPOTrainer: records what its _compute_loss receives
+        def __init__(self):
+            self.processing_class, self.seen = tok, None
+
+        def _compute_loss(self, model, inputs):
+            self.seen = inputs
+            return "loss"
+
+    ids = tok(LINES_NEG, add_special_tokens=False)["input_ids"]
+    other = tok("Chunk: none\nMatch: yes.", add_special_tokens=False)["input_ids"]
+    width = len(ids) + 2
+    rows = [ids + [tok.pad_token_id] * 2, other + [tok.pad_token_id] * (width - len(other))]
+    completion_mask = torch.tensor([[1] * len(ids) + [0, 0], [1] * len(other) + [0] * (width - len(other))])
+    tool_mask = torch.ones_like(completion_mask)
+    tool_mask[1, 0] = 0
+    trainer = _decision_free_trainer(Base)()
+    inputs = {"completion_ids": torch.tensor(rows), "completion_mask": completion_mask, "tool_mask": tool_mask}
+    assert trainer._compute_loss(None, inputs) == "loss"
+    got = trainer.seen["tool_mask"]
+    assert got[0].tolist() == decision_free_mask(ids, tok) + [1, 1]
+    assert got[1].tolist() == [0] + decision_free_mask(other, tok)[1:] + [1] * (width - len(other))
+    assert trainer.seen["completion_mask"] is completion_mask  # attention is untouched, only the loss mask moves
+    assert inputs["tool_mask"] is tool_mask  # the caller's batch is not modified
+
+
+def test_trl_multiplies_its_loss_by_the_tool_mask():
+    """The decision-free trainer relies on this line of trl's GRPOTrainer._compute_loss (trl 1.16.0)."""
+    import inspect
+
+    from trl import GRPOTrainer
+
+    source = inspect.getsource(GRPOTrainer._compute_loss)
+    assert 'completion_mask * inputs["tool_mask"]' in source
+
+
+def test_grpo_trains_with_the_decision_free_loss(tok, tmp_path):
+    model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                                        intermediate_size=64, max_positions=512), seed=0)
+    items = balance(judge_items_from_records([RECORD], "abs_q"), seed=0)
+    settings = GRPOSettings(learning_rate=1e-4, max_steps=1, batch_size=8, max_completion_length=6, seed=0)
+    log = grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path, reward="cot", progress=False,
+                     decision_loss=False)
+    assert [r["step"] for r in log if "reward" in r] == [1]
 
 
 def test_eval_callback_runs_at_start_every_k_steps_and_at_the_end(capsys):

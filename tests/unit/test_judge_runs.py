@@ -165,7 +165,8 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
     monkeypatch.setattr(judge_runs, "save_model", lambda *a: None)
     monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: seen.update(dataset=k) or list(items))
-    monkeypatch.setattr(judge_rl, "grpo_train", lambda *a, reward, **k: seen.update(reward=reward) or [{"step": 1}])
+    monkeypatch.setattr(judge_rl, "grpo_train", lambda *a, reward, decision_loss=True, **k:
+                        seen.update(reward=reward, decision_loss=decision_loss) or [{"step": 1}])
     monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
     cfg = JudgeTrainingConfig()
     options = judge_runs.grpo_variant_options("consistent_reward", cfg)
@@ -182,6 +183,10 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     reference = judge_runs.grpo_variant_options("reference_reward", cfg)
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **reference)
     assert seen["reward"] == "cot_reference" and seen["reward"] in judge_rl.REWARDS and seen["dataset"]["reference"]
+    assert seen["decision_loss"]  # every variant above trains on the whole completion ...
+    free = judge_runs.grpo_variant_options("decision_free", cfg)
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **free)
+    assert seen["reward"] == "cot" and not seen["decision_loss"]  # ... this one leaves the decisions out of the loss
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
 
