@@ -208,7 +208,7 @@ def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
       (`judge_rl.consistent_cot_reward`); with the strict gate, `consistent_reward_strict`;
     - `consistency_shaped`: half the reward for a self-consistent analysis (`judge_rl.consistency_shaped_reward`);
     - `decision_free`: the paper's verdict reward, with the Match words and the boxed verdict left out of the loss
-      (`judge_rl._decision_free_trainer`);
+      (`judge_rl._decision_free_trainer`); `decision_free_strict`: the same loss with the strict gate's reward;
     - a diagnostic that reads the exact truth, `reference_reward`: 1 for the warm-up teacher's own judgment of the
       item (`judge_rl.reference_judgment_reward`)."""
     options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False},
@@ -216,7 +216,8 @@ def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
                "consistent_reward_strict": {"cot_reward": "cot_consistent_strict"},
                "consistency_shaped": {"cot_reward": "cot_consistency_shaped"},
                "reference_reward": {"cot_reward": "cot_reference"},
-               "decision_free": {"decision_loss": False}}
+               "decision_free": {"decision_loss": False},
+               "decision_free_strict": {"cot_reward": "cot_consistent_strict", "decision_loss": False}}
     if variant not in options:
         raise ValueError(f"unknown GRPO variant {variant!r}; expected one of {sorted(options)}")
     return options[variant]

@@ -187,6 +187,9 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     free = judge_runs.grpo_variant_options("decision_free", cfg)
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **free)
     assert seen["reward"] == "cot" and not seen["decision_loss"]  # ... this one leaves the decisions out of the loss
+    both = judge_runs.grpo_variant_options("decision_free_strict", cfg)
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **both)
+    assert seen["reward"] == "cot_consistent_strict" and not seen["decision_loss"]
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
 
