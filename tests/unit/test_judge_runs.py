@@ -59,8 +59,8 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
 
     seen = {}
 
-    def fake_grpo_train(model, tokenizer, data, settings, output_dir, reward, eval_fn, eval_every):
-        seen.update(settings=settings, reward=reward, n=len(data))
+    def fake_grpo_train(model, tokenizer, data, settings, output_dir, reward, eval_fn, eval_every, decision_loss):
+        seen.update(settings=settings, reward=reward, n=len(data), decision_loss=decision_loss)
         return [{"step": 1, "loss": 0.0}]
 
     monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
@@ -74,6 +74,7 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     s = seen["settings"]
     assert (s.updates_per_generation, s.learning_rate, s.max_steps) == (3, 1e-5, 7)
     assert s.epsilon_high == s.epsilon_low == 0.2 and seen["reward"] == "cot" and seen["n"] == 2
+    assert seen["decision_loss"]  # the stage's runs train on the whole completion, the paper's loss
 
 
 def test_grpo_run_specs_follow_the_switches():
