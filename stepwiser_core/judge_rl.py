@@ -166,7 +166,7 @@ def decision_char_spans(text: str) -> list[tuple[int, int]]:
     leading space) and the word inside each `\\boxed{...}`.
 
     Example:
-        >>> t = "Redo: x\n1+2=3\nChunk: 1+2=4\nMatch: no.\nFinal Judgment: \\boxed{Negative}"
+        >>> t = "Redo: x\\n1+2=3\\nChunk: 1+2=4\\nMatch: no.\\nFinal Judgment: \\\\boxed{Negative}"
         >>> [t[a:b] for a, b in decision_char_spans(t)]
         [' no', 'Negative']
     """
@@ -206,7 +206,7 @@ def _decision_free_trainer(base: type) -> type:
     `completion_mask * inputs["tool_mask"]`, a mask that changes the loss and not the attention; this sets it to
     `decision_free_mask`. The Match words and the boxed verdict then get no gradient of their own: their
     probabilities move only through weights they share with the analysis, while the redone lines and quotes are
-    trained by the same sequence advantage as in GRPO. README, "Pinning the decision"."""
+    trained by the same sequence advantage as in GRPO. README, "Nor does leaving the decision out of the loss"."""
 
     class DecisionFreeGRPOTrainer(base):
         def _compute_loss(self, model, inputs):

@@ -283,6 +283,14 @@ def test_decision_free_trainer_sets_the_loss_mask_and_keeps_padding_and_tool_mas
     assert inputs["tool_mask"] is tool_mask  # the caller's batch is not modified
 
 
+def test_judge_rl_doctests():
+    import doctest
+
+    from stepwiser_core import judge_rl
+
+    assert doctest.testmod(judge_rl).failed == 0
+
+
 def test_trl_multiplies_its_loss_by_the_tool_mask():
     """The decision-free trainer relies on this line of trl's GRPOTrainer._compute_loss (trl 1.16.0)."""
     import inspect
