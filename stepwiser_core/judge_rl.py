@@ -163,7 +163,8 @@ _DECISION_WORDS = re.compile(r"Match:(\s*[A-Za-z]+)|\\boxed\{(\s*[A-Za-z]+)")
 
 def decision_char_spans(text: str) -> list[tuple[int, int]]:
     """Character spans (start, end) of the decision words of a judgment: each word after `Match:` (with its
-    leading space) and the word inside each `\\boxed{...}`.
+    leading space) and the word inside each `\\boxed{...}`. The toy tier's "lines" analyses have both; in a
+    free-form analysis (the paper tier) only the boxed verdict is found.
 
     Example:
         >>> t = "Redo: x\\n1+2=3\\nChunk: 1+2=4\\nMatch: no.\\nFinal Judgment: \\\\boxed{Negative}"
