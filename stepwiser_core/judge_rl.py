@@ -174,12 +174,12 @@ def decision_char_spans(text: str) -> list[tuple[int, int]]:
     return [m.span(1) if m.group(1) is not None else m.span(2) for m in _DECISION_WORDS.finditer(text)]
 
 
-def _token_char_ends(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """Where each token ends in the decoded text. Decoding token by token is exact for byte-level BPE on text
-    whose characters each fit in one token; otherwise (a multi-byte character split across tokens) fall back to
-    decoding every prefix, exact and quadratic."""
+def _token_char_ends(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Where each token ends in `text`, the decoded `ids`. Decoding token by token is exact for byte-level BPE on
+    text whose characters each fit in one token; otherwise (a multi-byte character split across tokens) fall back
+    to decoding every prefix, exact and quadratic."""
     pieces = tokenizer.batch_decode([[i] for i in ids])
-    if "".join(pieces) == tokenizer.decode(list(ids)):
+    if "".join(pieces) == text:
         ends, at = [], 0
         for piece in pieces:
             at += len(piece)
@@ -191,8 +191,8 @@ def _token_char_ends(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase) -> 
 def decision_free_mask(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """Per token of a completion: 0 where the token overlaps a decision word (`decision_char_spans`), else 1.
     What `grpo_train(..., decision_loss=False)` multiplies into GRPO's loss mask."""
-    ends = _token_char_ends(ids, tokenizer)
-    spans = decision_char_spans(tokenizer.decode(list(ids)))
+    text = tokenizer.decode(list(ids))  # decoded once, for the spans and the token offsets
+    ends, spans = _token_char_ends(ids, tokenizer, text), decision_char_spans(text)
     mask, start = [], 0
     for end in ends:
         mask.append(0 if any(start < b and a < end for a, b in spans) else 1)
