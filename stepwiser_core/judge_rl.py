@@ -224,6 +224,123 @@ def _decision_free_trainer(base: type) -> type:
     return DecisionFreeGRPOTrainer
 
 
+# ------------------------------------------------------------------------------- per-line credit (a diagnostic)
+
+_END = "\x00<end>"  # the end of a judgment (its end-of-turn token), credited like a line: stopping is a decision too
+
+
+def reference_line_credits(lines: Sequence[str], reference_lines: Sequence[str]) -> list[float | None]:
+    """Per line of a judgment, its credit against the reference judgment's lines (whitespace at either end ignored):
+    1.0 while the line and every line before it equal the reference's, 0.0 for the first line that differs, None
+    for every line after it: those follow a prefix the reference never writes, so nothing is known of them.
+
+    Example:
+        >>> reference_line_credits(["a", "b", "x", "d"], ["a", "b", "c", "d"])
+        [1.0, 1.0, 0.0, None]
+        >>> reference_line_credits(["a", "b ", "c"], ["a", "b"])
+        [1.0, 1.0, 0.0]
+    """
+    out: list[float | None] = []
+    for k, line in enumerate(lines):
+        if k >= len(reference_lines) or line.strip() != reference_lines[k].strip():
+            return out + [0.0] + [None] * (len(lines) - k - 1)
+        out.append(1.0)
+    return out
+
+
+def line_group_advantages(credits: Sequence[Sequence[float | None]]) -> list[list[float]]:
+    """GRPO's group-relative advantage, per line instead of per completion, for one group's `credits`
+    (`reference_line_credits` of each sample).
+
+    The samples whose line k has a credit all wrote the reference's lines 0..k-1 before it: they share one
+    prefix, hence one state, so their mean credit at line k is a baseline for exactly that decision. Each gets
+    (credit - mean) / (std + 1e-4), with the unbiased std as TRL's `scale_rewards="group"`; a line no other sample
+    shares, and every line without a credit, gets 0.0.
+
+    Example (the second sample's "x" is the group's only departure at line 1):
+        >>> [[round(a, 2) for a in row] for row in line_group_advantages([[1.0, 1.0], [1.0, 0.0, None], [1.0, 1.0]])]
+        [[0.0, 0.58], [0.0, -1.15, 0.0], [0.0, 0.58]]
+    """
+    out = [[0.0] * len(row) for row in credits]
+    for k in range(max((len(row) for row in credits), default=0)):
+        sharing = [i for i, row in enumerate(credits) if k < len(row) and row[k] is not None]
+        if len(sharing) < 2:
+            continue
+        values = [credits[i][k] for i in sharing]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        for i in sharing:
+            out[i][k] = (credits[i][k] - mean) / (std + 1e-4)
+    return out
+
+
+def completion_line_units(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase) -> tuple[list[str], list[int]]:
+    """A completion's credit units and each token's unit: its lines (the text split at each newline; a token
+    belongs to the line of its last character, so a token that ends a line with its newline belongs to that line),
+    then an end unit for the trailing special tokens (the end-of-turn token) when there are any."""
+    special = set(tokenizer.all_special_ids)
+    n = len(ids)
+    while n and ids[n - 1] in special:
+        n -= 1
+    text = tokenizer.decode(list(ids[:n]))
+    ends = _token_char_ends(ids[:n], tokenizer, text)
+    newlines_before = [0]
+    for ch in text:
+        newlines_before.append(newlines_before[-1] + (ch == "\n"))
+    units = [newlines_before[max(end - 1, 0)] for end in ends]
+    lines = text.split("\n")
+    if n < len(ids):
+        lines.append(_END)
+        units += [len(lines) - 1] * (len(ids) - n)
+    return lines, units
+
+
+def reference_line_advantages(completion_ids: torch.Tensor, completion_mask: torch.Tensor,
+                              references: Sequence[str], tokenizer: PreTrainedTokenizerBase,
+                              group_size: int) -> torch.Tensor:
+    """Per-token advantages (batch, tokens) of a generation batch whose consecutive `group_size` rows sample one
+    prompt: each token gets its line's `line_group_advantages` against the row's reference judgment (ended by
+    `_END`), padding 0. What `grpo_train(..., credit="reference_lines")` trains on."""
+    rows = completion_ids.shape[0]
+    if rows % group_size or len(references) != rows:
+        raise ValueError(f"{rows} completions, {len(references)} references: not whole groups of {group_size}")
+    out = torch.zeros(completion_ids.shape, dtype=torch.float32)
+    for g in range(0, rows, group_size):
+        units, credits = [], []
+        for r in range(g, g + group_size):
+            n = int(completion_mask[r].sum())
+            lines, unit = completion_line_units(completion_ids[r, :n].tolist(), tokenizer)
+            units.append(unit)
+            credits.append(reference_line_credits(lines, references[r].split("\n") + [_END]))
+        for r, unit, adv in zip(range(g, g + group_size), units, line_group_advantages(credits), strict=True):
+            out[r, :len(unit)] = torch.tensor([adv[u] for u in unit], dtype=torch.float32)
+    return out
+
+
+def _line_credit_trainer(base: type) -> type:
+    """A subclass of TRL's `GRPOTrainer` (passed in) that credits each line of a judgment on its own.
+
+    DIAGNOSTIC, neither the paper nor a method: it reads the exact truth (the warm-up teacher's judgment of each
+    item, the dataset's `reference` column). TRL computes one advantage per completion from the sequence reward; this
+    replaces it, after generation and before TRL shuffles and splits the batch (so the groups are still whole), by
+    `reference_line_advantages`: every redone line, quote, Match and the verdict is paid for being the teacher's,
+    against the other samples that reached the same line on the teacher's track. `_compute_loss` accepts (batch,
+    tokens) advantages as they are. The logged reward stays the sequence reward (`reference_judgment_reward`).
+    Why: README, "A credit per line" — whether GRPO can use the headroom in its samples when the credit is local."""
+
+    class LineCreditGRPOTrainer(base):
+        def _generate_and_score_completions(self, inputs):
+            out = super()._generate_and_score_completions(inputs)
+            if self.accelerator.num_processes != 1:  # the groups would be split across processes
+                raise NotImplementedError("per-line credit runs in one process")
+            advantages = reference_line_advantages(out["completion_ids"], out["completion_mask"],
+                                                   [x["reference"] for x in inputs], self.processing_class,
+                                                   self.num_generations)
+            return {**out, "advantages": advantages.to(out["completion_ids"].device)}
+
+    return LineCreditGRPOTrainer
+
+
 # ------------------------------------------------------------------------------------------------ judge items
 
 
@@ -452,13 +569,15 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path, progress: bool =
 def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset,
                settings: GRPOSettings, output_dir: str | Path, reward: str = "cot",
                eval_fn: Callable[[PreTrainedModel], dict] | None = None, eval_every: int = 0,
-               progress: bool = True, decision_loss: bool = True) -> list[dict]:
+               progress: bool = True, decision_loss: bool = True, credit: str = "sequence") -> list[dict]:
     """Train the judge `model` in place by GRPO on `dataset` (from `rl_dataset`); returns the log history.
 
     `reward` is "cot" (`cot_reward`), "direct" (`direct_reward`, the no-CoT ablation), or, NOT the paper,
     "cot_consistent" (`consistent_cot_reward`), "cot_consistent_strict" (`strict_consistent_cot_reward`) or
     "cot_consistency_shaped" (`consistency_shaped_reward`).
     `decision_loss=False` (NOT the paper) leaves the decision words out of the loss (`_decision_free_trainer`).
+    `credit="reference_lines"` (a DIAGNOSTIC that reads the truth; the dataset needs its `reference` column) credits
+    each line of a judgment on its own instead of the whole completion by its reward (`_line_credit_trainer`).
     With `eval_fn` and `eval_every > 0`, held-out metrics are added to the log history at step 0, every
     `eval_every` steps and at the end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
     AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.
@@ -472,7 +591,13 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer needs a pad and an end-of-turn (eos) token")
     callbacks = [EvalCallback(eval_fn, eval_every)] if eval_fn is not None and eval_every > 0 else []
+    if credit not in ("sequence", "reference_lines"):
+        raise ValueError(f"unknown credit {credit!r}; valid: 'sequence', 'reference_lines'")
+    if credit == "reference_lines" and "reference" not in dataset.column_names:
+        raise ValueError("per-line credit needs the `reference` column (rl_dataset(..., reference=True))")
     trainer_class = GRPOTrainer if decision_loss else _decision_free_trainer(GRPOTrainer)
+    if credit == "reference_lines":
+        trainer_class = _line_credit_trainer(trainer_class)
     trainer = trainer_class(model=model, reward_funcs=REWARDS[reward], args=grpo_config(settings, output_dir, progress),
                             train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
     if not progress:  # without a progress bar, transformers prints every log dict instead: keep quiet

@@ -177,7 +177,7 @@ class HeldoutEvaluation:
 def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Sequence[dict],
                      tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path,
                      cot: bool = True, epsilon_high: float | None = None, cot_reward: str = "cot",
-                     first_error: Sequence[PBRecord] = (), decision_loss: bool = True
+                     first_error: Sequence[PBRecord] = (), decision_loss: bool = True, credit: str = "sequence"
                      ) -> tuple[PreTrainedModel, pd.DataFrame]:
     """One GRPO judge from the initial model on `items` (already balanced); returns it, saved, and its history
     (`history_frame` plus `run` and `eval_acc_label`, the held-out accuracy against its own rule)."""
@@ -193,7 +193,8 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
                                              cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error)
     log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
                               reward=cot_reward if cot else "direct",
-                              eval_fn=eval_fn, eval_every=cfg.eval_every, decision_loss=decision_loss)
+                              eval_fn=eval_fn, eval_every=cfg.eval_every, decision_loss=decision_loss,
+                              credit=credit)
     frame = judge_rl.history_frame(log).assign(run=name)
     frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
     save_model(model, tokenizer, run_dir / "judges" / name)
@@ -210,12 +211,14 @@ def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
     - `decision_free`: the paper's verdict reward, with the Match words and the boxed verdict left out of the loss
       (`judge_rl._decision_free_trainer`); `decision_free_strict`: the same loss with the strict gate's reward;
     - a diagnostic that reads the exact truth, `reference_reward`: 1 for the warm-up teacher's own judgment of the
-      item (`judge_rl.reference_judgment_reward`)."""
+      item (`judge_rl.reference_judgment_reward`); and `reference_lines`, its credit per line (each redone line,
+      quote, Match and the verdict paid on its own tokens, `judge_rl._line_credit_trainer`)."""
     options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False},
                "consistent_reward": {"cot_reward": "cot_consistent"},
                "consistent_reward_strict": {"cot_reward": "cot_consistent_strict"},
                "consistency_shaped": {"cot_reward": "cot_consistency_shaped"},
                "reference_reward": {"cot_reward": "cot_reference"},
+               "reference_lines": {"cot_reward": "cot_reference", "credit": "reference_lines"},
                "decision_free": {"decision_loss": False},
                "decision_free_strict": {"cot_reward": "cot_consistent_strict", "decision_loss": False}}
     if variant not in options:

@@ -425,3 +425,163 @@ def test_sampling_headroom_counts_greedy_errors_that_a_sample_fixes():
         sampling_headroom([1.0], [[]])
     with pytest.raises(ValueError, match="one non-empty group"):
         sampling_headroom([1.0, 0.0], [[1.0]])
+
+
+# ------------------------------------------------------------------- per-line credit (a diagnostic, NOT the paper)
+
+END = "\x00<end>"  # judge_rl._END, the end unit
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (["a", "b", END], [1.0, 1.0, 1.0]),                 # the reference itself, ended where it ends
+    (["a", " b ", END], [1.0, 1.0, 1.0]),               # whitespace at either end of a line is not a departure
+    (["a", "x", "b", END], [1.0, 0.0, None, None]),     # after the first departure nothing is credited
+    (["x", "b", END], [0.0, None, None]),
+    (["a", END], [1.0, 0.0]),                           # stopping early is the departure
+    (["a", "b", "c", END], [1.0, 1.0, 0.0, None]),      # going on past the end is one too
+    (["a", "b"], [1.0, 1.0]),                           # cut off before its end: no end unit, no credit for it
+    ([], []),
+])
+def test_reference_line_credits(lines, expected):
+    from stepwiser_core.judge_rl import reference_line_credits
+
+    assert reference_line_credits(lines, ["a", "b", END]) == expected
+
+
+def test_line_group_advantages_compare_only_samples_in_the_same_state():
+    from stepwiser_core.judge_rl import line_group_advantages
+
+    assert line_group_advantages([[1.0, 1.0], [1.0, 1.0]]) == [[0.0, 0.0], [0.0, 0.0]]  # nothing to prefer
+    # Line 0: three of four right (mean 0.75, unbiased std 0.5). Line 1 is reached on track by samples 0, 1, 3
+    # only (sample 2 departed at line 0): two right, one wrong. Line 2 is reached by sample 1 alone: no baseline.
+    got = line_group_advantages([[1.0, 0.0, None], [1.0, 1.0, 1.0], [0.0, None], [1.0, 1.0]])
+    s1 = math.sqrt(1 / 3)
+    expected = [[0.25 / 0.5, (0 - 2 / 3) / s1, 0.0], [0.25 / 0.5, (1 / 3) / s1, 0.0], [-0.75 / 0.5, 0.0],
+                [0.25 / 0.5, (1 / 3) / s1]]
+    for row, want in zip(got, expected, strict=True):
+        assert row == pytest.approx(want, abs=1e-3)
+
+
+def _brute_force_units(ids, tok):
+    """Token k's unit: the newlines decoded before its last character; trailing special tokens form one more unit."""
+    special, n = set(tok.all_special_ids), len(ids)
+    while n and ids[n - 1] in special:
+        n -= 1
+    units = [tok.decode(ids[:k + 1])[:-1].count("\n") for k in range(n)]
+    return units + [tok.decode(ids[:n]).count("\n") + 1] * (len(ids) - n)
+
+
+@pytest.mark.parametrize("text", [
+    LINES_NEG,
+    "Chunk: none\nMatch: yes.\nFinal Judgment: \\boxed{Positive}",
+    "\n\nAnalysis: two blank lines first\n",
+    "Analysis: caf\u00e9\nMatch: no.",  # multi-byte: the fallback path of the offsets
+])
+@pytest.mark.parametrize("ended", [True, False])
+def test_completion_line_units_match_a_brute_force_decoding(tok, text, ended):
+    from stepwiser_core.judge_rl import completion_line_units
+
+    ids = tok(text, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if ended else [])
+    lines, units = completion_line_units(ids, tok)
+    assert units == _brute_force_units(ids, tok)
+    assert lines == text.split("\n") + ([END] if ended else [])
+    assert max(units) < len(lines)
+
+
+def _group(tok, texts):
+    import torch
+
+    rows = [tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in texts]
+    width = max(map(len, rows)) + 1  # every row padded at least once
+    ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    return rows, ids, mask
+
+
+def test_reference_line_advantages_pay_each_line_on_its_own_tokens(tok):
+    from stepwiser_core.judge_rl import completion_line_units, reference_line_advantages
+
+    ref = LINES_NEG
+    says_yes = ref.replace("Match: no.", "Match: yes.").replace("Negative", "Positive")  # departs at the Match
+    flips = ref.replace("Negative", "Positive")  # right Match, departs at the verdict
+    rows, ids, mask = _group(tok, [ref, says_yes, ref, flips])
+    adv = reference_line_advantages(ids, mask, [ref] * 4, tok, group_size=4)
+    assert adv.shape == ids.shape and (adv[mask == 0] == 0).all()  # padding gets nothing
+
+    def per_line(r):
+        lines, units = completion_line_units(rows[r], tok)
+        return {lines[u]: float(adv[r, k]) for k, u in enumerate(units)}
+
+    a = [per_line(r) for r in range(4)]
+    for r in range(4):  # the lines every sample writes identically carry no advantage
+        assert a[r]["12-5=7"] == a[r]["Chunk: 12-5=8"] == 0.0
+    assert a[1]["Match: yes."] < 0 < a[0]["Match: no."] == a[2]["Match: no."] == a[3]["Match: no."]
+    assert a[3]["Final Judgment: \\boxed{Positive}"] < 0 < a[0]["Final Judgment: \\boxed{Negative}"]
+    assert a[1]["Final Judgment: \\boxed{Positive}"] == 0.0  # after its departure: no credit, good or bad
+    assert a[0][END] == 0.0  # all three samples on track stop where the reference stops
+    # Per state, the advantages of a line sum to zero over the group, as GRPO's do over a group's completions.
+    assert a[1]["Match: yes."] + a[0]["Match: no."] * 3 == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="whole groups"):
+        reference_line_advantages(ids, mask, [ref] * 4, tok, group_size=3)
+
+
+def test_line_credit_trainer_replaces_the_advantages_after_generation(tok):
+    from types import SimpleNamespace
+
+    import torch
+
+    from stepwiser_core.judge_rl import _line_credit_trainer, reference_line_advantages
+
+    ref, other = LINES_NEG, LINES_NEG.replace("Match: no.", "Match: yes.")
+    rows, ids, mask = _group(tok, [ref, other, other, ref])
+
+    class Base:  # stands in for GRPOTrainer: generation returns one advantage per completion
+        processing_class, num_generations = tok, 2
+        accelerator = SimpleNamespace(num_processes=1)
+
+        def _generate_and_score_completions(self, inputs):
+            return {"completion_ids": ids, "completion_mask": mask, "advantages": torch.tensor([1.0, -1.0, 0.0, 0.0]),
+                    "num_items_in_batch": 4}
+
+    inputs = [{"prompt": "p", "reference": ref}] * 2 + [{"prompt": "q", "reference": other}] * 2
+    out = _line_credit_trainer(Base)()._generate_and_score_completions(inputs)
+    assert out["advantages"].shape == ids.shape  # (batch, tokens), which trl's _compute_loss takes as it is
+    assert torch.equal(out["advantages"], reference_line_advantages(ids, mask, [x["reference"] for x in inputs],
+                                                                    tok, 2))
+    assert out["num_items_in_batch"] == 4 and out["completion_ids"] is ids
+    Base.accelerator = SimpleNamespace(num_processes=2)
+    with pytest.raises(NotImplementedError, match="one process"):
+        _line_credit_trainer(Base)()._generate_and_score_completions(inputs)
+
+
+def test_trl_takes_per_token_advantages():
+    """The per-line credit relies on trl's GRPOTrainer._compute_loss keeping (batch, tokens) advantages (1.16.0)."""
+    import inspect
+
+    from trl import GRPOTrainer
+
+    source = inspect.getsource(GRPOTrainer._compute_loss)
+    assert "if advantages.dim() == 1:" in source and "advantages = advantages.unsqueeze(1)" in source
+
+
+def _reference_items():
+    from stepwiser_core.world.problems import Operation, Problem
+
+    problem = Problem("Ann has 3 pens. 4 more arrive. How many?", 1, "Ann", "pens", 3, (Operation("add", 4),))
+    return [{"problem": problem, "history": (), "chunk": f"First, 4 more arrive.\n3+4={c}", "step": 0,
+             "label": c == 7, "true_label": c == 7, "problem_id": "p", "level": 1} for c in (7, 8)] * 2
+
+
+def test_grpo_trains_with_the_per_line_credit_and_checks_its_inputs(tok, tmp_path):
+    model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                                        intermediate_size=64, max_positions=512), seed=0)
+    data = rl_dataset(_reference_items(), tok, reference=True)
+    settings = GRPOSettings(learning_rate=1e-4, max_steps=1, batch_size=8, max_completion_length=6, seed=0)
+    log = grpo_train(model, tok, data, settings, tmp_path, reward="cot_reference", progress=False,
+                     credit="reference_lines")
+    assert [r["step"] for r in log if "reward" in r] == [1]
+    with pytest.raises(ValueError, match="reference"):
+        grpo_train(model, tok, rl_dataset(_reference_items(), tok), settings, tmp_path, reward="cot", progress=False,
+                   credit="reference_lines")
+    with pytest.raises(ValueError, match="unknown credit"):
+        grpo_train(model, tok, data, settings, tmp_path, reward="cot_reference", progress=False, credit="tokens")

@@ -59,8 +59,9 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
 
     seen = {}
 
-    def fake_grpo_train(model, tokenizer, data, settings, output_dir, reward, eval_fn, eval_every, decision_loss):
-        seen.update(settings=settings, reward=reward, n=len(data), decision_loss=decision_loss)
+    def fake_grpo_train(model, tokenizer, data, settings, output_dir, reward, eval_fn, eval_every, decision_loss,
+                        credit):
+        seen.update(settings=settings, reward=reward, n=len(data), decision_loss=decision_loss, credit=credit)
         return [{"step": 1, "loss": 0.0}]
 
     monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
@@ -74,7 +75,8 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     s = seen["settings"]
     assert (s.updates_per_generation, s.learning_rate, s.max_steps) == (3, 1e-5, 7)
     assert s.epsilon_high == s.epsilon_low == 0.2 and seen["reward"] == "cot" and seen["n"] == 2
-    assert seen["decision_loss"]  # the stage's runs train on the whole completion, the paper's loss
+    assert seen["decision_loss"]  # the stage's runs train on the whole completion, the paper's loss ...
+    assert seen["credit"] == "sequence"  # ... with one advantage per completion, the paper's credit
 
 
 def test_grpo_run_specs_follow_the_switches():
@@ -166,8 +168,8 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
     monkeypatch.setattr(judge_runs, "save_model", lambda *a: None)
     monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: seen.update(dataset=k) or list(items))
-    monkeypatch.setattr(judge_rl, "grpo_train", lambda *a, reward, decision_loss=True, **k:
-                        seen.update(reward=reward, decision_loss=decision_loss) or [{"step": 1}])
+    monkeypatch.setattr(judge_rl, "grpo_train", lambda *a, reward, decision_loss=True, credit="sequence", **k:
+                        seen.update(reward=reward, decision_loss=decision_loss, credit=credit) or [{"step": 1}])
     monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
     cfg = JudgeTrainingConfig()
     options = judge_runs.grpo_variant_options("consistent_reward", cfg)
@@ -191,6 +193,11 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     both = judge_runs.grpo_variant_options("decision_free_strict", cfg)
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **both)
     assert seen["reward"] == "cot_consistent_strict" and not seen["decision_loss"]
+    assert seen["credit"] == "sequence"  # every variant above credits the whole completion ...
+    lines = judge_runs.grpo_variant_options("reference_lines", cfg)
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **lines)
+    assert seen["credit"] == "reference_lines" and seen["reward"] == "cot_reference"  # ... this one each line
+    assert seen["dataset"]["reference"] and seen["decision_loss"]
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
 
