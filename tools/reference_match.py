@@ -1,7 +1,8 @@
 """How often a judge writes the warm-up teacher's own judgment of an item (`judge_rl.reference_judgment_reward`, a
 diagnostic that reads the exact truth), greedily and sampled as GRPO samples it, on the items GRPO trained on
 (notebook 03's training split, truth-agreeing items only, balanced: `judge_experiment --oracle-clean`) and on 03's
-held-out chunks. `--temperature` takes several sampling temperatures.
+held-out chunks. `--temperature` takes several sampling temperatures; `--by-truth` splits each set into its right
+and its wrong chunks.
 
     python tools/reference_match.py --judge ref_n240=DIR --judge ref_n960=DIR [--labels-dir DIR] [--seed 0]
 
@@ -65,6 +66,9 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, nargs="+", default=None,
                     help="sampling temperatures to measure (default: 03's GRPO temperature)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--by-truth", action="store_true",
+                    help="split each item set by the exact truth of the chunk (right / wrong): where a judge's "
+                         "teacher-judgment rate moved, on the Positive or the Negative judgments")
     ap.add_argument("--table", default="reference_match")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -76,6 +80,10 @@ def main() -> None:
     items, _, _ = judge_runs.training_sets(train_records, cfg)
     sets = {"training items (truth-agreeing, balanced)": oracle_clean_balanced(items[args.rule], cfg),
             "held-out chunks": items_eval}
+    if args.by_truth:
+        sets = {f"{name}, {'right' if truth else 'wrong'} chunks":
+                [it for it in its if it["true_label"] is not None and bool(it["true_label"]) == truth]
+                for name, its in sets.items() for truth in (True, False)}
     judges = {"init": ROOT / "runs" / "toy" / "03_judge_training" / "judge_init",
               **{n: Path(d) for n, d in (j.split("=", 1) for j in args.judge)}}
     rows = []
