@@ -297,10 +297,16 @@ def completion_line_units(ids: Sequence[int], tokenizer: PreTrainedTokenizerBase
 
 def reference_line_advantages(completion_ids: torch.Tensor, completion_mask: torch.Tensor,
                               references: Sequence[str], tokenizer: PreTrainedTokenizerBase,
-                              group_size: int) -> torch.Tensor:
+                              group_size: int, balance_verdicts: bool = False,
+                              max_weight: float = 10.0) -> torch.Tensor:
     """Per-token advantages (batch, tokens) of a generation batch whose consecutive `group_size` rows sample one
     prompt: each token gets its line's `line_group_advantages` against the row's reference judgment (ended by
-    `_END`), padding 0. What `grpo_train(..., credit="reference_lines")` trains on."""
+    `_END`), padding 0. What `grpo_train(..., credit="reference_lines")` trains on.
+
+    With `balance_verdicts` (`credit="reference_lines_balanced"`), the rows whose reference is Negative (a wrong
+    chunk) are scaled so that their total absolute advantage equals that of the Positive ones in the batch (the
+    weight capped at `max_weight`, and 1 when either side has none). Why: unscaled, a weak judge learned the
+    Positive judgments and gave up the Negative ones (README, "Nor does a credit per line")."""
     rows = completion_ids.shape[0]
     if rows % group_size or len(references) != rows:
         raise ValueError(f"{rows} completions, {len(references)} references: not whole groups of {group_size}")
@@ -314,10 +320,15 @@ def reference_line_advantages(completion_ids: torch.Tensor, completion_mask: tor
             credits.append(reference_line_credits(lines, references[r].split("\n") + [_END]))
         for r, unit, adv in zip(range(g, g + group_size), units, line_group_advantages(credits), strict=True):
             out[r, :len(unit)] = torch.tensor([adv[u] for u in unit], dtype=torch.float32)
+    if balance_verdicts:
+        negative = torch.tensor([parse_verdict(ref) is False for ref in references])
+        mass_negative, mass_positive = float(out[negative].abs().sum()), float(out[~negative].abs().sum())
+        if mass_negative > 0 and mass_positive > 0:
+            out[negative] *= min(mass_positive / mass_negative, max_weight)
     return out
 
 
-def _line_credit_trainer(base: type) -> type:
+def _line_credit_trainer(base: type, balance_verdicts: bool = False) -> type:
     """A subclass of TRL's `GRPOTrainer` (passed in) that credits each line of a judgment on its own.
 
     DIAGNOSTIC, neither the paper nor a method: it reads the exact truth (the warm-up teacher's judgment of each
@@ -326,7 +337,9 @@ def _line_credit_trainer(base: type) -> type:
     `reference_line_advantages`: every redone line, quote, Match and the verdict is paid for being the teacher's,
     against the other samples that reached the same line on the teacher's track. `_compute_loss` accepts (batch,
     tokens) advantages as they are. The logged reward stays the sequence reward (`reference_judgment_reward`).
-    Why: README, "A credit per line" — whether GRPO can use the headroom in its samples when the credit is local."""
+    `balance_verdicts`: see `reference_line_advantages`.
+    Why: README, "Nor does a credit per line": whether GRPO can use the headroom in its samples when the credit is
+    local."""
 
     class LineCreditGRPOTrainer(base):
         def _generate_and_score_completions(self, inputs):
@@ -335,7 +348,7 @@ def _line_credit_trainer(base: type) -> type:
                 raise NotImplementedError("per-line credit runs in one process")
             advantages = reference_line_advantages(out["completion_ids"], out["completion_mask"],
                                                    [x["reference"] for x in inputs], self.processing_class,
-                                                   self.num_generations)
+                                                   self.num_generations, balance_verdicts)
             return {**out, "advantages": advantages.to(out["completion_ids"].device)}
 
     return LineCreditGRPOTrainer
@@ -577,7 +590,8 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
     "cot_consistency_shaped" (`consistency_shaped_reward`).
     `decision_loss=False` (NOT the paper) leaves the decision words out of the loss (`_decision_free_trainer`).
     `credit="reference_lines"` (a DIAGNOSTIC that reads the truth; the dataset needs its `reference` column) credits
-    each line of a judgment on its own instead of the whole completion by its reward (`_line_credit_trainer`).
+    each line of a judgment on its own instead of the whole completion by its reward (`_line_credit_trainer`);
+    `credit="reference_lines_balanced"` also gives wrong chunks' lines as much total weight as right ones'.
     With `eval_fn` and `eval_every > 0`, held-out metrics are added to the log history at step 0, every
     `eval_every` steps and at the end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
     AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.
@@ -591,13 +605,14 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer needs a pad and an end-of-turn (eos) token")
     callbacks = [EvalCallback(eval_fn, eval_every)] if eval_fn is not None and eval_every > 0 else []
-    if credit not in ("sequence", "reference_lines"):
-        raise ValueError(f"unknown credit {credit!r}; valid: 'sequence', 'reference_lines'")
-    if credit == "reference_lines" and "reference" not in dataset.column_names:
+    credits = ("sequence", "reference_lines", "reference_lines_balanced")
+    if credit not in credits:
+        raise ValueError(f"unknown credit {credit!r}; valid: {', '.join(credits)}")
+    if credit != "sequence" and "reference" not in dataset.column_names:
         raise ValueError("per-line credit needs the `reference` column (rl_dataset(..., reference=True))")
     trainer_class = GRPOTrainer if decision_loss else _decision_free_trainer(GRPOTrainer)
-    if credit == "reference_lines":
-        trainer_class = _line_credit_trainer(trainer_class)
+    if credit != "sequence":
+        trainer_class = _line_credit_trainer(trainer_class, balance_verdicts=credit == "reference_lines_balanced")
     trainer = trainer_class(model=model, reward_funcs=REWARDS[reward], args=grpo_config(settings, output_dir, progress),
                             train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
     if not progress:  # without a progress bar, transformers prints every log dict instead: keep quiet

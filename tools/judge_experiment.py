@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-grpo", action="store_true", help="only the warm-up and its audit")
     ap.add_argument("--variant", default="stepwiser",
                     choices=["stepwiser", "no_clip_higher", "no_cot", "consistent_reward", "consistent_reward_strict",
-                             "consistency_shaped", "reference_reward", "reference_lines", "decision_free",
+                             "consistency_shaped", "reference_reward", "reference_lines",
+                             "reference_lines_balanced", "decision_free",
                              "decision_free_strict"],
                     help="the GRPO run: StepWiser (CoT, clip-higher), one of notebook 03's opt-in ablations, or a "
                          "reward that is NOT the paper's (judge_runs.grpo_variant_options)")

@@ -525,6 +525,30 @@ def test_reference_line_advantages_pay_each_line_on_its_own_tokens(tok):
         reference_line_advantages(ids, mask, [ref] * 4, tok, group_size=3)
 
 
+def test_balanced_line_credit_weighs_wrong_chunks_as_much_as_right_ones(tok):
+    import torch
+
+    from stepwiser_core.judge_rl import reference_line_advantages
+
+    pos_ref = LINES_NEG.replace("Chunk: 12-5=8", "Chunk: 12-5=7").replace("Match: no.", "Match: yes.").replace(
+        "Negative", "Positive")
+    pos_dep = pos_ref.replace("Match: yes.", "Match: no.").replace("Positive", "Negative")
+    neg_dep = LINES_NEG.replace("boxed{Negative}", "boxed{Positive}")  # departs at the verdict line only
+    texts, refs = [pos_ref, pos_dep, LINES_NEG, neg_dep], [pos_ref, pos_ref, LINES_NEG, LINES_NEG]
+    _, ids, mask = _group(tok, texts)
+    plain = reference_line_advantages(ids, mask, refs, tok, group_size=2)
+    balanced = reference_line_advantages(ids, mask, refs, tok, group_size=2, balance_verdicts=True)
+    assert torch.equal(balanced[:2], plain[:2])  # right chunks (Positive references) keep their advantages
+    weight = float(plain[:2].abs().sum() / plain[2:].abs().sum())
+    assert weight != 1.0 and torch.allclose(balanced[2:], plain[2:] * weight)
+    assert float(balanced[2:].abs().sum()) == pytest.approx(float(balanced[:2].abs().sum()), rel=1e-5)
+    capped = reference_line_advantages(ids, mask, refs, tok, group_size=2, balance_verdicts=True,
+                                       max_weight=min(weight, 1 / weight))
+    assert torch.allclose(capped[2:], plain[2:] * min(weight, 1 / weight))
+    only_right = reference_line_advantages(ids[:2], mask[:2], refs[:2], tok, 2, balance_verdicts=True)
+    assert torch.equal(only_right, plain[:2])  # nothing to balance against: unchanged
+
+
 def test_line_credit_trainer_replaces_the_advantages_after_generation(tok):
     from types import SimpleNamespace
 
@@ -549,6 +573,9 @@ def test_line_credit_trainer_replaces_the_advantages_after_generation(tok):
     assert torch.equal(out["advantages"], reference_line_advantages(ids, mask, [x["reference"] for x in inputs],
                                                                     tok, 2))
     assert out["num_items_in_batch"] == 4 and out["completion_ids"] is ids
+    balanced = _line_credit_trainer(Base, balance_verdicts=True)()._generate_and_score_completions(inputs)
+    assert torch.equal(balanced["advantages"], reference_line_advantages(
+        ids, mask, [x["reference"] for x in inputs], tok, 2, balance_verdicts=True))
     Base.accelerator = SimpleNamespace(num_processes=2)
     with pytest.raises(NotImplementedError, match="one process"):
         _line_credit_trainer(Base)()._generate_and_score_completions(inputs)
@@ -583,5 +610,8 @@ def test_grpo_trains_with_the_per_line_credit_and_checks_its_inputs(tok, tmp_pat
     with pytest.raises(ValueError, match="reference"):
         grpo_train(model, tok, rl_dataset(_reference_items(), tok), settings, tmp_path, reward="cot", progress=False,
                    credit="reference_lines")
+    log = grpo_train(model, tok, data, settings, tmp_path, reward="cot_reference", progress=False,
+                     credit="reference_lines_balanced")
+    assert [r["step"] for r in log if "reward" in r] == [1]
     with pytest.raises(ValueError, match="unknown credit"):
         grpo_train(model, tok, data, settings, tmp_path, reward="cot_reference", progress=False, credit="tokens")

@@ -198,6 +198,9 @@ def test_consistent_reward_variant_reaches_trl_as_the_gated_reward(monkeypatch, 
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **lines)
     assert seen["credit"] == "reference_lines" and seen["reward"] == "cot_reference"  # ... this one each line
     assert seen["dataset"]["reference"] and seen["decision_loss"]
+    balanced = judge_runs.grpo_variant_options("reference_lines_balanced", cfg)
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, cfg, tmp_path, tmp_path, **balanced)
+    assert seen["credit"] == "reference_lines_balanced" and seen["dataset"]["reference"]
     with pytest.raises(ValueError, match="unknown GRPO variant"):
         judge_runs.grpo_variant_options("nope", cfg)
 
