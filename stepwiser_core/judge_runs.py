@@ -211,8 +211,8 @@ def grpo_variant_options(variant: str, cfg: JudgeTrainingConfig) -> dict:
     - `decision_free`: the paper's verdict reward, with the Match words and the boxed verdict left out of the loss
       (`judge_rl._decision_free_trainer`); `decision_free_strict`: the same loss with the strict gate's reward;
     - a diagnostic that reads the exact truth, `reference_reward`: 1 for the warm-up teacher's own judgment of the
-      item (`judge_rl.reference_judgment_reward`); and `reference_lines`, its credit per line (each redone line,
-      quote, Match and the verdict paid on its own tokens, `judge_rl._line_credit_trainer`), and
+      item (`judge_rl.reference_judgment_reward`); `reference_lines`, its credit per line (each redone line,
+      quote, Match and the verdict paid on its own tokens, `judge_rl._line_credit_trainer`); and
       `reference_lines_balanced`, the same with wrong chunks' lines weighted as much as right ones'."""
     options = {"stepwiser": {}, "no_clip_higher": {"epsilon_high": cfg.epsilon_low}, "no_cot": {"cot": False},
                "consistent_reward": {"cot_reward": "cot_consistent"},
