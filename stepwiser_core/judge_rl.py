@@ -321,11 +321,27 @@ def reference_line_advantages(completion_ids: torch.Tensor, completion_mask: tor
         for r, unit, adv in zip(range(g, g + group_size), units, line_group_advantages(credits), strict=True):
             out[r, :len(unit)] = torch.tensor([adv[u] for u in unit], dtype=torch.float32)
     if balance_verdicts:
-        negative = torch.tensor([parse_verdict(ref) is False for ref in references])
-        mass_negative, mass_positive = float(out[negative].abs().sum()), float(out[~negative].abs().sum())
-        if mass_negative > 0 and mass_positive > 0:
-            out[negative] *= min(mass_positive / mass_negative, max_weight)
+        out[_negative_rows(references)] *= verdict_balance_weight(out, references, max_weight)
     return out
+
+
+def _negative_rows(references: Sequence[str]) -> torch.Tensor:
+    return torch.tensor([parse_verdict(ref) is False for ref in references], dtype=torch.bool)
+
+
+def negative_mass_share(advantages: torch.Tensor, references: Sequence[str]) -> float:
+    """The share of a batch's total absolute advantage on the rows whose reference is Negative (wrong chunks);
+    NaN when the batch has no advantage at all."""
+    total = float(advantages.abs().sum())
+    return float(advantages[_negative_rows(references)].abs().sum()) / total if total else math.nan
+
+
+def verdict_balance_weight(advantages: torch.Tensor, references: Sequence[str], max_weight: float = 10.0) -> float:
+    """The factor on the wrong chunks' rows that gives them the total absolute advantage of the right chunks' rows,
+    capped at `max_weight`; 1.0 when either side has none."""
+    negative = _negative_rows(references)
+    mass_negative, mass_positive = float(advantages[negative].abs().sum()), float(advantages[~negative].abs().sum())
+    return min(mass_positive / mass_negative, max_weight) if mass_negative > 0 and mass_positive > 0 else 1.0
 
 
 def _line_credit_trainer(base: type, balance_verdicts: bool = False) -> type:
@@ -346,9 +362,14 @@ def _line_credit_trainer(base: type, balance_verdicts: bool = False) -> type:
             out = super()._generate_and_score_completions(inputs)
             if self.accelerator.num_processes != 1:  # the groups would be split across processes
                 raise NotImplementedError("per-line credit runs in one process")
-            advantages = reference_line_advantages(out["completion_ids"], out["completion_mask"],
-                                                   [x["reference"] for x in inputs], self.processing_class,
-                                                   self.num_generations, balance_verdicts)
+            references = [x["reference"] for x in inputs]
+            advantages = reference_line_advantages(out["completion_ids"], out["completion_mask"], references,
+                                                   self.processing_class, self.num_generations)
+            # logged for every per-line run: how much of the credit falls on wrong chunks, and the balancing factor
+            self._metrics["train"]["line_credit/negative_share"].append(negative_mass_share(advantages, references))
+            weight = verdict_balance_weight(advantages, references) if balance_verdicts else 1.0
+            self._metrics["train"]["line_credit/negative_weight"].append(weight)
+            advantages[_negative_rows(references)] *= weight
             return {**out, "advantages": advantages.to(out["completion_ids"].device)}
 
     return LineCreditGRPOTrainer
@@ -627,7 +648,9 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
 _TRAIN_COLUMNS = {"reward": "reward", "reward_std": "reward_std", "entropy": "entropy",
                   "frac_reward_zero_std": "zero_std_share", "kl": "kl", "loss": "loss",
                   "completions/mean_length": "completion_length", "clip_ratio/high_mean": "clip_high",
-                  "clip_ratio/low_mean": "clip_low", "learning_rate": "learning_rate"}
+                  "clip_ratio/low_mean": "clip_low", "learning_rate": "learning_rate",
+                  "line_credit/negative_share": "line_negative_share",
+                  "line_credit/negative_weight": "line_negative_weight"}
 
 
 def history_frame(log_history: Sequence[dict]) -> pd.DataFrame:

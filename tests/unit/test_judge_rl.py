@@ -556,12 +556,16 @@ def test_line_credit_trainer_replaces_the_advantages_after_generation(tok):
 
     from stepwiser_core.judge_rl import _line_credit_trainer, reference_line_advantages
 
-    ref, other = LINES_NEG, LINES_NEG.replace("Match: no.", "Match: yes.")
-    rows, ids, mask = _group(tok, [ref, other, other, ref])
+    ref, other = LINES_NEG, LINES_NEG.replace("Match: no.", "Match: yes.").replace("Negative", "Positive")
+    rows, ids, mask = _group(tok, [ref, other, other, ref])  # a wrong chunk's group, then a right chunk's
 
     class Base:  # stands in for GRPOTrainer: generation returns one advantage per completion
         processing_class, num_generations = tok, 2
         accelerator = SimpleNamespace(num_processes=1)
+
+        def __init__(self):
+            from collections import defaultdict
+            self._metrics = {"train": defaultdict(list)}
 
         def _generate_and_score_completions(self, inputs):
             return {"completion_ids": ids, "completion_mask": mask, "advantages": torch.tensor([1.0, -1.0, 0.0, 0.0]),
@@ -573,9 +577,13 @@ def test_line_credit_trainer_replaces_the_advantages_after_generation(tok):
     assert torch.equal(out["advantages"], reference_line_advantages(ids, mask, [x["reference"] for x in inputs],
                                                                     tok, 2))
     assert out["num_items_in_batch"] == 4 and out["completion_ids"] is ids
-    balanced = _line_credit_trainer(Base, balance_verdicts=True)()._generate_and_score_completions(inputs)
+    trainer = _line_credit_trainer(Base, balance_verdicts=True)()
+    balanced = trainer._generate_and_score_completions(inputs)
     assert torch.equal(balanced["advantages"], reference_line_advantages(
         ids, mask, [x["reference"] for x in inputs], tok, 2, balance_verdicts=True))
+    [share], [weight] = trainer._metrics["train"]["line_credit/negative_share"], trainer._metrics["train"][
+        "line_credit/negative_weight"]
+    assert 0 < share < 1 and weight == pytest.approx((1 - share) / share, rel=1e-5)  # logged: before and factor
     Base.accelerator = SimpleNamespace(num_processes=2)
     with pytest.raises(NotImplementedError, match="one process"):
         _line_credit_trainer(Base)()._generate_and_score_completions(inputs)
