@@ -49,14 +49,16 @@ def build_mixture(train: Sequence[Problem], seed: int, teacher_error_rate: float
 
 def judge_exercises(problems: Sequence[Problem], rng: random.Random, verdict_accuracy: float,
                     blankline_share: float, blank_line_prob: float = 0.65, direct_share: float = 0.0,
-                    wrong_share: float | None = None, analysis_style: str = "check") -> list[Example]:
+                    wrong_share: float | None = None, analysis_style: str = "check",
+                    glance_share: float = 0.0) -> list[Example]:
     """One judging exercise per problem, on a teacher solution (see instruct.judge_exercise); a `direct_share`
     of them are verdict-only exercises.
 
     By default (`wrong_share=None`, the draws 00's mixture was calibrated with) about 45 % of the judged chunks
     are wrong. With `wrong_share`, that share of the exercises judges the first wrong chunk of a solution with a
     forced mistake and the rest a chunk of a correct solution, so "the chunk is fine" is no longer the safe guess
-    (the judge warm-up of stage 03, `judge_runs.warm_up_judge`). `analysis_style`: see `instruct.toy_analysis`."""
+    (the judge warm-up of stage 03, `judge_runs.warm_up_judge`). `analysis_style`: see `instruct.toy_analysis`;
+    `glance_share`: see `instruct.glance_analysis`."""
     examples = []
     for p in problems:
         if wrong_share is None:
@@ -69,7 +71,8 @@ def judge_exercises(problems: Sequence[Problem], rng: random.Random, verdict_acc
         sol = render_solution(p, rng, 0.0, blank_line_prob=blank_line_prob, force_error_at=force)
         direct = direct_share > 0 and rng.random() < direct_share  # no extra draw when off: old mixtures unchanged
         examples.append(judge_exercise(p, sol.steps, sol.first_error, rng, verdict_accuracy, blankline_share, direct,
-                                       wrong_target_prob=target_wrong, analysis_style=analysis_style))
+                                       wrong_target_prob=target_wrong, analysis_style=analysis_style,
+                                       glance_prob=glance_share))
     return examples
 
 

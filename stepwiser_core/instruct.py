@@ -140,6 +140,16 @@ def lines_analysis(problem: Problem, history: Sequence[str], chunk: str) -> tupl
     return "\n".join(blocks), ok
 
 
+def glance_analysis(chunk: str) -> str:
+    """A rubber stamp (NOT the paper; the lazy judge of `judge_warmup_glance_share`): quotes the chunk's result lines
+    and passes them unchecked, `Chunk: 12-5=8\nLooks right.`, whatever the truth. An instruct model often judges
+    this way; a warm-up that mixes it with the "lines" analysis leaves a judge that holds a careful and a lazy
+    strategy, the case in which RL is expected to help by choosing between them (README, "A lazy strategy")."""
+    lines = [l.strip() for l in chunk.splitlines() if parse_line(l.strip())[0] in ("equation", "answer")]
+    quoted = "\n".join(f"Chunk: {l}" for l in lines) or "Chunk: none"
+    return f"{quoted}\nLooks right."
+
+
 @dataclass(frozen=True)
 class Example:
     prompt: str  # the user message
@@ -153,13 +163,15 @@ def solve_example(problem: Problem, solution_text: str, template: str = "toy") -
 
 def judge_exercise(problem: Problem, solution_steps: Sequence[str], first_error: int | None,
                    rng: random.Random, verdict_accuracy: float, blankline_share: float,
-                   direct: bool = False, wrong_target_prob: float = 0.5, analysis_style: str = "check") -> Example:
+                   direct: bool = False, wrong_target_prob: float = 0.5, analysis_style: str = "check",
+                   glance_prob: float = 0.0) -> Example:
     """One judging exercise on a teacher solution: pick a chunk at or before the first error.
 
     `direct` makes it a verdict-only exercise (the no-CoT judge's prompt, answered by the boxed verdict alone,
     right `verdict_accuracy` of the time). Without a few of these the base model never meets the no-CoT
     instruction, every no-CoT sample breaks the format and GRPO gets no gradient (issue 4, first toy run).
     With a first error, the exercise judges that erroneous chunk `wrong_target_prob` of the time (1.0: always).
+    `glance_prob` of the CoT exercises use the rubber stamp `glance_analysis` and a Positive verdict instead.
     """
     steps = list(solution_steps)
     if rng.random() < blankline_share:  # some exercises use blank-line pieces, so the skill is generic
@@ -171,6 +183,8 @@ def judge_exercise(problem: Problem, solution_steps: Sequence[str], first_error:
     history, chunk = steps[:target], steps[target]
     analysis, ok = toy_analysis(problem, history, chunk, analysis_style)
     verdict = ok if rng.random() < verdict_accuracy else not ok
+    if glance_prob > 0 and not direct and rng.random() < glance_prob:  # no extra draw when off: old mixtures unchanged
+        analysis, verdict = glance_analysis(chunk), True
     if direct:
         return Example(judge_prompt_direct(problem.text, history, chunk), format_verdict_only(verdict), "judge")
     return Example(judge_prompt(problem.text, history, chunk), format_judgment(analysis, verdict), "judge")

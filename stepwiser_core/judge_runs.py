@@ -60,6 +60,8 @@ def _read_stamp(judge_init: Path) -> dict:
     stamp = read_json(Path(judge_init) / WARMUP_STAMP)
     # Stamps written before `benchmark_seed` existed left out the benchmark of the warm-up's own seed.
     stamp.setdefault("benchmark_seed", stamp["seed"])
+    # ... and before `judge_warmup_glance_share` existed, no exercise was a rubber stamp.
+    stamp.setdefault("judge_warmup_glance_share", 0.0)
     return stamp
 
 
@@ -101,7 +103,8 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     problems = warmup_problems(cfg.seed, cfg.judge_warmup_problems_per_level, cfg.benchmark_seed, exclude_texts)
     examples = judge_exercises(problems, random.Random(f"{cfg.seed}:judge_warmup"), cfg.judge_warmup_verdict_accuracy,
                                cfg.judge_warmup_blankline_share, direct_share=cfg.judge_warmup_direct_share,
-                               wrong_share=cfg.judge_warmup_wrong_share, analysis_style=cfg.judge_warmup_style)
+                               wrong_share=cfg.judge_warmup_wrong_share, analysis_style=cfg.judge_warmup_style,
+                               glance_share=cfg.judge_warmup_glance_share)
     model, tokenizer = load_model(init_dir)
     # completion_only_loss False, as in 00: predicting the prompt too keeps the model reading it
     settings = SFTSettings(cfg.judge_warmup_learning_rate, 32, cfg.judge_warmup_steps, completion_only_loss=False)

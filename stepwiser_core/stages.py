@@ -206,6 +206,8 @@ class JudgeTrainingConfig(StageBase):
     judge_warmup_verdict_accuracy: float = 0.7  # how often an exercise's verdict agrees with its analysis
     judge_warmup_blankline_share: float = 0.3  # exercises on blank-line pieces instead of logical steps
     judge_warmup_direct_share: float = 0.25  # verdict-only exercises (the no-CoT judge's format)
+    judge_warmup_glance_share: float = 0.0  # NOT the paper: CoT exercises that rubber-stamp the chunk
+    # (instruct.glance_analysis), for an init that holds a careful and a lazy strategy (README, "A lazy strategy")
     judge_warmup_problems_per_level: int = 3000
     judge_warmup_learning_rate: float = 1e-3
     benchmark_seed: int = 0  # notebook 04's `seed`: the warm-up leaves out that toy ProcessBench's problems
@@ -216,7 +218,7 @@ class JudgeTrainingConfig(StageBase):
         if self.judge_warmup_style not in ANALYSIS_STYLES:
             raise ValueError(f"judge_warmup_style must be one of {ANALYSIS_STYLES}, not {self.judge_warmup_style!r}")
         for name in ("judge_warmup_wrong_share", "judge_warmup_verdict_accuracy", "judge_warmup_blankline_share",
-                     "judge_warmup_direct_share", "heldout_share"):
+                     "judge_warmup_direct_share", "judge_warmup_glance_share", "heldout_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
 

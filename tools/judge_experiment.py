@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(JudgeTrainingConfig, ROOT / "params" / args.tier / "03_judge_training.yaml", overrides, args.tier)
     warm_keys = {k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup")
                  or k in ("seed", "benchmark_seed", "judge_init_dir")}
+    if not warm_keys["judge_warmup_glance_share"]:  # added later: left out when off, so older caches keep their ids
+        del warm_keys["judge_warmup_glance_share"]
     warm_id = hashlib.sha256(json.dumps(warm_keys, sort_keys=True).encode()).hexdigest()[:10]
     warm_dir = Path(args.out) / f"warm_{warm_id}"
     suffix = "_oracle_clean" if args.oracle_clean else ""

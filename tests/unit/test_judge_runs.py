@@ -1,4 +1,5 @@
 """Stage 03 orchestration helpers that need no model: training sets, the judge registry, the stage metrics."""
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -132,6 +133,19 @@ def test_warm_up_trains_a_saved_copy_on_exercises_that_avoid_the_benchmark(tmp_p
     judge_runs.warm_up_judge(tmp_path / "init", other, tmp_path / "run", [excluded_extra])
     assert seen and all(e.completion.endswith("{Negative}") == ("Match: no." in e.completion)
                         for e in seen["examples"] if e.completion.startswith("Analysis: "))
+    # a stamp written before `judge_warmup_glance_share` existed means no rubber stamps: still resumed
+    stamp = json.loads((out / judge_runs.WARMUP_STAMP).read_text())
+    del stamp["judge_warmup_glance_share"]
+    (out / judge_runs.WARMUP_STAMP).write_text(json.dumps(stamp))
+    seen.clear()
+    judge_runs.warm_up_judge(tmp_path / "init", other, tmp_path / "run", [excluded_extra])
+    assert not seen
+    # the lazy strategy reaches the exercises, and retrains
+    glance = JudgeTrainingConfig(judge_warmup_steps=2, judge_warmup_problems_per_level=40,
+                                 judge_warmup_verdict_accuracy=1.0, judge_warmup_glance_share=0.5)
+    judge_runs.warm_up_judge(tmp_path / "init", glance, tmp_path / "run", [excluded_extra])
+    assert any(e.completion.startswith("Analysis: Chunk: ") and "Looks right." in e.completion
+               for e in seen["examples"])
     # a new init at the same path (notebook 01 re-run) is not mistaken for the old one
     seen.clear()
     other_model, _ = load_model(out)

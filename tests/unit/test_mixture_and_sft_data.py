@@ -94,6 +94,37 @@ def test_wrong_share_sets_the_share_of_wrong_chunks_judged():
     assert toy_analysis(problems[0], [], "garbage")[1] is False
 
 
+def test_glance_exercises_rubber_stamp_a_share_of_the_cot_exercises():
+    from stepwiser_core.instruct import glance_analysis
+
+    problems = generate_problems(0, 150)  # 600 exercises
+    kwargs = dict(direct_share=0.25, wrong_share=0.5, analysis_style="lines")
+    plain = judge_exercises(problems, random.Random(0), 1.0, 0.3, **kwargs)
+    # off by default, and off draws no random number: warm-ups made before the option existed are reproduced
+    assert judge_exercises(problems, random.Random(0), 1.0, 0.3, glance_share=0.0, **kwargs) == plain
+    assert not any("Looks right." in e.completion for e in plain)
+    mixed = judge_exercises(problems, random.Random(0), 1.0, 0.3, glance_share=0.6, **kwargs)
+    cot = [e for e in mixed if e.completion.startswith("Analysis: ")]
+    glance = [e for e in cot if "Looks right." in e.completion]
+    assert 0.5 < len(glance) / len(cot) < 0.7
+    # a rubber stamp: no redo, no comparison, and Positive whatever the chunk, wrong ones included
+    assert all("Redo:" not in e.completion and "Match:" not in e.completion for e in glance)
+    assert all(parse_verdict(e.completion) is True for e in glance)
+    careful = [e for e in cot if e not in glance]
+    assert any(parse_verdict(e.completion) is False for e in careful)
+    # verdict-only exercises are left as they are
+    assert not any("Looks right." in e.completion for e in mixed if not e.completion.startswith("Analysis: "))
+    assert glance_analysis("Third, 5 are given away.\n12-5=8") == "Chunk: 12-5=8\nLooks right."
+    assert glance_analysis("Third, 5 are given away.") == "Chunk: none\nLooks right."
+
+
+def test_judge_config_rejects_a_glance_share_outside_0_1():
+    from stepwiser_core.stages import JudgeTrainingConfig
+
+    with pytest.raises(ValueError, match="judge_warmup_glance_share"):
+        JudgeTrainingConfig(judge_warmup_glance_share=1.5)
+
+
 def test_sft_correct_share_swaps_wrong_responses_for_spare_right_ones_of_the_same_prompt():
     problems = generate_problems(0, 1)[:3]
     right = [f"x\n\\boxed{{{p.answer}}}" for p in problems]
