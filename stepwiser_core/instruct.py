@@ -150,6 +150,12 @@ def glance_analysis(chunk: str) -> str:
     return f"{quoted}\nLooks right."
 
 
+def glance_share(outputs: Sequence[str]) -> float:
+    """The share of judge outputs that are rubber stamps (`glance_analysis`: quotes, then "Looks right." with no
+    redo); 0 for no outputs. What GRPO should move, if it chooses between a lazy and a careful strategy."""
+    return sum("Looks right." in o and "Redo:" not in o for o in outputs) / len(outputs) if outputs else 0.0
+
+
 @dataclass(frozen=True)
 class Example:
     prompt: str  # the user message

@@ -4,6 +4,7 @@ run each; outputs go to --out (default /tmp/judge_exp), never into runs/ or resu
 
     python tools/judge_experiment.py --rule rel_effective -p judge_warmup_verdict_accuracy 1.0 -p learning_rate 1e-5
     python tools/judge_experiment.py --no-grpo -p judge_warmup_steps 150      # the warm-up and its audit only
+    python tools/judge_experiment.py --warm-up-only -p judge_warmup_glance_share 0.5   # the warm-up alone
 
 Config: params/<tier>/03_judge_training.yaml, then `-p NAME VALUE` overrides (validated as the runner does). Needs
 notebooks 00-02's run folders. The warmed init is cached under --out by the warm-up settings, so GRPO variants on
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 def sampled_audit(evaluation, model, items, samples: int, temperature: float) -> dict[str, float]:
     """Sampled verdicts: mean accuracy vs truth, and which share of items gets disagreeing samples, and why."""
+    from stepwiser_core.instruct import glance_share
     from stepwiser_core.judge import parse_verdict
     from stepwiser_core.judge_stage import as_judge_items
 
@@ -41,6 +43,7 @@ def sampled_audit(evaluation, model, items, samples: int, temperature: float) ->
             mixed_analysis += len(analyses) > 1
     n = len(items)
     return {"sampled_acc_truth": sum(correct) / len(correct), "mixed_groups": mixed / n,
+            "sampled_rubber_stamps": glance_share([o for os_ in outs for o in os_]),
             "mixed_groups_analysis_differs": mixed_analysis / n,
             "parse_rate": sum(parse_verdict(o) is not None for os_ in outs for o in os_) / (n * samples)}
 
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tier", default="toy")
     ap.add_argument("--rule", default=None, help="train one GRPO judge on this rule's labels (default: ablation_rule)")
     ap.add_argument("--no-grpo", action="store_true", help="only the warm-up and its audit")
+    ap.add_argument("--warm-up-only", action="store_true",
+                    help="only the warm-up, cached under --out (needs notebooks 00 and 01, not 02)")
     ap.add_argument("--variant", default="stepwiser",
                     choices=["stepwiser", "no_clip_higher", "no_cot", "consistent_reward", "consistent_reward_strict",
                              "consistency_shaped", "reference_reward", "reference_lines",
@@ -94,8 +99,6 @@ def main(argv: list[str] | None = None) -> None:
     print("warm-up", warm_keys, "->", warm_dir, flush=True)
 
     init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
-    train_records, heldout_records, items_eval = judge_runs.load_split(
-        Path(cfg.labels_dir or tier_runs / "02_rollout_labels"), cfg)
     if args.init:
         judge_init = Path(args.init)
     elif (warm_dir / "judge_init" / "config.json").exists():
@@ -104,6 +107,11 @@ def main(argv: list[str] | None = None) -> None:
         eval_problems = tier_runs / "00_policy" / "eval_problems.json"
         exclude = [p["text"] for p in read_json(eval_problems)] if eval_problems.exists() else []
         judge_init = judge_runs.warm_up_judge(init_dir, cfg, warm_dir, exclude)
+    if args.warm_up_only:
+        print("judge init:", judge_init, flush=True)
+        return
+    train_records, heldout_records, items_eval = judge_runs.load_split(
+        Path(cfg.labels_dir or tier_runs / "02_rollout_labels"), cfg)
     model, tokenizer = load_model(judge_init)
     evaluation = judge_runs.HeldoutEvaluation(items_eval, tokenizer, cfg)
     report = {"init": evaluation.evaluate("init", evaluation.generative(model))}

@@ -7,7 +7,9 @@ or neither). Also scores judges that are not in notebook 03's registry (`--judge
     python tools/pb_step_audit.py --only zero_shot --judge exp=/tmp/judge_exp/run_x/judges/exp_abs_q --no-write
 
 Needs the run folders of notebooks 03 and 04; writes results/toy/04_processbench/step_audit_*.{csv,md} unless
---no-write (experiment judges are never written there).
+--no-write (experiment judges are never written there). With `--only none --judge ...` notebook 03's registry is
+not needed, and `--build-benchmark` builds 04's toy ProcessBench (`pb_stage.toy_benchmark`, from notebooks 00 and
+01) when 04 has not run yet.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ def main() -> None:
     from stepwiser_core import faithfulness, judges, processbench
     from stepwiser_core.config import load_config
     from stepwiser_core.generation import Sampling
+    from stepwiser_core.instruct import glance_share
     from stepwiser_core.io import read_json
     from stepwiser_core.models import load_model
     from stepwiser_core.rollouts import RolloutEngine
@@ -40,16 +43,24 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump", metavar="CSV", help="also write every audited step, with the judge's output, here")
+    ap.add_argument("--build-benchmark", action="store_true",
+                    help="build 04's toy ProcessBench into its run folder if it is not there (needs 00 and 01)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
     cfg = load_config(ProcessBenchConfig, ROOT / "params" / args.tier / "04_processbench.yaml", {}, args.tier)
     tier_runs = ROOT / cfg.runs_root / args.tier
-    registry = read_json(tier_runs / "03_judge_training" / "judges.json")
+    registry_file = tier_runs / "03_judge_training" / "judges.json"
+    registry = read_json(registry_file) if registry_file.exists() or args.only != ["none"] else {}
     paths = {name: ROOT / e["path"] for name, e in registry.items()
              if e["kind"] == "cot" and (args.only is None or name in args.only)}
     paths.update(dict(spec.split("=", 1) for spec in args.judge))
-    bench = processbench.load_processbench(tier_runs / "04_processbench" / "toy_processbench")
+    bench_dir = tier_runs / "04_processbench" / "toy_processbench"
+    if args.build_benchmark and not bench_dir.exists():
+        from stepwiser_core.pb_stage import toy_benchmark
+
+        processbench.save_processbench(toy_benchmark(cfg, tier_runs), bench_dir)
+    bench = processbench.load_processbench(bench_dir)
     problems = {p.text: p for p in generate_problems(cfg.seed, cfg.problems_per_subset, split="processbench")}
     records = [r for recs in bench.values() for r in recs]
     subset_of = {r.id: name for name, recs in bench.items() for r in recs}
@@ -63,7 +74,8 @@ def main() -> None:
         verdicts = judges.judge_records(judge, records)
         result = processbench.score(bench, {rid: processbench.first_negative_index(v) for rid, v in verdicts.items()})
         scores.append({"judge": name, **{s: round(v["f1"], 1) for s, v in result["subsets"].items()},
-                       "average_f1": round(result["average_f1"], 1)})
+                       "average_f1": round(result["average_f1"], 1),
+                       "rubber_stamps": round(glance_share([o[0] for o in judge.last_outputs]), 3)})
         rows += faithfulness.benchmark_step_rows(name, records, problems, [o[0] for o in judge.last_outputs])
     for row in rows:
         row["subset"] = subset_of[row["id"]]

@@ -118,6 +118,15 @@ def test_glance_exercises_rubber_stamp_a_share_of_the_cot_exercises():
     assert glance_analysis("Third, 5 are given away.") == "Chunk: none\nLooks right."
 
 
+def test_glance_share_counts_rubber_stamps_only():
+    from stepwiser_core.instruct import glance_share
+
+    stamp = "Analysis: Chunk: 12-5=8\nLooks right.\nFinal Judgment: \\boxed{Positive}"
+    careful = "Analysis: Redo: Third, 5 are given away.\n12-5=7\nChunk: 12-5=8\nMatch: no.\nFinal Judgment: x"
+    assert glance_share([stamp, careful, careful, "garbage"]) == 0.25
+    assert glance_share([]) == 0.0
+
+
 def test_judge_config_rejects_a_glance_share_outside_0_1():
     from stepwiser_core.stages import JudgeTrainingConfig
 

@@ -35,15 +35,10 @@ cfg
 ## 1 · The benchmark
 """),
 ("code", r"""
-from stepwiser_core.world.problems import generate_problems
-
 if cfg.data_dir:
     bench = processbench.load_processbench(cfg.data_dir)
 else:
-    problems = generate_problems(cfg.seed, cfg.problems_per_subset, split="processbench")
-    generations = pb_stage.benchmark_generations(problems, cfg, tier_runs)
-    bench = toy_processbench.build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed,
-                                                    cfg.per_subset)
+    bench = pb_stage.toy_benchmark(cfg, tier_runs)
     processbench.save_processbench(bench, run_dir / "toy_processbench")
     pb_stage.check_benchmark_unseen(bench, registry, pb_stage.judges_labels_dir(judges_dir))  # never trained on
 stats = toy_processbench.benchmark_stats(bench)
