@@ -9,7 +9,7 @@ or neither). Also scores judges that are not in notebook 03's registry (`--judge
 Needs the run folders of notebooks 03 and 04; writes results/toy/04_processbench/step_audit_*.{csv,md} unless
 --no-write (experiment judges are never written there). With `--only none --judge ...` notebook 03's registry is
 not needed, and `--build-benchmark` builds 04's toy ProcessBench (`pb_stage.toy_benchmark`, from notebooks 00 and
-01) when 04 has not run yet.
+01) when 04 has not run yet; `--table NAME` keeps the scores of an experiment's judges in results/.
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump", metavar="CSV", help="also write every audited step, with the judge's output, here")
+    ap.add_argument("--table", metavar="NAME", help="write the scores of the judges audited here, with the share of "
+                    "correct steps passed and of first errors caught, to results/<tier>/04_processbench/NAME.{csv,md}")
     ap.add_argument("--build-benchmark", action="store_true",
                     help="build 04's toy ProcessBench into its run folder if it is not there (needs 00 and 01)")
     args = ap.parse_args()
@@ -93,6 +95,11 @@ def main() -> None:
           consistent.round(3).to_string(index=False))
     if args.dump:
         pd.DataFrame(rows).to_csv(args.dump, index=False)
+    if args.table:
+        passed = causes.set_index("judge")["positive_rate"].rename("correct_steps_passed")
+        caught = missed.set_index("judge")["negative_rate"].rename("first_errors_caught")
+        summary = score_table.join(passed, on="judge").join(caught, on="judge")
+        write_table(summary, ROOT / cfg.results_root / args.tier / "04_processbench", args.table)
     if not args.no_write and not args.judge:  # experiment judges never go into results/
         out = ROOT / cfg.results_root / args.tier / "04_processbench"
         write_table(causes, out, "step_audit_false_negatives")
