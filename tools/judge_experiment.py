@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> None:
     warm_dir = Path(args.out) / f"warm_{warm_id}"
     suffix = "_oracle_clean" if args.oracle_clean else ""
     suffix += "" if args.variant == "stepwiser" else f"_{args.variant}"
-    run_dir = Path(args.out) / f"run_{config_hash(cfg)}{suffix}"
+    rule = args.rule or cfg.ablation_rule
+    # the run folder names the config, the rule and the init, so that runs that differ only in those do not share
+    # (and overwrite) a history.csv and report.json
+    init_tag = f"_init{hashlib.sha256(str(Path(args.init).resolve()).encode()).hexdigest()[:6]}" if args.init else ""
+    run_dir = Path(args.out) / f"run_{config_hash(cfg)}{init_tag}_{rule}{suffix}"
     print("warm-up", warm_keys, "->", warm_dir, flush=True)
 
     init_dir = Path(cfg.judge_init_dir or tier_runs / "01_segmentation" / "model")
@@ -126,7 +130,6 @@ def main(argv: list[str] | None = None) -> None:
     print("init", {k: round(v, 3) for k, v in report["init"].items()}, flush=True)
 
     if not args.no_grpo:
-        rule = args.rule or cfg.ablation_rule
         items, balanced, table = judge_runs.training_sets(train_records, cfg)
         print(table.round(3).to_string(index=False), flush=True)
         if args.oracle_clean:
