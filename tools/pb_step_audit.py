@@ -9,7 +9,8 @@ or neither). Also scores judges that are not in notebook 03's registry (`--judge
 Needs the run folders of notebooks 03 and 04; writes results/toy/04_processbench/step_audit_*.{csv,md} unless
 --no-write (experiment judges are never written there). With `--only none --judge ...` notebook 03's registry is
 not needed, and `--build-benchmark` builds 04's toy ProcessBench (`pb_stage.toy_benchmark`, from notebooks 00 and
-01) when 04 has not run yet; `--table NAME` keeps the scores of an experiment's judges in results/.
+01) when 04 has not run yet; `--table NAME` keeps the scores of an experiment's judges in results/, with the held-out
+numbers of its run's report.json where the judge is a `tools/judge_experiment.py` run.
 """
 from __future__ import annotations
 
@@ -19,6 +20,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+HELD_OUT_KEYS = ("acc_truth", "sampled_rubber_stamps")
+
+
+def held_out_columns(judge_dir: Path) -> dict[str, float]:
+    """The held-out numbers `tools/judge_experiment.py` keeps in its run's report.json (`<run>/judges/<name>`),
+    init and trained; none for a judge that is not such a run's (a warmed init, a registry judge)."""
+    report_file = judge_dir.parents[1] / "report.json" if len(judge_dir.parents) > 1 else None
+    if report_file is None or not report_file.exists():
+        return {}
+    import json
+
+    report = json.loads(report_file.read_text())
+    return {f"heldout_{key}_{when}": round(report[when][key], 3)
+            for when in ("init", "trained") for key in HELD_OUT_KEYS if key in report.get(when, {})}
 
 
 def main() -> None:
@@ -99,6 +116,8 @@ def main() -> None:
         passed = causes.set_index("judge")["positive_rate"].rename("correct_steps_passed")
         caught = missed.set_index("judge")["negative_rate"].rename("first_errors_caught")
         summary = score_table.join(passed, on="judge").join(caught, on="judge")
+        summary = summary.join(pd.DataFrame({name: held_out_columns(Path(path)) for name, path in paths.items()}).T,
+                               on="judge")
         write_table(summary, ROOT / cfg.results_root / args.tier / "04_processbench", args.table)
     if not args.no_write and not args.judge:  # experiment judges never go into results/
         out = ROOT / cfg.results_root / args.tier / "04_processbench"
