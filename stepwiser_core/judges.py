@@ -131,26 +131,31 @@ class GenerativeJudge:
 
     The default sampling is greedy with one sample (ProcessBench's official critic evaluation decodes greedily);
     pass e.g. `Sampling(temperature=1.0, n=8)` for maj@8.
+
+    `response_prefix` (a diagnostic, NOT the paper) starts every answer with fixed text that the judge then
+    continues, and is kept at the head of each output: `"Redo:"` rules out the toy judge's rubber stamp
+    (`instruct.glance_analysis` starts "Chunk:"), so that the careful strategy a judge holds can be scored alone.
     """
 
     def __init__(self, generator: Generator, tokenizer: PreTrainedTokenizerBase, template: str = "toy",
-                 cot: bool = True, sampling: Sampling = Sampling(max_new_tokens=256, temperature=0.0, n=1)):
+                 cot: bool = True, sampling: Sampling = Sampling(max_new_tokens=256, temperature=0.0, n=1),
+                 response_prefix: str = ""):
         self.generator, self.tokenizer, self.template = generator, tokenizer, template
-        self.cot, self.sampling = cot, sampling
+        self.cot, self.sampling, self.response_prefix = cot, sampling, response_prefix
         self.last_outputs: list[list[str]] = []
 
     def prompt(self, item: JudgeItem | JudgeQuery) -> str:
         """The chat-formatted prompt for one item, ready for the assistant's answer."""
         q = as_query(item)
         build = judge_prompt if self.cot else judge_prompt_direct
-        return chat_prompt(self.tokenizer, build(q.problem, q.history, q.chunk, self.template))
+        return chat_prompt(self.tokenizer, build(q.problem, q.history, q.chunk, self.template)) + self.response_prefix
 
     def judge(self, items: Sequence[JudgeItem | JudgeQuery]) -> list[list[bool | None]]:
         outputs = self.generator.generate([self.prompt(i) for i in items], self.sampling) if items else []
         if len(outputs) != len(items) or any(len(o) != self.sampling.n for o in outputs):
             raise ValueError(f"the generator returned {[len(o) for o in outputs]} outputs for {len(items)} "
                              f"items at n={self.sampling.n}")
-        self.last_outputs = [list(o) for o in outputs]
+        self.last_outputs = [[self.response_prefix + text for text in o] for o in outputs]
         return [[parse_verdict(text) for text in outs] for outs in self.last_outputs]
 
 

@@ -9,8 +9,10 @@ or neither). Also scores judges that are not in notebook 03's registry (`--judge
 Needs the run folders of notebooks 03 and 04; writes results/toy/04_processbench/step_audit_*.{csv,md} unless
 --no-write (experiment judges are never written there). With `--only none --judge ...` notebook 03's registry is
 not needed, and `--build-benchmark` builds 04's toy ProcessBench (`pb_stage.toy_benchmark`, from notebooks 00 and
-01) when 04 has not run yet; `--table NAME` keeps the scores of an experiment's judges in results/, with the held-out
-numbers of its run's report.json where the judge is a `tools/judge_experiment.py` run.
+01) when 04 has not run yet. `--careful NAME=DIR` scores a judge with its answers started "Redo:", which rules out
+the rubber stamp of `judge_warmup_glance_share` (a diagnostic). `--table NAME` keeps the scores of an experiment's
+judges in results/, with the held-out numbers of its run's report.json where the judge is a
+`tools/judge_experiment.py` run.
 """
 from __future__ import annotations
 
@@ -57,6 +59,9 @@ def main() -> None:
     ap.add_argument("--tier", default="toy")
     ap.add_argument("--only", nargs="*", default=None, help="registry judges to audit (default: every generative one)")
     ap.add_argument("--judge", action="append", default=[], metavar="NAME=DIR", help="an extra CoT judge")
+    ap.add_argument("--careful", action="append", default=[], metavar="NAME=DIR",
+                    help="a CoT judge whose every answer is started with 'Redo:' (a diagnostic, NOT the paper): the "
+                    "careful strategy of a judge that also holds a rubber stamp, scored alone")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump", metavar="CSV", help="also write every audited step, with the judge's output, here")
@@ -74,6 +79,8 @@ def main() -> None:
     paths = {name: ROOT / e["path"] for name, e in registry.items()
              if e["kind"] == "cot" and (args.only is None or name in args.only)}
     paths.update(dict(spec.split("=", 1) for spec in args.judge))
+    careful = dict(spec.split("=", 1) for spec in args.careful)
+    paths.update(careful)
     bench_dir = tier_runs / "04_processbench" / "toy_processbench"
     if args.build_benchmark and not bench_dir.exists():
         from stepwiser_core.pb_stage import toy_benchmark
@@ -89,7 +96,8 @@ def main() -> None:
         model, tokenizer = load_model(path)
         backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
         judge = judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, True,
-                                       Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed))
+                                       Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed),
+                                       response_prefix="Redo:" if name in careful else "")
         verdicts = judges.judge_records(judge, records)
         result = processbench.score(bench, {rid: processbench.first_negative_index(v) for rid, v in verdicts.items()})
         scores.append({"judge": name, **{s: round(v["f1"], 1) for s, v in result["subsets"].items()},

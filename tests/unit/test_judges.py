@@ -90,6 +90,26 @@ def test_no_cot_judge_uses_the_direct_prompt():
     assert judge_prompt_direct("P?", [], "c", template="paper").endswith(DIRECT_INSTRUCTION)
 
 
+def test_a_response_prefix_starts_each_answer_and_heads_each_output():
+    class Continuation:  # continues whatever the prompt ends with; Negative when the prompt was forced to redo
+        def __init__(self):
+            self.prompts = []
+
+        def generate(self, prompts, sampling):
+            self.prompts += prompts
+            return [[" 3+4=7\nChunk: 3+4=8\nMatch: no.\n\\boxed{Negative}" if p.endswith("Redo:") else POS]
+                    * sampling.n for p in prompts]
+
+    gen = Continuation()
+    forced = GenerativeJudge(gen, EchoTokenizer(), response_prefix="Redo:")
+    assert forced.judge([JudgeQuery("P?", (), "3+4=8")]) == [[False]]
+    assert gen.prompts[-1] == judge_prompt("P?", [], "3+4=8") + "Redo:"
+    assert forced.last_outputs[0][0].startswith("Redo: 3+4=7")  # the forced text is part of the judgment
+    plain = GenerativeJudge(gen, EchoTokenizer())
+    assert plain.judge([JudgeQuery("P?", (), "3+4=8")]) == [[True]] and plain.last_outputs == [[POS]]
+    assert gen.prompts[-1] == judge_prompt("P?", [], "3+4=8")  # no prefix: the prompt is unchanged
+
+
 def test_judge_items_become_queries():
     problem = Problem("p", 1, "Ann", "pens", 3, (Operation("add", 4),), text="Ann has 3 pens.")
     q = as_query(JudgeItem(problem, ("h",), "c", True))
