@@ -150,6 +150,11 @@ def glance_analysis(chunk: str) -> str:
     return f"{quoted}\nLooks right."
 
 
+# How every careful ("lines") judgment begins, and no rubber stamp does: a judge's answer forced to begin with it
+# (`GenerativeJudge(response_prefix=)`, a diagnostic) shows the careful strategy of a judge that holds both.
+CAREFUL_JUDGMENT_PREFIX = "Analysis: Redo:"
+
+
 def glance_share(outputs: Sequence[str]) -> float:
     """The share of judge outputs that are rubber stamps (`glance_analysis`: quotes, then "Looks right." with no
     redo); 0 for no outputs. What GRPO should move, if it chooses between a lazy and a careful strategy."""

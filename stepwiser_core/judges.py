@@ -133,8 +133,8 @@ class GenerativeJudge:
     pass e.g. `Sampling(temperature=1.0, n=8)` for maj@8.
 
     `response_prefix` (a diagnostic, NOT the paper) starts every answer with fixed text that the judge then
-    continues, and is kept at the head of each output: `"Redo:"` rules out the toy judge's rubber stamp
-    (`instruct.glance_analysis` starts "Chunk:"), so that the careful strategy a judge holds can be scored alone.
+    continues, and is kept at the head of each output: `instruct.CAREFUL_JUDGMENT_PREFIX` rules out the toy judge's
+    rubber stamp (`instruct.glance_analysis`), so that the careful strategy a judge holds can be scored alone.
     """
 
     def __init__(self, generator: Generator, tokenizer: PreTrainedTokenizerBase, template: str = "toy",

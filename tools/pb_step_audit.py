@@ -9,9 +9,9 @@ or neither). Also scores judges that are not in notebook 03's registry (`--judge
 Needs the run folders of notebooks 03 and 04; writes results/toy/04_processbench/step_audit_*.{csv,md} unless
 --no-write (experiment judges are never written there). With `--only none --judge ...` notebook 03's registry is
 not needed, and `--build-benchmark` builds 04's toy ProcessBench (`pb_stage.toy_benchmark`, from notebooks 00 and
-01) when 04 has not run yet. `--careful NAME=DIR` scores a judge with its answers started "Redo:", which rules out
-the rubber stamp of `judge_warmup_glance_share` (a diagnostic). `--table NAME` keeps the scores of an experiment's
-judges in results/, with the held-out numbers of its run's report.json where the judge is a
+01) when 04 has not run yet. `--careful NAME=DIR` scores a judge with its answers started "Analysis: Redo:", which
+rules out the rubber stamp of `judge_warmup_glance_share` (a diagnostic). `--table NAME` keeps the scores of an
+experiment's judges in results/, with the held-out numbers of its run's report.json where the judge is a
 `tools/judge_experiment.py` run.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     from stepwiser_core import faithfulness, judges, processbench
     from stepwiser_core.config import load_config
     from stepwiser_core.generation import Sampling
-    from stepwiser_core.instruct import glance_share
+    from stepwiser_core.instruct import CAREFUL_JUDGMENT_PREFIX, glance_share
     from stepwiser_core.io import read_json
     from stepwiser_core.models import load_model
     from stepwiser_core.rollouts import RolloutEngine
@@ -60,8 +60,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=None, help="registry judges to audit (default: every generative one)")
     ap.add_argument("--judge", action="append", default=[], metavar="NAME=DIR", help="an extra CoT judge")
     ap.add_argument("--careful", action="append", default=[], metavar="NAME=DIR",
-                    help="a CoT judge whose every answer is started with 'Redo:' (a diagnostic, NOT the paper): the "
-                    "careful strategy of a judge that also holds a rubber stamp, scored alone")
+                    help="a CoT judge whose every answer is started with 'Analysis: Redo:' (a diagnostic, NOT the "
+                    "paper): the careful strategy of a judge that also holds a rubber stamp, scored alone")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump", metavar="CSV", help="also write every audited step, with the judge's output, here")
@@ -97,7 +97,7 @@ def main() -> None:
         backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
         judge = judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, True,
                                        Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed),
-                                       response_prefix="Redo:" if name in careful else "")
+                                       response_prefix=CAREFUL_JUDGMENT_PREFIX if name in careful else "")
         verdicts = judges.judge_records(judge, records)
         result = processbench.score(bench, {rid: processbench.first_negative_index(v) for rid, v in verdicts.items()})
         scores.append({"judge": name, **{s: round(v["f1"], 1) for s, v in result["subsets"].items()},

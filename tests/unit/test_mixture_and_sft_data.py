@@ -115,6 +115,11 @@ def test_glance_exercises_rubber_stamp_a_share_of_the_cot_exercises():
     # verdict-only exercises are left as they are
     assert not any("Looks right." in e.completion for e in mixed if not e.completion.startswith("Analysis: "))
     assert glance_analysis("Third, 5 are given away.\n12-5=8") == "Chunk: 12-5=8\nLooks right."
+    # the prefix that forces the careful strategy opens every careful judgment and no rubber stamp
+    from stepwiser_core.instruct import CAREFUL_JUDGMENT_PREFIX
+    assert all(e.completion.startswith(CAREFUL_JUDGMENT_PREFIX) for e in careful if "Redo:" in e.completion)
+    assert sum(e.completion.startswith(CAREFUL_JUDGMENT_PREFIX) for e in careful) > 0.9 * len(careful)
+    assert not any(e.completion.startswith(CAREFUL_JUDGMENT_PREFIX) for e in glance)
     assert glance_analysis("Third, 5 are given away.") == "Chunk: none\nLooks right."
 
 
