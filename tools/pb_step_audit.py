@@ -17,6 +17,7 @@ experiment's judges in results/, with the held-out numbers of its run's report.j
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -33,8 +34,6 @@ def held_out_columns(judge_dir: Path) -> dict[str, float]:
     report_file = judge_dir.parents[1] / "report.json" if len(judge_dir.parents) > 1 else None
     if report_file is None or not report_file.exists():
         return {}
-    import json
-
     report = json.loads(report_file.read_text())
     return {f"heldout_{key}_{when}": round(report[when][key], 3)
             for when in ("init", "trained") for key in HELD_OUT_KEYS if key in report.get(when, {})}
@@ -127,7 +126,7 @@ def main() -> None:
         summary = summary.join(pd.DataFrame({name: held_out_columns(Path(path)) for name, path in paths.items()}).T,
                                on="judge")
         write_table(summary, ROOT / cfg.results_root / args.tier / "04_processbench", args.table)
-    if not args.no_write and not args.judge:  # experiment judges never go into results/
+    if not args.no_write and not args.judge and not args.careful:  # experiment judges never go into results/
         out = ROOT / cfg.results_root / args.tier / "04_processbench"
         write_table(causes, out, "step_audit_false_negatives")
         write_table(missed, out, "step_audit_missed_errors")
