@@ -154,6 +154,18 @@ def test_seed_summary_by_hand():
     assert math.isnan(out.loc["rel_ratio", "f1_sd"]) and (out.reference_f1 == 60.0).all()
 
 
+def test_seeded_rows_reads_rule_and_seed_from_the_judge_names():
+    names = ["mix_zero_shot", "mix_abs_q_s0", "mix_rel_ratio_s2", "mix_abs_q_s0_unbalanced", "other_abs_q_s1",
+             "mix_abs_q_s1"]
+    scores = pd.DataFrame({"judge": names, "average_f1": [11.8, 31.9, 10.8, 0.0, 5.0, 0.0]})
+    rows = pb_report.seeded_rows(scores, "mix")
+    assert rows.to_dict("records") == [{"label_rule": "abs_q", "seed": 0, "f1": 31.9},
+                                       {"label_rule": "rel_ratio", "seed": 2, "f1": 10.8},
+                                       {"label_rule": "abs_q", "seed": 1, "f1": 0.0}]
+    out = pb_report.seed_summary(rows, reference_f1=11.8).set_index("label_rule")
+    assert out.loc["abs_q", "f1_mean"] == pytest.approx(15.95) and out.loc["abs_q", "seeds_above_reference"] == 1
+
+
 def test_gap_to_own_init_compares_each_seed_with_its_own_zero_shot_judge():
     rows = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "judge": ["zero_shot", "abs_q", "rel_ratio"] * 2,
                          "f1": [80.0, 70.0, 85.0, 60.0, 65.0, 50.0]})

@@ -1,0 +1,45 @@
+"""Mean, sd and range over GRPO seeds, per label rule, of an experiment's judges on toy ProcessBench, from the
+score tables `tools/pb_step_audit.py --table` wrote (judges named `<prefix>_<rule>_s<seed>`), against a reference
+judge of those tables (`pb_report.seeded_rows`, `pb_report.seed_summary`):
+
+    python tools/seed_summary.py --table lazy_strategy_warmup1200 --prefix lazy1200 --reference lazy1200_zero_shot \\
+        --out lazy_strategy_warmup1200_summary
+
+Writes results/<tier>/04_processbench/<out>.{csv,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    import pandas as pd
+
+    from stepwiser_core import pb_report
+    from stepwiser_core.tables import write_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tier", default="toy")
+    ap.add_argument("--table", action="append", required=True, help="a score table's name (repeat to combine)")
+    ap.add_argument("--prefix", required=True, help="the judges' name prefix")
+    ap.add_argument("--reference", required=True, help="the judge to compare with (e.g. the zero-shot init)")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    folder = ROOT / "results" / args.tier / "04_processbench"
+    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    reference = scores.loc[scores["judge"] == args.reference, "average_f1"]
+    if len(reference) != 1:
+        raise SystemExit(f"--reference {args.reference!r}: {len(reference)} rows in {args.table}, expected 1")
+    summary = pb_report.seed_summary(pb_report.seeded_rows(scores, args.prefix), float(reference.iloc[0]))
+    print(summary.round(1).to_string(index=False))
+    write_table(summary.round(1), folder, args.out)
+
+
+if __name__ == "__main__":
+    main()
