@@ -180,7 +180,7 @@ class JudgeTrainingConfig(StageBase):
     temperature: float = 1.0  # rollout temperature: NOT SPECIFIED
     max_completion_length: int = 80
     eval_every: int = 50
-    eval_items_per_class: int = 100  # held-out chunks per true class for the curves
+    eval_items_per_class: int = 100  # held-out chunks per true label (right, wrong) for the curves
     # held-out trajectories judged whole at every evaluation, scored like ProcessBench (first-error F1: what 04
     # measures, which step accuracy does not; README "Toy ProcessBench"); half with an error where possible; 0: off
     eval_first_error_records: int = 64
