@@ -16,7 +16,7 @@ import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from . import faithfulness, judge_rl, judge_stage, judges
-from .generation import Sampling, TransformersBackend
+from .generation import Sampling
 from .io import atomic_write_json, read_json
 from .models import load_model, save_model
 from .processbench import PBRecord
@@ -159,9 +159,9 @@ class HeldoutEvaluation:
 
     def generative(self, model: PreTrainedModel, cot: bool = True, n: int = 1,
                    temperature: float = 0.0) -> judges.GenerativeJudge:
-        backend = TransformersBackend(model, self.tokenizer, batch_size=self.cfg.gen_batch_size, progress=False)
-        return judges.GenerativeJudge(backend, self.tokenizer, self.cfg.judge_template, cot,
-                                      Sampling(self.cfg.max_completion_length, temperature, n, self.cfg.seed))
+        sampling = Sampling(self.cfg.max_completion_length, temperature, n, self.cfg.seed)
+        generator = judges.judge_generator(model, self.tokenizer, sampling, self.cfg.gen_batch_size)
+        return judges.GenerativeJudge(generator, self.tokenizer, self.cfg.judge_template, cot, sampling)
 
     def evaluate(self, name: str, judge: judges.StepJudge) -> dict[str, float]:
         self.scored[name] = judge_stage.evaluate_judge(judge, self.items, self.cfg.rules, name)

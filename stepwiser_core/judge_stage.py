@@ -142,11 +142,17 @@ def generative_eval_fn(tokenizer: PreTrainedTokenizerBase, items: Sequence[Mappi
                        seed: int, first_error: Sequence[PBRecord] = ()) -> Callable[[PreTrainedModel], dict]:
     """`eval_fn(model) -> dict` for `judge_rl.grpo_train`: greedy verdicts on the held-out items, scored by
     `accuracy_summary`, plus `first_error_summary` on the `first_error` records when there are any."""
+    # `TransformersBackend`, not the faster engine of `judges.judge_generator`: this runs inside GRPO training, and
+    # the backend seeds torch's global generator per batch (`torch.manual_seed`), which TRL's sampling then draws
+    # from. Another backend here would change every GRPO run's draws from the committed ones; decoupling them
+    # (`torch.random.fork_rng` around the evaluation) waits for the next full re-run (README, "Next").
     from .generation import TransformersBackend
+
+    sampling = Sampling(max_new_tokens, 0.0, 1, seed)
 
     def eval_fn(model: PreTrainedModel) -> dict:
         judge = GenerativeJudge(TransformersBackend(model, tokenizer, batch_size=batch_size, progress=False),
-                                tokenizer, template, cot, Sampling(max_new_tokens, 0.0, 1, seed))
+                                tokenizer, template, cot, sampling)
         summary = accuracy_summary(evaluate_judge(judge, items, rules, "eval"), rules)
         return {**summary, **first_error_summary(judge, first_error)} if first_error else summary
 

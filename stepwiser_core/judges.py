@@ -42,6 +42,7 @@ __all__ = [
     "disc_sft_dataset",
     "disc_sft_examples",
     "disc_sft_train",
+    "judge_generator",
     "judge_prompt_direct",
     "judge_records",
     "majority",
@@ -75,6 +76,24 @@ def as_query(item: JudgeItem | JudgeQuery) -> JudgeQuery:
         return item
     problem = item.problem if isinstance(item.problem, str) else item.problem.text
     return JudgeQuery(problem, tuple(item.history), item.chunk)
+
+
+def judge_generator(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: Sampling,
+                    batch_size: int) -> Generator:
+    """The in-process generator for a generative judge on CPU or one GPU.
+
+    Greedy judging (every single-sample evaluation) goes through `RolloutEngine`: its greedy outputs are those of
+    `TransformersBackend` (tests/unit/test_rollouts.py), at 3-5x less time on the toy judge
+    (`benchmarks/judging.py`). Sampled judging (RS-FT data, the GRPO signal audits) stays on
+    `TransformersBackend`, since the two draw differently from one seed and notebook 03's committed sampled
+    results were drawn by it.
+    """
+    from .generation import TransformersBackend
+    from .rollouts import RolloutEngine
+
+    if sampling.temperature == 0:
+        return RolloutEngine(model, tokenizer, max_batch_rows=batch_size, progress=False)
+    return TransformersBackend(model, tokenizer, batch_size=batch_size, progress=False)
 
 
 class StepJudge(Protocol):

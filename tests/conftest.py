@@ -2,6 +2,7 @@
 import random
 
 import pytest
+import torch
 
 from stepwiser_core.base_policy import build_mixture, tokenizer_corpus
 from stepwiser_core.models import ModelShape, build_model
@@ -23,3 +24,15 @@ def tiny_shape():
 @pytest.fixture()
 def tiny_model(toy_tokenizer, tiny_shape):
     return build_model(toy_tokenizer, tiny_shape, seed=0)
+
+
+@pytest.fixture()
+def varied_model(tiny_model):
+    """The tiny model with larger random weights: its greedy text varies with the context (at the
+    default init it repeats one token), and its next-token distribution is far from uniform."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in tiny_model.parameters():
+            if p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return tiny_model

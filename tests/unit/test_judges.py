@@ -2,15 +2,16 @@
 and the discriminative baseline's data format and scoring on a tiny random model."""
 import pytest
 
-from stepwiser_core.generation import Sampling
+from stepwiser_core.generation import Sampling, TransformersBackend
 from stepwiser_core.instruct import Example
 from stepwiser_core.judge import judge_prompt
 from stepwiser_core.judge_eval import JudgeItem
 from stepwiser_core.judges import (DIRECT_INSTRUCTION, DiscriminativeJudge, GenerativeJudge, JudgeQuery, as_query,
                                    disc_messages, disc_prompt, disc_sft_dataset, disc_sft_examples, disc_sft_train,
-                                   judge_prompt_direct, judge_records, majority, positive_share, predict_first_error,
-                                   predict_first_errors, rs_ft_examples)
+                                   judge_generator, judge_prompt_direct, judge_records, majority, positive_share,
+                                   predict_first_error, predict_first_errors, rs_ft_examples)
 from stepwiser_core.processbench import PBRecord
+from stepwiser_core.rollouts import RolloutEngine
 from stepwiser_core.world.problems import Operation, Problem
 
 POS = "Analysis: fine.\nFinal Judgment: \\boxed{Positive}"
@@ -77,6 +78,22 @@ def test_generative_judge_parses_k_samples_and_keeps_the_outputs():
     assert verdicts == [[True] * 3, [False] * 3, [None] * 3, [True, False, True]]
     assert judge.last_outputs[1] == [NEG] * 3 and len(gen.calls) == 1  # one batched call
     assert gen.calls[0][0][1] == judge_prompt("P?", ["fine"], "BAD")  # the CoT prompt of judge.py
+
+
+def test_greedy_judging_runs_on_the_engine_with_the_unpadded_outputs(varied_model, toy_tokenizer):
+    greedy, sampled = Sampling(max_new_tokens=16, temperature=0.0), Sampling(16, temperature=1.0, n=2)
+    assert isinstance(judge_generator(varied_model, toy_tokenizer, sampled, 4), TransformersBackend)
+    engine = judge_generator(varied_model, toy_tokenizer, greedy, 2)
+    assert isinstance(engine, RolloutEngine)
+    items = [JudgeQuery("Tom has 5 apples and buys 3 more.", (), "5+3=8"),
+             JudgeQuery("Tom has 5 apples and buys 3 more. Then he eats 2.", ("5+3=8",), "8-2=7"),
+             JudgeQuery("Solve 12+7.", ("12+7", "is"), "19"), JudgeQuery("a", (), "b")]
+    on_engine = GenerativeJudge(engine, toy_tokenizer, sampling=greedy)
+    unpadded = GenerativeJudge(TransformersBackend(varied_model, toy_tokenizer, batch_size=1, progress=False),
+                               toy_tokenizer, sampling=greedy)  # one row per batch: no padding at all
+    assert on_engine.judge(items) == unpadded.judge(items)
+    assert on_engine.last_outputs == unpadded.last_outputs
+    assert len({o[0] for o in unpadded.last_outputs}) == len(items)  # the outputs differ: the test has power
 
 
 def test_no_cot_judge_uses_the_direct_prompt():

@@ -11,18 +11,6 @@ from stepwiser_core.rollouts import RolloutEngine, sample_tokens
 MIXED = ["a", "bb", "Solve 12+7 step by step.", "Tom has 5 apples and buys 3 more.", "c d e f g h"]
 
 
-@pytest.fixture()
-def varied_model(tiny_model):
-    """The tiny model with larger random weights: its greedy text varies with the context (at the
-    default init it repeats one token), and its next-token distribution is far from uniform."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in tiny_model.parameters():
-            if p.dim() == 2:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
-    return tiny_model
-
-
 def prompts(tok, messages):
     return [chat_prompt(tok, q) for q in messages]
 
