@@ -211,6 +211,30 @@ def test_grpo_end_to_end_logs_reward_entropy_zero_std_and_eval(tok, tmp_path):
         grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path, reward="nope")
 
 
+@pytest.mark.xfail(strict=True, reason="known coupling, README 'Next': the in-training evaluation's backend seeds "
+                   "torch's global RNG, which TRL's GRPO sampling draws from; the fix (torch.random.fork_rng around "
+                   "eval_fn in grpo_train) changes every committed GRPO run's draws, so it waits for a full re-run")
+def test_grpo_sampling_does_not_depend_on_what_the_evaluation_does_to_the_global_rng(tok, tmp_path):
+    import torch
+
+    def trajectory(eval_seed):
+        model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                                            intermediate_size=64, max_positions=512), seed=0)
+        items = balance(judge_items_from_records([RECORD, {**RECORD, "problem_id": 8}], "abs_q"), seed=0)
+
+        def eval_fn(m):
+            torch.manual_seed(eval_seed)  # what TransformersBackend does per batch
+            return {"acc": 0.5}
+
+        settings = GRPOSettings(learning_rate=1e-3, max_steps=4, batch_size=8, max_completion_length=8, seed=0)
+        log = grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path / str(eval_seed), reward="cot",
+                         eval_fn=eval_fn, eval_every=2, progress=False)
+        frame = history_frame(log)
+        return [round(x, 6) for x in frame["completion_length"].dropna()], [round(x, 6) for x in frame["loss"].dropna()]
+
+    assert trajectory(5) == trajectory(6)
+
+
 # --------------------------------------------------------------------------- decision-free loss (NOT the paper)
 
 LINES_NEG = ("Analysis: Redo: Third, 5 are given away.\n12-5=7\nChunk: 12-5=8\nMatch: no.\n"
