@@ -99,6 +99,22 @@ def seeded_rows(scores: pd.DataFrame, prefix: str) -> pd.DataFrame:
                          "f1": scores.loc[kept, "average_f1"].astype(float)}).reset_index(drop=True)
 
 
+def versus_baselines(rows: pd.DataFrame, reference_f1: float, forced_f1: float, margin: float = 3.0) -> pd.DataFrame:
+    """Per label rule, how many of the runs in `rows` (`label_rule`, `f1`, as `seeded_rows` gives) are clearly above
+    `reference_f1` (the zero-shot judge; by more than `margin` points), level with it (within `margin`) or clearly
+    below it, how many are clearly above `forced_f1` (the same init with the rubber stamp forbidden by a prefix), and
+    in how many `forced_f1` is the higher score. The README's counts of the lazy-strategy runs are these."""
+    g = rows.groupby("label_rule", sort=False)["f1"]
+    return pd.DataFrame({
+        "runs": g.size(),
+        "above": g.apply(lambda f: int((f > reference_f1 + margin).sum())),
+        "level": g.apply(lambda f: int(((f - reference_f1).abs() <= margin).sum())),
+        "below": g.apply(lambda f: int((f < reference_f1 - margin).sum())),
+        "above_forced": g.apply(lambda f: int((f > forced_f1 + margin).sum())),
+        "forced_higher": g.apply(lambda f: int((f < forced_f1).sum())),
+    }).reset_index()
+
+
 def seed_summary(rows: pd.DataFrame, reference_f1: float) -> pd.DataFrame:
     """Per label rule, the spread of the benchmark's average F1 over training seeds, and how many seeds beat
     `reference_f1` (the zero-shot judge). `rows` has one row per (label_rule, seed) with an `f1` column; the

@@ -154,6 +154,19 @@ def test_seed_summary_by_hand():
     assert math.isnan(out.loc["rel_ratio", "f1_sd"]) and (out.reference_f1 == 60.0).all()
 
 
+def test_versus_baselines_counts_by_hand():
+    rows = pd.DataFrame({"label_rule": ["abs_q", "abs_q", "abs_q", "abs_q", "rel_ratio"],
+                         "f1": [30.0, 13.0, 9.0, 5.4, 25.0]})
+    out = pb_report.versus_baselines(rows, reference_f1=10.0, forced_f1=24.0).set_index("label_rule")
+    # abs_q vs 10: 30 above, 13 level (exactly 3 is level), 9 level, 5.4 below; vs 24: 30 clearly above, the rest
+    # lower; rel_ratio 25 is above the zero-shot judge and above the forced score, but not clearly
+    assert out.loc["abs_q"].to_dict() == {"runs": 4, "above": 1, "level": 2, "below": 1, "above_forced": 1,
+                                          "forced_higher": 3}
+    assert out.loc["rel_ratio"].to_dict() == {"runs": 1, "above": 1, "level": 0, "below": 0, "above_forced": 0,
+                                              "forced_higher": 0}
+    assert pb_report.versus_baselines(rows, 10.0, 24.0, margin=0.0).set_index("label_rule").loc["abs_q", "level"] == 0
+
+
 def test_seeded_rows_reads_rule_and_seed_from_the_judge_names():
     names = ["mix_zero_shot", "mix_abs_q_s0", "mix_rel_ratio_s2", "mix_abs_q_s0_unbalanced", "other_abs_q_s1",
              "mix_abs_q_s1"]
