@@ -83,9 +83,9 @@ def judge_generator(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     """The in-process generator for a generative judge on CPU or one GPU.
 
     Greedy judging (every single-sample evaluation) goes through `RolloutEngine`: its greedy outputs are those of
-    `TransformersBackend` (tests/unit/test_rollouts.py), in 1/1.28 of the time on the toy judge
-    (`benchmarks/judging.py`: each query is its own prefix, so only the cache and batching gain, not the shared
-    prefill that makes rollouts 4x faster). Sampled judging (RS-FT data, the GRPO signal audits) stays on
+    `TransformersBackend` (tests/unit/test_rollouts.py), 1.28x faster on the toy judge (`benchmarks/judging.py`;
+    each query is its own prefix, so only the cache and batching gain, not the shared prefill that makes rollouts
+    4x faster). Sampled judging (RS-FT data, the GRPO signal audits) stays on
     `TransformersBackend`, since the two draw differently from one seed and notebook 03's committed sampled
     results were drawn by it.
     """

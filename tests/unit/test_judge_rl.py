@@ -213,7 +213,7 @@ def test_grpo_end_to_end_logs_reward_entropy_zero_std_and_eval(tok, tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="known coupling, README 'Next': the in-training evaluation's backend seeds "
                    "torch's global RNG, which TRL's GRPO sampling draws from; the fix (torch.random.fork_rng around "
-                   "eval_fn in grpo_train) changes every committed GRPO run's draws, so it waits for a full re-run")
+                   "eval_fn in judge_rl.EvalCallback) changes every committed GRPO run's draws, so it waits for a re-run")
 def test_grpo_sampling_does_not_depend_on_what_the_evaluation_does_to_the_global_rng(tok, tmp_path):
     import torch
 
