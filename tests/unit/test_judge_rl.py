@@ -149,6 +149,12 @@ def tok():
     return build_tokenizer(corpus, vocab_size=300)
 
 
+def _tiny_judge(tok):
+    """A fresh one-layer model for the GRPO tests (seed 0)."""
+    return build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                                       intermediate_size=64, max_positions=512), seed=0)
+
+
 def test_rl_dataset_columns_and_prompts(tok):
     items = judge_items_from_records([RECORD], "abs_q")
     ds = rl_dataset(items, tok)
@@ -185,8 +191,7 @@ def test_history_frame_merges_train_and_eval_rows():
 
 
 def test_grpo_end_to_end_logs_reward_entropy_zero_std_and_eval(tok, tmp_path):
-    model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-                                        intermediate_size=64, max_positions=512), seed=0)
+    model = _tiny_judge(tok)
     items = balance(judge_items_from_records([RECORD, {**RECORD, "problem_id": 8}], "abs_q"), seed=0)
     calls = []
 
@@ -218,8 +223,7 @@ def test_grpo_sampling_does_not_depend_on_what_the_evaluation_does_to_the_global
     import torch
 
     def trajectory(eval_seed):
-        model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-                                            intermediate_size=64, max_positions=512), seed=0)
+        model = _tiny_judge(tok)
         items = balance(judge_items_from_records([RECORD, {**RECORD, "problem_id": 8}], "abs_q"), seed=0)
 
         def eval_fn(m):
@@ -326,8 +330,7 @@ def test_trl_multiplies_its_loss_by_the_tool_mask():
 
 
 def test_grpo_trains_with_the_decision_free_loss(tok, tmp_path):
-    model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-                                        intermediate_size=64, max_positions=512), seed=0)
+    model = _tiny_judge(tok)
     items = balance(judge_items_from_records([RECORD], "abs_q"), seed=0)
     settings = GRPOSettings(learning_rate=1e-4, max_steps=1, batch_size=8, max_completion_length=6, seed=0)
     log = grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path, reward="cot", progress=False,
@@ -632,8 +635,7 @@ def _reference_items():
 
 
 def test_grpo_trains_with_the_per_line_credit_and_checks_its_inputs(tok, tmp_path):
-    model = build_model(tok, ModelShape(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-                                        intermediate_size=64, max_positions=512), seed=0)
+    model = _tiny_judge(tok)
     data = rl_dataset(_reference_items(), tok, reference=True)
     settings = GRPOSettings(learning_rate=1e-4, max_steps=1, batch_size=8, max_completion_length=6, seed=0)
     log = grpo_train(model, tok, data, settings, tmp_path, reward="cot_reference", progress=False,
