@@ -15,6 +15,7 @@ rewards are all equal, i.e. zero advantage), `entropy` (mean per-token entropy o
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import re
@@ -544,12 +545,24 @@ class GRPOSettings:
             raise ValueError(f"invalid GRPO settings: {self}")
 
 
+def _forked_rng():
+    """`torch.random.fork_rng` over the CPU generator and this process's GPU only: forking every visible GPU (the
+    default) would open a CUDA context on each of them from every process of a multi-GPU run."""
+    return torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else [])
+
+
 class EvalCallback(TrainerCallback):
     """Calls `eval_fn(model) -> dict` before training and every `eval_every` optimizer steps (and after the last
-    step), and appends `{"step": ..., "eval_<name>": value}` to the trainer's log history."""
+    step), and appends `{"step": ..., "eval_<name>": value}` to the trainer's log history.
 
-    def __init__(self, eval_fn: Callable[[PreTrainedModel], dict], eval_every: int):
-        self.eval_fn, self.eval_every, self.done = eval_fn, eval_every, set()
+    With `isolate_rng` the evaluation runs on a fork of torch's generators (`_forked_rng`), so
+    whatever it draws or reseeds (`TransformersBackend` calls `torch.manual_seed` per batch) leaves TRL's sampling,
+    which draws from the same global generators, as it was: GRPO's draws then do not depend on `eval_every`, the
+    held-out set or the evaluation's batch size. `isolate_rng=False` keeps the coupling, for re-running the
+    committed toy GRPO runs (README, "Reproducibility, measured")."""
+
+    def __init__(self, eval_fn: Callable[[PreTrainedModel], dict], eval_every: int, isolate_rng: bool = True):
+        self.eval_fn, self.eval_every, self.isolate_rng, self.done = eval_fn, eval_every, isolate_rng, set()
 
     def _run(self, state, model) -> None:
         if state.global_step in self.done:
@@ -557,7 +570,8 @@ class EvalCallback(TrainerCallback):
         was_training = model.training
         model.eval()  # eval_fn generates; dropout off, and restore the mode GRPO was in
         try:
-            metrics = self.eval_fn(model)
+            with _forked_rng() if self.isolate_rng else contextlib.nullcontext():
+                metrics = self.eval_fn(model)
         finally:
             model.train(was_training)
         row = {(k if k.startswith("eval_") else f"eval_{k}"): v for k, v in metrics.items()}
@@ -603,7 +617,8 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path, progress: bool =
 def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset,
                settings: GRPOSettings, output_dir: str | Path, reward: str = "cot",
                eval_fn: Callable[[PreTrainedModel], dict] | None = None, eval_every: int = 0,
-               progress: bool = True, decision_loss: bool = True, credit: str = "sequence") -> list[dict]:
+               progress: bool = True, decision_loss: bool = True, credit: str = "sequence",
+               isolate_eval_rng: bool = True) -> list[dict]:
     """Train the judge `model` in place by GRPO on `dataset` (from `rl_dataset`); returns the log history.
 
     `reward` is "cot" (`cot_reward`), "direct" (`direct_reward`, the no-CoT ablation), or, NOT the paper,
@@ -614,7 +629,8 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
     each line of a judgment on its own instead of the whole completion by its reward (`_line_credit_trainer`);
     `credit="reference_lines_balanced"` also gives wrong chunks' lines as much total weight as right ones'.
     With `eval_fn` and `eval_every > 0`, held-out metrics are added to the log history at step 0, every
-    `eval_every` steps and at the end. `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
+    `eval_every` steps and at the end, on its own fork of torch's generators unless `isolate_eval_rng=False`
+    (`EvalCallback`). `tokenizer` must be the judge's own (passed to TRL as `processing_class`: see tokenizer.py on why never
     AutoTokenizer); its pad token pads the batches and its end-of-turn token ends each judgment.
     """
     from trl import GRPOTrainer
@@ -625,7 +641,7 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
         raise ValueError(f"dataset needs `prompt` and `label` columns, has {dataset.column_names}")
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer needs a pad and an end-of-turn (eos) token")
-    callbacks = [EvalCallback(eval_fn, eval_every)] if eval_fn is not None and eval_every > 0 else []
+    callbacks = [EvalCallback(eval_fn, eval_every, isolate_eval_rng)] if eval_fn is not None and eval_every > 0 else []
     credits = ("sequence", "reference_lines", "reference_lines_balanced")
     if credit not in credits:
         raise ValueError(f"unknown credit {credit!r}; valid: {', '.join(credits)}")

@@ -193,11 +193,12 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
         epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,
         temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed)
     eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,
-                                             cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error)
+                                             cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error,
+                                             engine=cfg.grpo_eval_isolated)
     log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
                               reward=cot_reward if cot else "direct",
                               eval_fn=eval_fn, eval_every=cfg.eval_every, decision_loss=decision_loss,
-                              credit=credit)
+                              credit=credit, isolate_eval_rng=cfg.grpo_eval_isolated)
     frame = judge_rl.history_frame(log).assign(run=name)
     frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
     save_model(model, tokenizer, run_dir / "judges" / name)

@@ -16,7 +16,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .generation import Sampling
 from .judge_eval import JudgeItem
-from .judges import GenerativeJudge, StepJudge, majority, predict_first_errors
+from .judges import GenerativeJudge, StepJudge, judge_generator, majority, predict_first_errors
 from .processbench import PBRecord, score
 from .world.problems import problem_from_text
 
@@ -139,20 +139,23 @@ def evaluate_judge(judge: StepJudge, items: Sequence[Mapping[str, Any]], rules: 
 
 def generative_eval_fn(tokenizer: PreTrainedTokenizerBase, items: Sequence[Mapping[str, Any]], rules: Sequence[str],
                        template: str, cot: bool, max_new_tokens: int, batch_size: int,
-                       seed: int, first_error: Sequence[PBRecord] = ()) -> Callable[[PreTrainedModel], dict]:
+                       seed: int, first_error: Sequence[PBRecord] = (), engine: bool = True
+                       ) -> Callable[[PreTrainedModel], dict]:
     """`eval_fn(model) -> dict` for `judge_rl.grpo_train`: greedy verdicts on the held-out items, scored by
-    `accuracy_summary`, plus `first_error_summary` on the `first_error` records when there are any."""
-    # `TransformersBackend`, not the faster engine of `judges.judge_generator`: this runs inside GRPO training, and
-    # the backend seeds torch's global generator per batch (`torch.manual_seed`), which TRL's sampling then draws
-    # from. Another backend here would change every GRPO run's draws from the committed ones; decoupling them
-    # (`torch.random.fork_rng` around the evaluation) waits for the next full re-run (README, "Next").
+    `accuracy_summary`, plus `first_error_summary` on the `first_error` records when there are any.
+
+    `engine` judges through `judges.judge_generator` (the faster `RolloutEngine` for greedy judging), for runs
+    whose evaluation is isolated from GRPO's sampling (`judge_rl.EvalCallback`); `engine=False` keeps
+    `TransformersBackend`, which the committed toy runs used, since with the coupled RNG the backend's per-batch
+    `torch.manual_seed` is part of what TRL's sampling then draws (README, "Reproducibility, measured")."""
     from .generation import TransformersBackend
 
     sampling = Sampling(max_new_tokens, 0.0, 1, seed)
 
     def eval_fn(model: PreTrainedModel) -> dict:
-        judge = GenerativeJudge(TransformersBackend(model, tokenizer, batch_size=batch_size, progress=False),
-                                tokenizer, template, cot, sampling)
+        generator = (judge_generator(model, tokenizer, sampling, batch_size) if engine
+                     else TransformersBackend(model, tokenizer, batch_size=batch_size, progress=False))
+        judge = GenerativeJudge(generator, tokenizer, template, cot, sampling)
         summary = accuracy_summary(evaluate_judge(judge, items, rules, "eval"), rules)
         return {**summary, **first_error_summary(judge, first_error)} if first_error else summary
 

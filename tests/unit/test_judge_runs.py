@@ -61,15 +61,16 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     seen = {}
 
     def fake_grpo_train(model, tokenizer, data, settings, output_dir, reward, eval_fn, eval_every, decision_loss,
-                        credit):
-        seen.update(settings=settings, reward=reward, n=len(data), decision_loss=decision_loss, credit=credit)
+                        credit, isolate_eval_rng):
+        seen.update(settings=settings, reward=reward, n=len(data), decision_loss=decision_loss, credit=credit,
+                    isolate=isolate_eval_rng)
         return [{"step": 1, "loss": 0.0}]
 
     monkeypatch.setattr(judge_runs, "load_model", lambda path: ("model", None))
     monkeypatch.setattr(judge_runs, "save_model", lambda *a: None)
     monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: seen.update(dataset=k) or list(items))
     monkeypatch.setattr(judge_rl, "grpo_train", fake_grpo_train)
-    monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, **k: None)
+    monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, engine, **k: seen.update(engine=engine))
     cfg = JudgeTrainingConfig(updates_per_generation=3, learning_rate=1e-5, max_steps=7)
     judge_runs.train_grpo_judge("no_clip_higher", "rel_ratio", [{}, {}], [], None, cfg, tmp_path, tmp_path,
                                 epsilon_high=cfg.epsilon_low)
@@ -78,6 +79,10 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     assert s.epsilon_high == s.epsilon_low == 0.2 and seen["reward"] == "cot" and seen["n"] == 2
     assert seen["decision_loss"]  # the stage's runs train on the whole completion, the paper's loss ...
     assert seen["credit"] == "sequence"  # ... with one advantage per completion, the paper's credit
+    assert seen["isolate"] and seen["engine"]  # by default the evaluation cannot move GRPO's draws ...
+    coupled = JudgeTrainingConfig(grpo_eval_isolated=False)  # ... the committed toy runs' setting keeps the coupling
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, coupled, tmp_path, tmp_path)
+    assert not seen["isolate"] and not seen["engine"]
 
 
 def test_grpo_run_specs_follow_the_switches():
