@@ -185,8 +185,8 @@ class JudgeTrainingConfig(StageBase):
     # measures, which step accuracy does not; README "Toy ProcessBench"); half with an error where possible; 0: off
     eval_first_error_records: int = 64
     # GRPO's held-out evaluation on its own fork of torch's generators and on the faster engine, so that its settings
-    # cannot change GRPO's draws; false: the coupled evaluation of the committed toy runs (README "Reproducibility")
-    grpo_eval_isolated: bool = True  # false: the committed toy runs' coupled evaluation (README "Reproducibility")
+    # cannot change GRPO's draws (judge_rl.EvalCallback)
+    grpo_eval_isolated: bool = True  # false: the committed toy runs' coupling (README "Reproducibility, measured")
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
     run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1
