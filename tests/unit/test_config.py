@@ -174,3 +174,38 @@ def test_config_yaml_round_trip(tmp_path: Path) -> None:
     cfg = load_config(DemoConfig, None, {"lr": 2e-5, "max_steps": 3, "judges": ["a b", "c"]}, tier="toy")
     assert list(config_to_dict(cfg)) == [f.name for f in dataclasses.fields(DemoConfig)]
     assert load_config(DemoConfig, _yaml(tmp_path, config_to_yaml(cfg)), {}, tier="toy") == cfg
+
+
+# --- the committed parameter files and notebooks ----------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("tier", ["smoke", "toy", "paper"])
+def test_every_committed_parameter_file_loads_into_its_stage_config(tier: str) -> None:
+    # a parameter renamed or removed in stages.py must not leave a tier's YAML behind (the paper tier never runs here)
+    from stepwiser_core.stages import STAGES
+
+    files = sorted((REPO / "params" / tier).glob("*.yaml"))
+    assert [f.stem for f in files] == list(STAGES)
+    for path in files:
+        assert load_config(STAGES[path.stem], path, {}, tier=tier).tier == tier
+
+
+def test_each_notebooks_parameters_cell_is_generated_from_its_stage_config() -> None:
+    # papermill injects overrides after the `parameters` cell; a field missing from it would still run, but the
+    # notebook would show a user a parameter list that is not the stage's (tools/nbbuild.py writes the cell)
+    import importlib.util
+
+    import nbformat
+
+    from stepwiser_core.stages import STAGES
+
+    spec = importlib.util.spec_from_file_location("nbbuild", REPO / "tools" / "nbbuild.py")
+    nbbuild = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbbuild)
+    for stage, config_cls in STAGES.items():
+        notebook = nbformat.read(REPO / "notebooks" / f"{stage}.ipynb", as_version=4)
+        cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1, stage
+        assert cells[0].source == nbbuild.parameters_source(config_cls), f"{stage}: run python tools/nbbuild.py"
