@@ -25,7 +25,7 @@ INITS: dict[str, tuple[list[str], str, str, str]] = {
                              "zero_shot_careful", "careful_init_forced"),
     "0.3, warm-up seed 0": (["lazy_strategy_share03", "lazy_strategy_share03_seed1",
                              "lazy_strategy_share03_rel_effective_more"], "lazy03", "lazy03_zero_shot", "lazy03_forced"),
-    "0.3, warm-up seed 1": (["lazy_strategy_share03_warmup_seed1_abs_q_seeds"], "lazy03w1", "lazy03w1_zero_shot",
+    "0.3, warm-up seed 1": (["lazy_strategy_share03_warmup_seed1_all_seeds"], "lazy03w1", "lazy03w1_zero_shot",
                             "lazy03w1_forced"),
     "0.5, warm-up seed 0": (["lazy_strategy", "lazy_strategy_seeds", "lazy_strategy_careful_forced"], "mix",
                             "zero_shot_lazy_mix", "lazy600_s0_init_forced"),
@@ -35,7 +35,7 @@ INITS: dict[str, tuple[list[str], str, str, str]] = {
                                 "lazy1200_zero_shot", "lazy1200_s0_init_forced"),
     "0.7, warm-up seed 0": (["lazy_strategy_share07", "lazy_strategy_share07_seed1"], "lazy07", "lazy07_zero_shot",
                             "lazy07_forced"),
-    "0.7, warm-up seed 1": (["lazy_strategy_share07_warmup_seed1_abs_q_seeds"], "lazy07w1", "lazy07w1_zero_shot",
+    "0.7, warm-up seed 1": (["lazy_strategy_share07_warmup_seed1_all_seeds"], "lazy07w1", "lazy07w1_zero_shot",
                             "lazy07w1_forced"),
 }
 CAREFUL_INIT = "0 (the careful init)"
