@@ -176,7 +176,7 @@ class JudgeTrainingConfig(StageBase):
     num_generations: int = 4  # [P §4.1]
     epsilon_low: float = 0.2  # [P §4.1]
     epsilon_high: float = 0.28  # [P §4.1] clip-higher
-    beta: float = 0.0  # KL: NOT SPECIFIED; none
+    beta: float = 0.0  # KL to the init: NOT SPECIFIED by the paper; 0 (none) by default
     temperature: float = 1.0  # rollout temperature: NOT SPECIFIED
     max_completion_length: int = 80
     eval_every: int = 50

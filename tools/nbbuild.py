@@ -17,24 +17,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def parameters_source(config_cls: type) -> str:
-    """The `parameters` cell for a stage: one line per config field, its default and its comment.
+def parameters_source(config_cls: type, tier: str = "toy") -> str:
+    """The `parameters` cell for a stage: one line per config field, its value on `tier` (the dataclass default
+    under params/<tier>/<stage>.yaml, as `python -m stepwiser_core.run` resolves it) and the field's comment.
 
-    Generated from `stepwiser_core.stages`, so the cell and the config (which the runner checks against
-    each other) cannot drift apart."""
+    Generated from `stepwiser_core.stages` and the tier's parameter file, so the cell, the config (which the runner
+    checks against each other) and a batch run of the tier cannot drift apart: run top to bottom in JupyterLab, a
+    notebook does what `make study` does."""
     import dataclasses
     import inspect
     import re
 
+    from stepwiser_core.config import load_config
+    from stepwiser_core.stages import STAGES
+
+    stage = next(name for name, cls in STAGES.items() if cls is config_cls)
+    values = load_config(config_cls, ROOT / "params" / tier / f"{stage}.yaml", {}, tier=tier)
     comments = {}
     for cls in reversed(config_cls.__mro__[:-1]):
         for line in inspect.getsource(cls).splitlines():
             if m := re.match(r"^\s+(\w+): [^=]+=[^#]+#\s*(.*)$", line):
                 comments[m[1]] = m[2]
-    lines = ["# Parameters (defaults: the toy tier). papermill injects a cell after this one; see stepwiser_core/stages.py"]
+    lines = [f"# Parameters (the {tier} tier's values, params/{tier}/{stage}.yaml). papermill injects a cell after this one;",
+             "# each name is a field of stepwiser_core/stages.py, where its comment comes from"]
     for f in dataclasses.fields(config_cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        lines.append(f"{f.name} = {default!r}" + (f"  # {comments[f.name]}" if f.name in comments else ""))
+        lines.append(f"{f.name} = {getattr(values, f.name)!r}" + (f"  # {comments[f.name]}" if f.name in comments else ""))
     return "\n".join(lines)
 
 
