@@ -20,46 +20,51 @@ def run_stage(tmp: Path, *extra: str, stage: str = "00_policy") -> subprocess.Co
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.fixture(scope="module")
+def series(tmp_path_factory) -> Path:
+    """00, 01 and 02 of the smoke tier, run once for this module in one folder (stages hand over by path only);
+    each test runs the later stages on top of them, the toy tier's way or the paper tier's."""
+    root = tmp_path_factory.mktemp("series")
+    for stage in ("00_policy", "01_segmentation", "02_rollout_labels"):
+        result = run_stage(root, stage=stage)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
 @pytest.mark.smoke
-def test_00_policy_runs_and_is_deterministic(tmp_path):
-    """Also runs 01 after 00 in the same folder: stages hand over by path only."""
-    first = run_stage(tmp_path / "a")
-    assert first.returncode == 0, first.stdout + first.stderr
-    out = tmp_path / "a" / "results" / "smoke" / "00_policy"
+def test_the_series_runs_and_is_deterministic(series, tmp_path):
+    """00 to 04 on the smoke tier: every stage's outputs, a re-run skipped, a fresh run with the same numbers."""
+    out = series / "results" / "smoke" / "00_policy"
     metrics = json.loads((out / "metrics.json").read_text())
     assert all(k in metrics for k in REQUIRED)
     rate = metrics["zero_shot_judge_format_rate"]  # NaN when the smoke policy gives no balanced items
     assert math.isnan(rate) or 0.0 <= rate <= 1.0
     for figure in ("training_curve.png", "accuracy_by_level.png", "zero_shot_judge.png"):
         assert (out / figure).stat().st_size > 0
-    run_dir = tmp_path / "a" / "runs" / "smoke" / "00_policy"
+    run_dir = series / "runs" / "smoke" / "00_policy"
     assert (run_dir / "model" / "config.json").exists() and (run_dir / "run.json").exists()
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert provenance["seed"] == 0 and "torch" in json.dumps(provenance)
 
-    again = run_stage(tmp_path / "a")  # same config: skipped, nothing recomputed
+    again = run_stage(series)  # same config: skipped, nothing recomputed
     assert again.returncode == 0 and "skip 00_policy" in again.stdout + again.stderr
 
-    seg = run_stage(tmp_path / "a", stage="01_segmentation")
-    assert seg.returncode == 0, seg.stdout + seg.stderr
-    seg_out = tmp_path / "a" / "results" / "smoke" / "01_segmentation"
+    seg_out = series / "results" / "smoke" / "01_segmentation"
     seg_metrics = json.loads((seg_out / "metrics.json").read_text())
     for key in ("steps_per_solution_blankline", "steps_per_solution_chunks", "reconstruction_exact_rate",
                 "accuracy_base", "accuracy_chunk"):
         assert key in seg_metrics
-    assert (tmp_path / "a" / "runs" / "smoke" / "01_segmentation" / "model" / "config.json").exists()
+    assert (series / "runs" / "smoke" / "01_segmentation" / "model" / "config.json").exists()
     assert (seg_out / "table4.md").exists()
 
-    labels = run_stage(tmp_path / "a", stage="02_rollout_labels")
-    assert labels.returncode == 0, labels.stdout + labels.stderr
-    lab_metrics = json.loads((tmp_path / "a" / "results" / "smoke" / "02_rollout_labels" / "metrics.json").read_text())
+    lab_metrics = json.loads((series / "results" / "smoke" / "02_rollout_labels" / "metrics.json").read_text())
     assert set(lab_metrics["positive_share"]) == {"abs_q", "rel_ratio", "rel_effective"}
     assert {"rollout_fraction_used", "agreement_with_m16"} <= set(lab_metrics["adaptive"])
 
-    judges = run_stage(tmp_path / "a", stage="03_judge_training")
+    judges = run_stage(series, stage="03_judge_training")
     assert judges.returncode == 0, judges.stdout + judges.stderr
-    judge_out = tmp_path / "a" / "results" / "smoke" / "03_judge_training"
-    registry = json.loads((tmp_path / "a" / "runs" / "smoke" / "03_judge_training" / "judges.json").read_text())
+    judge_out = series / "results" / "smoke" / "03_judge_training"
+    registry = json.loads((series / "runs" / "smoke" / "03_judge_training" / "judges.json").read_text())
     assert {"stepwiser_abs_q", "stepwiser_rel_ratio", "stepwiser_rel_effective", "no_clip_higher", "no_cot", "rs_ft",
             "disc_sft_rel_ratio", "zero_shot"} <= set(registry)
     for name, entry in registry.items():
@@ -69,16 +74,64 @@ def test_00_policy_runs_and_is_deterministic(tmp_path):
     assert "entropy" in history and "zero_std_share" in history and "eval_acc_truth" in history
     assert (judge_out / "faithfulness.csv").exists() and (judge_out / "heldout_step_accuracy.csv").exists()
 
-    bench = run_stage(tmp_path / "a", stage="04_processbench")
+    bench = run_stage(series, stage="04_processbench")
     assert bench.returncode == 0, bench.stdout + bench.stderr
-    table = (tmp_path / "a" / "results" / "smoke" / "04_processbench" / "table.csv").read_text().splitlines()
+    table = (series / "results" / "smoke" / "04_processbench" / "table.csv").read_text().splitlines()
     assert table[0] == "judge,label_rule,subset,acc_error,acc_correct,f1"
     assert {line.split(",")[0] for line in table[1:]} >= set(registry)  # every judge has its rows
 
-    second = run_stage(tmp_path / "b")  # a fresh run with the same seed gives the same numbers
+    second = run_stage(tmp_path)  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr
-    assert (tmp_path / "b" / "results" / "smoke" / "00_policy" / "metrics.json").read_text() == \
+    assert (tmp_path / "results" / "smoke" / "00_policy" / "metrics.json").read_text() == \
         (out / "metrics.json").read_text()
+
+
+def write_processbench_files(folder: Path) -> dict[str, list[str]]:
+    """The four files of the real ProcessBench (two JSON arrays, two JSON lines) in its schema; returns the ids."""
+    folder.mkdir()
+    ids = {}
+    for k, subset in enumerate(("gsm8k", "math", "olympiadbench", "omnimath")):
+        records = [{"id": f"{subset}-{i}", "generator": "Qwen2.5-7B-Instruct",
+                    "problem": "Ann has 3 apples and buys 4 more. How many apples does she have?",
+                    "steps": ["Ann starts with 3 apples.", "3 + 4 = 7", "The answer is \\boxed{7}."] if i % 2 == 0
+                    else ["3 + 4 = 8", "The answer is \\boxed{8}."],
+                    "final_answer_correct": i % 2 == 0, "label": -1 if i % 2 == 0 else 0} for i in range(3)]
+        text = "\n".join(json.dumps(r) for r in records) if k % 2 else json.dumps(records)
+        (folder / f"{subset}.json").write_text(text)
+        ids[subset] = [r["id"] for r in records]
+    return ids
+
+
+@pytest.mark.smoke
+def test_03_and_04_on_the_paper_tiers_path(series, tmp_path):
+    """What params/paper/03 and 04 change, on tiny models: the paper's judge template, no judge warm-up (the judge
+    starts from the given init, as from an instruct model), inputs named by path, and the real ProcessBench read from
+    its JSON files instead of the toy benchmark being built."""
+    runs = series / "runs" / "smoke"
+    paper = ("--runs-root", str(tmp_path / "runs"), "-p", "results_root", str(tmp_path / "results"),
+             "-p", "judge_template", "paper")
+    judges = run_stage(series, *paper, "-p", "judge_warmup_steps", "0",
+                       "-p", "judge_init_dir", str(runs / "01_segmentation" / "model"),
+                       "-p", "labels_dir", str(runs / "02_rollout_labels"), stage="03_judge_training")
+    assert judges.returncode == 0, judges.stdout + judges.stderr
+    judges_dir = tmp_path / "runs" / "smoke" / "03_judge_training"
+    registry = json.loads((judges_dir / "judges.json").read_text())
+    assert Path(registry["zero_shot"]["path"]) == runs / "01_segmentation" / "model"  # no warm-up: the init as given
+    assert not (judges_dir / "judge_init").exists()
+    assert "judge_template: paper" in (judges_dir / "config.yaml").read_text()
+
+    ids = write_processbench_files(tmp_path / "ProcessBench")
+    bench = run_stage(series, *paper, "-p", "data_dir", str(tmp_path / "ProcessBench"), stage="04_processbench")
+    assert bench.returncode == 0, bench.stdout + bench.stderr
+    bench_dir = tmp_path / "runs" / "smoke" / "04_processbench"
+    assert not (bench_dir / "toy_processbench").exists()  # read, not built
+    every_id = sorted(i for subset in ids.values() for i in subset)
+    for name in registry:
+        lines = (bench_dir / "predictions" / f"{name}.jsonl").read_text().splitlines()
+        assert sorted(json.loads(line)["id"] for line in lines) == every_id, name
+    table = (tmp_path / "results" / "smoke" / "04_processbench" / "table.csv").read_text().splitlines()
+    rows = {(row[0], row[2]) for row in (line.split(",") for line in table[1:])}  # (judge, subset)
+    assert {(name, subset) for name in registry for subset in (*ids, "average")} <= rows
 
 
 @pytest.mark.smoke
