@@ -10,17 +10,19 @@ and stop at the same end-of-turn token.
 """
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import PreTrainedTokenizerBase
 
 from .generation import Sampling
 from .tokenizer import load_tokenizer
 
-INSTALL_HINT = "VLLMBackend needs vLLM: pip install -e .[gpu]; vLLM has no CPU build"
+INSTALL_HINT = "pip install -e .[gpu]; vLLM has no CPU build"
 
 
 class VLLMBackend:
@@ -36,7 +38,7 @@ class VLLMBackend:
         try:
             from vllm import LLM, SamplingParams
         except ImportError as err:
-            raise ImportError(INSTALL_HINT) from err
+            raise ImportError(f"VLLMBackend needs vLLM: {INSTALL_HINT}") from err
         self._sampling_params = SamplingParams
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(model_path)
         self.progress = progress
@@ -63,3 +65,19 @@ class VLLMBackend:
         outputs = self.llm.generate([{"prompt_token_ids": t} for t in ids], params, use_tqdm=self.progress)
         return [[self.tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in out.outputs]
                 for out in outputs]
+
+    def close(self) -> None:
+        """Shut the engine down and free its GPU memory, so another checkpoint can be loaded in this process.
+
+        Best effort: vLLM has no documented unload (vllm-project/vllm#3281). Its V1 engine runs in a child process,
+        which `shutdown` ends; the rest is freed with the last reference."""
+        llm, self.llm = self.llm, None
+        if llm is None:
+            return
+        shutdown = getattr(getattr(getattr(llm, "llm_engine", None), "engine_core", None), "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del llm
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

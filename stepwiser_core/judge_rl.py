@@ -16,6 +16,7 @@ rewards are all equal, i.e. zero advantage), `entropy` (mean per-token entropy o
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import random
 import re
@@ -30,6 +31,7 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
 
 from .generation import chat_prompt
+from .generation_vllm import INSTALL_HINT
 from .instruct import lines_analysis
 from .judge import format_judgment, judge_prompt, judge_prompt_direct, parse_verdict
 from .world.problems import Problem, problem_from_text
@@ -535,6 +537,10 @@ class GRPOSettings:
     warmup_steps: int = 0  # scheduler NOT SPECIFIED; constant learning rate
     logging_steps: int = 1
     seed: int = 0
+    # Completions through vLLM sharing the training GPUs (TRL's "colocate" mode; the paper's verl also samples with
+    # vLLM); GPU only. TRL then syncs the weights into vLLM after each update and corrects for the sampler mismatch.
+    use_vllm: bool = False
+    vllm_gpu_memory_utilization: float = 0.3
 
     def __post_init__(self):
         micro = self.batch_size * self.gradient_accumulation_steps
@@ -611,6 +617,8 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path, progress: bool =
         data_seed=settings.seed, save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu,
         activation_checkpointing=False, dataloader_num_workers=0, disable_tqdm=not progress,
         remove_unused_columns=False,  # the reward needs the `label` column
+        use_vllm=settings.use_vllm, vllm_mode="colocate",
+        vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
     )
 
 
@@ -641,6 +649,8 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
         raise ValueError(f"dataset needs `prompt` and `label` columns, has {dataset.column_names}")
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer needs a pad and an end-of-turn (eos) token")
+    if settings.use_vllm and importlib.util.find_spec("vllm") is None:
+        raise ImportError(f"GRPO with use_vllm needs vLLM: {INSTALL_HINT}")
     callbacks = [EvalCallback(eval_fn, eval_every, isolate_eval_rng)] if eval_fn is not None and eval_every > 0 else []
     credits = ("sequence", "reference_lines", "reference_lines_balanced")
     if credit not in credits:

@@ -191,7 +191,8 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
         updates_per_generation=cfg.updates_per_generation, num_generations=cfg.num_generations,
         epsilon_low=cfg.epsilon_low,
         epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,
-        temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed)
+        temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed,
+        use_vllm=cfg.grpo_use_vllm, vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization)
     eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,
                                              cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error,
                                              engine=cfg.grpo_eval_isolated)

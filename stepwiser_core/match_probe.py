@@ -67,7 +67,7 @@ def _continuation_logprobs(model: PreTrainedModel, tokenizer: PreTrainedTokenize
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for r, seq in enumerate(batch):  # right padding: positions are those of an unpadded sequence
             x[r, :len(seq)], mask[r, :len(seq)] = torch.tensor(seq), 1
-        logits = model(input_ids=x, attention_mask=mask).logits
+        logits = model(input_ids=x.to(model.device), attention_mask=mask.to(model.device)).logits.cpu()
         for r, seq in enumerate(batch):  # normalise only the positions that predict the continuation
             k = prefix_lengths[b + r]
             logp = torch.log_softmax(logits[r, k - 1:len(seq) - 1].float(), dim=-1)

@@ -5,6 +5,7 @@ reloadable with `load_model` (which never goes through `AutoTokenizer`, see toke
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +55,23 @@ def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path:
         tokenizer.save_pretrained(tmp)
 
 
-def load_model(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer from a local folder (toy checkpoint or e.g. Qwen2.5-Instruct)."""
+def default_device() -> torch.device:
+    """Where a loaded model goes: this process's GPU when there is one, else the CPU. Under `accelerate launch` or
+    `torchrun` each process takes the GPU of its `LOCAL_RANK`; a bare "cuda" would put every process's copy on GPU 0."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def load_model(path: str | Path, dtype: torch.dtype = torch.float32,
+               device: str | torch.device | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer from a local folder (toy checkpoint or e.g. Qwen2.5-Instruct), on `device`
+    (default: `default_device()`, so the paper tier's judging and rollouts run on the GPU, not on its host's CPU)."""
     path = Path(path)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"no model at {path} (expected {path / 'config.json'}); run the stage that makes it")
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    model.to(device if device is not None else default_device())
     tokenizer = load_tokenizer(path)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import judges, pb_report, processbench
+from .backends import BackendSettings, close_backend, open_backend
 from .base_policy import sample_solutions
 from .generation import Sampling
 from .models import load_model
@@ -82,13 +83,13 @@ def check_benchmark_unseen(bench: Mapping[str, Sequence[PBRecord]], registry: Ma
                          f"stage's seed, then 03")
 
 
-def judge_variants(name: str, entry: Mapping, cfg: ProcessBenchConfig) -> list[tuple[str, judges.StepJudge]]:
+def judge_variants(name: str, entry: Mapping, cfg: ProcessBenchConfig,
+                   backend=None) -> list[tuple[str, judges.StepJudge]]:
     """The judges to score for one registry entry: the discriminative judge; or the generative one greedy, plus
-    maj@k for the StepWiser judges (paper Table 5, Maj@8)."""
-    model, tokenizer = load_model(entry["path"])
+    maj@k for the StepWiser judges (paper Table 5, Maj@8), sampling from `backend` (`open_judge_backend`)."""
     if entry["kind"] == "disc":
-        return [(name, judges.DiscriminativeJudge(model, tokenizer))]
-    backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
+        return [(name, judges.DiscriminativeJudge(*load_model(entry["path"])))]
+    tokenizer = backend.tokenizer
     greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
     out = [(name, judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, entry["kind"] == "cot", greedy))]
     if name.startswith("stepwiser_") and cfg.maj_k > 1:
@@ -97,16 +98,28 @@ def judge_variants(name: str, entry: Mapping, cfg: ProcessBenchConfig) -> list[t
     return out
 
 
+def open_judge_backend(name: str, entry: Mapping, cfg: ProcessBenchConfig):
+    """The generation backend of a generative judge (`cfg.generation_backend`: the engine, or vLLM on GPUs); None for
+    a discriminative one, which scores steps with one forward pass."""
+    if entry["kind"] == "disc":
+        return None
+    return open_backend(entry["path"], BackendSettings.from_config(cfg, cfg.gen_batch_size), desc=name)
+
+
 def score_judges(registry: Mapping[str, Mapping], bench: Mapping[str, Sequence[PBRecord]],
                  cfg: ProcessBenchConfig) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
-    """Every judge (and maj@k variant) on the benchmark: the results table (`pb_report.TABLE_COLUMNS`) and each
-    judge's first-error predictions."""
+    """Every judge (and maj@k variant) on the benchmark, one checkpoint at a time: the results table
+    (`pb_report.TABLE_COLUMNS`) and each judge's first-error predictions."""
     records = [r for recs in bench.values() for r in recs]
     rows, predictions = [], {}
     for name, entry in registry.items():
-        for variant, judge in judge_variants(name, entry, cfg):
-            predictions[variant] = judges.predict_first_errors(judge, records)
-            result = processbench.score(bench, predictions[variant])
-            rows.extend(pb_report.result_rows(variant, entry["rule"], result))
-            print(f"{variant:>24}: average F1 {result['average_f1']:.1f}")
+        backend = open_judge_backend(name, entry, cfg)
+        try:
+            for variant, judge in judge_variants(name, entry, cfg, backend):
+                predictions[variant] = judges.predict_first_errors(judge, records)
+                result = processbench.score(bench, predictions[variant])
+                rows.extend(pb_report.result_rows(variant, entry["rule"], result))
+                print(f"{variant:>24}: average F1 {result['average_f1']:.1f}")
+        finally:
+            close_backend(backend)  # frees a vLLM engine's GPU memory before the next checkpoint loads
     return pd.DataFrame(rows, columns=pb_report.TABLE_COLUMNS), predictions

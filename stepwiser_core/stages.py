@@ -9,6 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# What notebooks 02 (rollouts) and 04 (judging) sample from: our RolloutEngine (CPU or GPU) or vLLM (GPU only, with
+# prefix caching; the paper tier). See backends.py.
+GENERATION_BACKENDS = ("engine", "vllm")
+
+
+def check_generation_backend(cfg) -> None:
+    if cfg.generation_backend not in GENERATION_BACKENDS:
+        raise ValueError(f"generation_backend must be one of {', '.join(GENERATION_BACKENDS)}, "
+                         f"not {cfg.generation_backend!r}")
+    if not 0.0 < cfg.vllm_gpu_memory_utilization <= 1.0 or cfg.vllm_tensor_parallel_size < 1:
+        raise ValueError("vllm_gpu_memory_utilization must be in (0, 1] and vllm_tensor_parallel_size at least 1")
+
+
 @dataclass(frozen=True)
 class StageBase:
     tier: str = "toy"  # set by the runner from the params folder name (smoke / toy / paper)
@@ -150,6 +163,13 @@ class RolloutLabelConfig(StageBase):
     adaptive_confidence: float = 0.0  # 0: stop only when the label can no longer change; else Beta confidence
     adaptive_joint: bool = True  # decide each chunk with its predecessor's Q̂ (resuming its rollouts), not alone
     blankline_data: bool = True  # also label the base policy's blank-line steps (the "no chunking" ablation)
+    # --- generation backend (GENERATION_BACKENDS): "engine" here; "vllm" on GPUs, where the paper labels with vLLM
+    generation_backend: str = "engine"
+    vllm_gpu_memory_utilization: float = 0.9  # share of each GPU vLLM may take (vllm.LLM)
+    vllm_tensor_parallel_size: int = 1  # GPUs per model (vllm.LLM)
+
+    def __post_init__(self):
+        check_generation_backend(self)
 
 
 @dataclass(frozen=True)
@@ -187,6 +207,10 @@ class JudgeTrainingConfig(StageBase):
     # GRPO's held-out evaluation on its own fork of torch's generators and on the faster engine, so that its settings
     # cannot change GRPO's draws (judge_rl.EvalCallback)
     grpo_eval_isolated: bool = True  # false: the committed toy runs' coupling (README "Reproducibility, measured")
+    # GRPO's completions through vLLM on the training GPUs (TRL's use_vllm, "colocate" mode), as the paper's verl does;
+    # GPU only. false: TRL's model.generate (here, and on one GPU when vLLM is not installed)
+    grpo_use_vllm: bool = False
+    grpo_vllm_gpu_memory_utilization: float = 0.3  # the share of each GPU vLLM takes beside training (TRL's default)
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
     run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1
@@ -221,7 +245,8 @@ class JudgeTrainingConfig(StageBase):
         if self.judge_warmup_style not in ANALYSIS_STYLES:
             raise ValueError(f"judge_warmup_style must be one of {ANALYSIS_STYLES}, not {self.judge_warmup_style!r}")
         for name in ("judge_warmup_wrong_share", "judge_warmup_verdict_accuracy", "judge_warmup_blankline_share",
-                     "judge_warmup_direct_share", "judge_warmup_glance_share", "heldout_share"):
+                     "judge_warmup_direct_share", "judge_warmup_glance_share", "heldout_share",
+                     "grpo_vllm_gpu_memory_utilization"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
 
@@ -250,8 +275,13 @@ class ProcessBenchConfig(StageBase):
     maj_temperature: float = 1.0  # NOT SPECIFIED by the paper
     judge_max_new_tokens: int = 80
     gen_batch_size: int = 128
+    # --- generation backend of the judges (GENERATION_BACKENDS): "engine" here; "vllm" on GPUs (the paper tier)
+    generation_backend: str = "engine"
+    vllm_gpu_memory_utilization: float = 0.9  # share of each GPU vLLM may take (vllm.LLM)
+    vllm_tensor_parallel_size: int = 1  # GPUs per model (vllm.LLM)
 
     def __post_init__(self):
+        check_generation_backend(self)
         if self.problems_per_subset > BENCHMARK_PREFIX:
             raise ValueError(f"problems_per_subset must be at most {BENCHMARK_PREFIX}: 03's judge warm-up leaves out "
                              f"only that many benchmark problems per level")

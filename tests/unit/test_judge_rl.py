@@ -1,6 +1,7 @@
 """Judge RL: rewards, items, balancing and a tiny GRPO run, checked against the paper's definitions
 (§3.3, App. A.4)."""
 import math
+import sys
 
 import pytest
 
@@ -176,8 +177,19 @@ def test_grpo_config_uses_clip_higher_and_the_cpu():
     assert (args.epsilon, args.epsilon_high, args.beta, args.num_generations) == (0.2, 0.28, 0.0, 4)
     assert args.steps_per_generation == 4 and args.generation_batch_size == 32
     assert args.use_cpu and not args.bf16 and args.report_to in ("none", [], ["none"])
+    assert not args.use_vllm
     with pytest.raises(ValueError):
         GRPOSettings(batch_size=6, num_generations=4)
+
+
+def test_grpo_samples_through_colocated_vllm_when_asked_and_says_how_to_install_it(monkeypatch, tok, tmp_path):
+    args = grpo_config(GRPOSettings(use_vllm=True, vllm_gpu_memory_utilization=0.25), "/tmp/x")
+    assert args.use_vllm and args.vllm_mode == "colocate" and args.vllm_gpu_memory_utilization == 0.25
+    monkeypatch.setitem(sys.modules, "vllm", None)  # as if vLLM were not installed (it never is on CPU)
+    data = rl_dataset(balance(judge_items_from_records([RECORD], "abs_q"), seed=0), tok)
+    with pytest.raises(ImportError, match=r"use_vllm needs vLLM: pip install -e \.\[gpu\]"):
+        grpo_train(_tiny_judge(tok), tok, data, GRPOSettings(max_steps=1, use_vllm=True), tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())  # refused before anything was built or written
 
 
 def test_history_frame_merges_train_and_eval_rows():

@@ -80,9 +80,13 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     assert seen["decision_loss"]  # the stage's runs train on the whole completion, the paper's loss ...
     assert seen["credit"] == "sequence"  # ... with one advantage per completion, the paper's credit
     assert seen["isolate"] and seen["engine"]  # by default the evaluation cannot move GRPO's draws ...
+    assert not s.use_vllm  # ... and TRL samples with model.generate
     coupled = JudgeTrainingConfig(grpo_eval_isolated=False)  # ... the committed toy runs' setting keeps the coupling
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, coupled, tmp_path, tmp_path)
     assert not seen["isolate"] and not seen["engine"]
+    on_gpus = JudgeTrainingConfig(grpo_use_vllm=True, grpo_vllm_gpu_memory_utilization=0.25)  # the paper tier's
+    judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, on_gpus, tmp_path, tmp_path)
+    assert seen["settings"].use_vllm and seen["settings"].vllm_gpu_memory_utilization == 0.25
 
 
 def test_grpo_run_specs_follow_the_switches():

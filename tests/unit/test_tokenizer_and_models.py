@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from stepwiser_core.models import load_model, save_model
+from stepwiser_core.models import default_device, load_model, save_model
 from stepwiser_core.tokenizer import CHUNK_CLOSE, CHUNK_OPEN, load_tokenizer
 
 TEXTS = ["Ann gets 15 more.\n\n7+15=22\n\nThe answer is \\boxed{22}.", "garbage ✓ 日本語 \t\n  x  ",
@@ -55,6 +55,24 @@ def test_load_tokenizer_avoids_the_autotokenizer_trap(tmp_path, tiny_model, toy_
     assert type(loaded) is type(toy_tokenizer) and "Qwen2" not in type(loaded).__name__
     for text in TEXTS:
         assert loaded(text)["input_ids"] == toy_tokenizer(text)["input_ids"]
+
+
+def test_a_loaded_model_goes_to_this_processs_gpu_when_there_is_one(monkeypatch, tmp_path, tiny_model, toy_tokenizer):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # nothing is moved: only the choice is checked
+    assert default_device() == torch.device("cuda", 0)
+    monkeypatch.setenv("LOCAL_RANK", "3")  # the fourth process of an accelerate or torchrun launch
+    assert default_device() == torch.device("cuda", 3)
+    save_model(tiny_model, toy_tokenizer, tmp_path / "m")
+    moved = []
+    monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: moved.append(a) or self)
+    load_model(tmp_path / "m")
+    assert moved == [(torch.device("cuda", 3),)]
+    moved.clear()
+    load_model(tmp_path / "m", device="cpu")  # an explicit device wins
+    assert moved == [("cpu",)]
 
 
 def test_load_model_names_a_missing_folder(tmp_path):

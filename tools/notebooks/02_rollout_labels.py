@@ -39,10 +39,10 @@ Sample each prompt `prefilter_samples` times; keep the prompts solved sometimes 
 §4.1); their samples are the trajectories to annotate, cut at the policy's own `<chunk>` tags.
 """),
 ("code", r"""
-from stepwiser_core.models import load_model
-from stepwiser_core.rollouts import RolloutEngine
-model, tokenizer = load_model(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"))
-engine = RolloutEngine(model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="chunk policy")
+from stepwiser_core.backends import BackendSettings, close_backend, open_backend
+backend = BackendSettings.from_config(cfg, cfg.max_batch_rows)  # RolloutEngine, or vLLM on GPUs (paper tier)
+engine = open_backend(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"), backend, "chunk policy")
+tokenizer = engine.tokenizer
 problems = rl.annotation_problems(cfg.seed, cfg.n_prompts, cfg.benchmark_seed)  # never a benchmark problem
 sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectories_per_prompt, m_label=cfg.rollouts,
              temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, keep_all=cfg.prefilter_keep_all)
@@ -52,6 +52,7 @@ sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectori
 
 `RolloutEngine` prefills each prefix once and copies its KV cache M times, batches the prefixes of many
 chunks and problems together, and drops finished rollouts from the batch (see `benchmarks/rollouts.py`).
+On GPUs, `generation_backend: vllm` (the paper tier) samples through vLLM, whose prefix caching does the same.
 We draw `rollouts_max` rollouts per chunk; labels use the first `rollouts` (M = 16), and the extra ones
 serve the label-quality-vs-M study below.
 """),
@@ -129,8 +130,9 @@ The base policy's solutions, split on blank lines, labelled the same way with it
 ("code", r"""
 blank = None
 if cfg.blankline_data:
-    base_model, _ = load_model(stage.input_path(cfg.base_policy_dir, "00_policy", "model"))
-    base_engine = RolloutEngine(base_model, tokenizer, max_batch_rows=cfg.max_batch_rows, desc="base policy")
+    close_backend(engine)  # a vLLM engine's GPU memory, before the base policy loads
+    base_engine = open_backend(stage.input_path(cfg.base_policy_dir, "00_policy", "model"), backend, "base policy",
+                               tokenizer=tokenizer)
     blank = rl.annotate(base_engine, tokenizer, problems, cfg.base_template, "blankline", verifier, rules,
                         cfg.default_rule, "toy-base-policy", m_draw=cfg.rollouts, **sizes)
     with atomic_dir(run_dir / "stepwise_blankline") as tmp:

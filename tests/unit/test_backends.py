@@ -1,0 +1,122 @@
+"""Choosing a generation backend by name, and the vLLM path checked against a stand-in `vllm` module.
+
+vLLM has no CPU build, so these tests cannot run it; a fake module records what our code asks of `vllm.LLM` and
+`SamplingParams` and answers with token ids, which is all `VLLMBackend` exchanges with it. What vLLM does with those
+requests (prefix caching, seeding) is vLLM's and is checked only on a GPU machine.
+"""
+import sys
+import types
+
+import pytest
+
+from stepwiser_core import pb_stage
+from stepwiser_core.backends import BackendSettings, close_backend, open_backend
+from stepwiser_core.config import ConfigError, load_config
+from stepwiser_core.generation import Sampling
+from stepwiser_core.models import save_model
+from stepwiser_core.processbench import PBRecord
+from stepwiser_core.rollouts import RolloutEngine
+from stepwiser_core.stages import ProcessBenchConfig, RolloutLabelConfig
+
+VERDICT = "Looks right.\n\\boxed{Positive}"
+
+
+class FakeLLM:
+    """Records its construction and requests; every completion is VERDICT's tokens, then the end-of-turn token."""
+
+    made: list["FakeLLM"] = []
+    answer: list[int] = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.calls, self.shutdowns = kwargs, [], 0
+        self.llm_engine = types.SimpleNamespace(engine_core=types.SimpleNamespace(shutdown=self._shutdown))
+        FakeLLM.made.append(self)
+
+    def _shutdown(self):
+        self.shutdowns += 1
+
+    def generate(self, requests, params, use_tqdm=True):
+        self.calls.append((requests, params))
+        return [types.SimpleNamespace(outputs=[types.SimpleNamespace(token_ids=list(self.answer)) for _ in range(p.n)])
+                for p in params]
+
+
+class FakeSamplingParams:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+@pytest.fixture()
+def fake_vllm(monkeypatch, toy_tokenizer):
+    module = types.ModuleType("vllm")
+    module.LLM, module.SamplingParams = FakeLLM, FakeSamplingParams
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    FakeLLM.made = []
+    FakeLLM.answer = toy_tokenizer(VERDICT, add_special_tokens=False)["input_ids"] + [toy_tokenizer.eos_token_id]
+    return FakeLLM
+
+
+@pytest.fixture()
+def checkpoint(tmp_path, tiny_model, toy_tokenizer):
+    save_model(tiny_model, toy_tokenizer, tmp_path / "judge")
+    return tmp_path / "judge"
+
+
+def test_vllm_backend_builds_one_engine_with_prefix_caching_and_sends_our_token_ids(fake_vllm, checkpoint,
+                                                                                    toy_tokenizer):
+    settings = BackendSettings("vllm", seed=5, vllm_gpu_memory_utilization=0.5, vllm_tensor_parallel_size=2)
+    backend = open_backend(checkpoint, settings)
+    (llm,) = fake_vllm.made
+    assert llm.kwargs == {"model": str(checkpoint), "enable_prefix_caching": True, "seed": 5, "dtype": "auto",
+                          "generation_config": "vllm", "gpu_memory_utilization": 0.5, "tensor_parallel_size": 2}
+    prefixes = ["Ann has 3 apples.", "3+4=7"]
+    out = backend.rollout(prefixes, 3, Sampling(max_new_tokens=7, temperature=0.8, seed=1))
+    assert out == [[VERDICT] * 3] * 2  # decoded by our tokenizer, the end-of-turn token dropped
+    requests, params = llm.calls[0]
+    assert [r["prompt_token_ids"] for r in requests] == toy_tokenizer(prefixes, add_special_tokens=False)["input_ids"]
+    assert all((p.n, p.temperature, p.top_p, p.max_tokens, p.stop_token_ids) ==
+               (3, 0.8, 1.0, 7, [toy_tokenizer.eos_token_id]) for p in params)
+    assert params[1].seed - params[0].seed == 3  # each request's m children get seeds of their own
+    assert backend.generate(["x"], Sampling(max_new_tokens=4, temperature=0.0)) == [[VERDICT]]
+    assert llm.calls[1][1][0].temperature == 0.0 and llm.calls[1][1][0].n == 1
+
+    close_backend(backend)
+    close_backend(backend)  # closing twice is harmless
+    assert llm.shutdowns == 1 and backend.llm is None
+
+
+def test_the_engine_is_the_default_and_an_unknown_backend_is_refused(checkpoint, toy_tokenizer):
+    engine = open_backend(checkpoint, BackendSettings(max_batch_rows=7), desc="judge")
+    assert isinstance(engine, RolloutEngine) and engine.max_batch_rows == 7 and engine.desc == "judge"
+    assert engine.tokenizer("3+4=7")["input_ids"] == toy_tokenizer("3+4=7")["input_ids"]
+    close_backend(engine)  # nothing to free
+    with pytest.raises(ValueError, match="valid: engine, vllm"):
+        BackendSettings("gpu")
+
+
+@pytest.mark.parametrize("cls", [RolloutLabelConfig, ProcessBenchConfig])
+def test_stages_check_the_backend_before_anything_runs(cls):
+    assert BackendSettings.from_config(cls(), 9).name == "engine"
+    with pytest.raises(ConfigError, match="generation_backend must be one of engine, vllm, not 'gpu'"):
+        load_config(cls, None, {"generation_backend": "gpu"}, "toy")
+    with pytest.raises(ConfigError, match="vllm_gpu_memory_utilization"):
+        load_config(cls, None, {"vllm_gpu_memory_utilization": 1.5}, "toy")
+
+
+def test_04_judges_through_vllm_one_checkpoint_at_a_time(fake_vllm, checkpoint, toy_tokenizer, monkeypatch):
+    registry = {"zero_shot": {"kind": "cot", "path": str(checkpoint), "rule": None},
+                "stepwiser_abs_q": {"kind": "cot", "path": str(checkpoint), "rule": "abs_q"}}
+    bench = {s: [PBRecord(f"{s}-{i}", "g", "Ann has 3 apples and buys 4.", (f"3+4={7 + i}", f"\\boxed{{{7 + i}}}"),
+                          i == 0, i - 1) for i in range(2)] for s in ("gsm8k", "math", "olympiadbench", "omnimath")}
+    cfg = ProcessBenchConfig(generation_backend="vllm", maj_k=2, judge_max_new_tokens=9)
+    monkeypatch.setattr(pb_stage, "load_model", lambda *a: pytest.fail("a generative judge needs no HF model here"))
+    table, predictions = pb_stage.score_judges(registry, bench, cfg)
+    assert [llm.kwargs["model"] for llm in fake_vllm.made] == [str(checkpoint)] * 2  # one engine per checkpoint ...
+    assert [llm.shutdowns for llm in fake_vllm.made] == [1, 1]  # ... each shut down before the next one loads
+    # every step judged Positive (the fake's verdict), so every solution is predicted correct, for every variant
+    assert set(predictions) == {"zero_shot", "stepwiser_abs_q", "stepwiser_abs_q@maj2"}
+    assert all(set(p.values()) == {-1} for p in predictions.values())
+    voting = [params for requests, params in fake_vllm.made[1].calls if params[0].n == 2]
+    assert voting and voting[0][0].temperature == cfg.maj_temperature
+    averages = table[table["subset"] == "average"]
+    assert set(averages["acc_correct"]) == {100.0} and set(averages["acc_error"]) == {0.0}
