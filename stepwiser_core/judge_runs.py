@@ -188,6 +188,7 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
     data = judge_rl.rl_dataset(items, tokenizer, cfg.judge_template, cot=cot, reference=cot_reward == "cot_reference")
     settings = judge_rl.GRPOSettings(
         learning_rate=cfg.learning_rate, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         updates_per_generation=cfg.updates_per_generation, num_generations=cfg.num_generations,
         epsilon_low=cfg.epsilon_low,
         epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,

@@ -190,6 +190,9 @@ class JudgeTrainingConfig(StageBase):
     learning_rate: float = 5e-5  # far above the paper's 1e-6 for a from-scratch toy model; 2e-4 collapsed (first toy run)
     max_steps: int = 200
     batch_size: int = 32  # completions per step (TRL counts completions): 8 prompts x group 4
+    # completions per optimizer update = batch_size x this x processes: [P §4.1] 1024 (256 prompts x group 4), which
+    # one GPU reaches as 128 x 8 (params/paper)
+    gradient_accumulation_steps: int = 1
     # [P §4.1] 1024 prompts per step in mini-batches of 256: 4 optimizer updates per generation round. With 1,
     # the importance ratio is exactly 1, nothing is ever clipped, and the clip-higher ablation is void.
     updates_per_generation: int = 4

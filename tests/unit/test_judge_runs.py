@@ -71,11 +71,11 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     monkeypatch.setattr(judge_rl, "rl_dataset", lambda items, *a, **k: seen.update(dataset=k) or list(items))
     monkeypatch.setattr(judge_rl, "grpo_train", fake_grpo_train)
     monkeypatch.setattr(judge_runs.judge_stage, "generative_eval_fn", lambda *a, engine, **k: seen.update(engine=engine))
-    cfg = JudgeTrainingConfig(updates_per_generation=3, learning_rate=1e-5, max_steps=7)
+    cfg = JudgeTrainingConfig(updates_per_generation=3, learning_rate=1e-5, max_steps=7, gradient_accumulation_steps=2)
     judge_runs.train_grpo_judge("no_clip_higher", "rel_ratio", [{}, {}], [], None, cfg, tmp_path, tmp_path,
                                 epsilon_high=cfg.epsilon_low)
     s = seen["settings"]
-    assert (s.updates_per_generation, s.learning_rate, s.max_steps) == (3, 1e-5, 7)
+    assert (s.updates_per_generation, s.learning_rate, s.max_steps, s.gradient_accumulation_steps) == (3, 1e-5, 7, 2)
     assert s.epsilon_high == s.epsilon_low == 0.2 and seen["reward"] == "cot" and seen["n"] == 2
     assert seen["decision_loss"]  # the stage's runs train on the whole completion, the paper's loss ...
     assert seen["credit"] == "sequence"  # ... with one advantage per completion, the paper's credit
