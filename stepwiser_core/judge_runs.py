@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from . import faithfulness, judge_rl, judge_stage, judges
+from . import faithfulness, grpo_launch, judge_rl, judge_stage, judges
 from .generation import Sampling
 from .io import atomic_write_json, read_json
 from .models import load_model, save_model
@@ -184,7 +184,6 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
                      ) -> tuple[PreTrainedModel, pd.DataFrame]:
     """One GRPO judge from the initial model on `items` (already balanced); returns it, saved, and its history
     (`history_frame` plus `run` and `eval_acc_label`, the held-out accuracy against its own rule)."""
-    model, _ = load_model(init_dir)
     data = judge_rl.rl_dataset(items, tokenizer, cfg.judge_template, cot=cot, reference=cot_reward == "cot_reference")
     settings = judge_rl.GRPOSettings(
         learning_rate=cfg.learning_rate, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
@@ -194,13 +193,19 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
         epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,
         temperature=cfg.temperature, max_completion_length=cfg.max_completion_length, seed=cfg.seed,
         use_vllm=cfg.grpo_use_vllm, vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization)
-    eval_fn = judge_stage.generative_eval_fn(tokenizer, items_eval, cfg.rules, cfg.judge_template, cot,
-                                             cfg.max_completion_length, cfg.gen_batch_size, cfg.seed, first_error,
-                                             engine=cfg.grpo_eval_isolated)
-    log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name,
-                              reward=cot_reward if cot else "direct",
-                              eval_fn=eval_fn, eval_every=cfg.eval_every, decision_loss=decision_loss,
-                              credit=credit, isolate_eval_rng=cfg.grpo_eval_isolated)
+    eval_options = dict(items=items_eval, rules=cfg.rules, template=cfg.judge_template, cot=cot,
+                        max_new_tokens=cfg.max_completion_length, batch_size=cfg.gen_batch_size, seed=cfg.seed,
+                        first_error=first_error, engine=cfg.grpo_eval_isolated)
+    train_options = dict(reward=cot_reward if cot else "direct", decision_loss=decision_loss, credit=credit,
+                         isolate_eval_rng=cfg.grpo_eval_isolated)
+    if cfg.grpo_num_processes > 1:  # one process per GPU, outside this kernel (grpo_launch)
+        job = grpo_launch.GRPOJob(str(init_dir), data, settings, train_options, eval_options, cfg.eval_every)
+        model, log, _ = grpo_launch.run_in_processes(job, cfg.grpo_num_processes, run_dir / "trainer" / name)
+    else:
+        model, _ = load_model(init_dir)
+        eval_fn = judge_stage.generative_eval_fn(tokenizer, **eval_options)
+        log = judge_rl.grpo_train(model, tokenizer, data, settings, run_dir / "trainer" / name, eval_fn=eval_fn,
+                                  eval_every=cfg.eval_every, **train_options)
     frame = judge_rl.history_frame(log).assign(run=name)
     frame["eval_acc_label"] = frame.get(f"eval_acc_{rule}")
     save_model(model, tokenizer, run_dir / "judges" / name)

@@ -214,6 +214,9 @@ class JudgeTrainingConfig(StageBase):
     # GPU only. false: TRL's model.generate (here, and on one GPU when vLLM is not installed)
     grpo_use_vllm: bool = False
     grpo_vllm_gpu_memory_utilization: float = 0.3  # the share of each GPU vLLM takes beside training (TRL's default)
+    # processes (one per GPU) each GRPO run trains on; > 1 starts them outside the notebook's kernel with torchrun
+    # (grpo_launch.py), and batch_size is then per process
+    grpo_num_processes: int = 1
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
     run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1
@@ -252,6 +255,8 @@ class JudgeTrainingConfig(StageBase):
                      "grpo_vllm_gpu_memory_utilization"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if self.grpo_num_processes < 1:
+            raise ValueError(f"grpo_num_processes must be at least 1, not {self.grpo_num_processes}")
 
 
 # The toy ProcessBench draws its problems from the first `problems_per_subset` of this many per level of the

@@ -1,0 +1,104 @@
+"""GRPO on several processes (one per GPU) from inside a notebook.
+
+A stage runs in one process, the notebook's kernel, and `accelerate launch` cannot reach into it. So when 03 asks for
+`grpo_num_processes > 1`, `run_in_processes` writes the job to disk and starts
+`python -m torch.distributed.run --standalone --nproc_per_node N -m stepwiser_core.grpo_launch JOB`: every process
+loads the init, TRL (through accelerate, which reads torchrun's environment) shards the batches, and rank 0 alone
+evaluates held-out items, then saves the trained model and the log history for the kernel to load. On CPUs the
+processes talk over gloo, which is how the tests run it; on GPUs over NCCL, each process on its `LOCAL_RANK`'s GPU.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .io import atomic_write_bytes, atomic_write_json
+
+JOB_FILE, LOG_FILE, HISTORY_FILE, MODEL_DIR = "job.pkl", "processes.log", "log_history.json", "model"
+
+
+@dataclass
+class GRPOJob:
+    """Everything one GRPO run needs, picklable: `dataset` is `judge_rl.rl_dataset`'s, `settings` a `GRPOSettings`,
+    `train_options` the remaining keywords of `judge_rl.grpo_train`, and `eval_options` the keywords of
+    `judge_stage.generative_eval_fn` (minus the tokenizer; empty: no held-out evaluation)."""
+
+    init_dir: str
+    dataset: Any
+    settings: Any
+    train_options: dict = field(default_factory=dict)
+    eval_options: dict = field(default_factory=dict)
+    eval_every: int = 0
+
+
+def run_in_processes(job: GRPOJob, num_processes: int, work_dir: str | Path) -> tuple[Any, list[dict], int]:
+    """Run `job` on `num_processes` processes in `work_dir`; returns the trained model (and its tokenizer: the init's),
+    the log history, and how many processes trained. Raises `RuntimeError` with the end of their output if they fail."""
+    from .models import load_model
+
+    if num_processes < 2:
+        raise ValueError(f"num_processes must be at least 2 to need a launcher, not {num_processes}")
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (HISTORY_FILE, LOG_FILE):  # a previous, interrupted attempt must not be read as this one
+        (work_dir / stale).unlink(missing_ok=True)
+    atomic_write_bytes(work_dir / JOB_FILE, pickle.dumps(job))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
+               "-m", "stepwiser_core.grpo_launch", str(work_dir)]
+    with open(work_dir / LOG_FILE, "w", encoding="utf-8") as log:
+        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=_child_env()).returncode
+    output = (work_dir / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    if code != 0 or not (work_dir / HISTORY_FILE).exists():
+        raise RuntimeError(f"GRPO on {num_processes} processes failed (exit {code}); the end of "
+                           f"{work_dir / LOG_FILE}:\n{output[-3000:]}")
+    for line in output.splitlines():  # the held-out curve, as the in-process run prints it
+        if line.startswith("held-out at step"):
+            print(line)
+    result = json.loads((work_dir / HISTORY_FILE).read_text(encoding="utf-8"))
+    model, _ = load_model(work_dir / MODEL_DIR)
+    return model, result["log_history"], result["world_size"]
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with the package importable from the children whatever their working directory."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _train(work_dir: Path, rank: int, world_size: int) -> None:
+    from . import judge_rl, judge_stage
+    from .models import load_model, save_model
+
+    job: GRPOJob = pickle.loads((work_dir / JOB_FILE).read_bytes())
+    model, tokenizer = load_model(job.init_dir)
+    evaluate = rank == 0 and job.eval_options and job.eval_every > 0  # the other ranks go on training meanwhile
+    eval_fn = judge_stage.generative_eval_fn(tokenizer, **job.eval_options) if evaluate else None
+    log = judge_rl.grpo_train(model, tokenizer, job.dataset, job.settings, work_dir / "trainer", eval_fn=eval_fn,
+                              eval_every=job.eval_every if evaluate else 0, progress=rank == 0, **job.train_options)
+    if rank == 0:
+        save_model(model, tokenizer, work_dir / MODEL_DIR)
+        atomic_write_json(work_dir / HISTORY_FILE, {"world_size": world_size, "log_history": _jsonable(log)})
+
+
+def _jsonable(log: Sequence[Mapping]) -> list[dict]:
+    return [{k: v for k, v in row.items() if isinstance(v, (int, float, str, bool)) or v is None} for row in log]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        raise SystemExit("usage: torchrun --nproc_per_node N -m stepwiser_core.grpo_launch WORK_DIR")
+    _train(Path(args[0]), int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+
+
+if __name__ == "__main__":
+    main()
