@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +177,39 @@ class HeldoutEvaluation:
         return pd.concat(self.scored.values(), ignore_index=True)
 
 
+class SavedJudges(MutableMapping):
+    """Trained judges by name, held as their folders `folder/<name>` and loaded when read, one at a time.
+
+    Every train_* function saves its judge there; keeping only the name lets the judge be freed as soon as it is
+    trained. At toy scale that is nothing; at the paper's, six 7B judges do not fit in one GPU's memory together.
+    Storing a model (`judges[name] = model`) records the name of one already saved; the model itself is dropped."""
+
+    def __init__(self, folder: str | Path, names: Sequence[str] = ()):
+        self.folder, self.names = Path(folder), []
+        for name in names:
+            self[name] = None
+
+    def __setitem__(self, name: str, model: PreTrainedModel | None) -> None:
+        if not (self.folder / name / "config.json").exists():
+            raise FileNotFoundError(f"no saved judge {name!r} in {self.folder}")
+        if name not in self.names:
+            self.names.append(name)
+
+    def __getitem__(self, name: str) -> PreTrainedModel:
+        if name not in self.names:
+            raise KeyError(name)
+        return load_model(self.folder / name)[0]
+
+    def __delitem__(self, name: str) -> None:
+        self.names.remove(name)
+
+    def __iter__(self):
+        return iter(list(self.names))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Sequence[dict],
                      tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path,
                      cot: bool = True, epsilon_high: float | None = None, cot_reward: str = "cot",
@@ -250,10 +283,11 @@ def grpo_run_specs(cfg: JudgeTrainingConfig) -> list[tuple[str, str, dict]]:
 def train_grpo_judges(balanced: Mapping[str, Sequence[dict]], items_eval: Sequence[dict],
                       tokenizer: PreTrainedTokenizerBase, cfg: JudgeTrainingConfig, init_dir: Path,
                       run_dir: Path, first_error: Sequence[PBRecord] = ()
-                      ) -> tuple[dict[str, PreTrainedModel], pd.DataFrame]:
-    """Every run of `grpo_run_specs`, one after the other; returns the judges and their histories, concatenated.
-    `first_error`: held-out trajectories (`judge_stage.first_error_records`) scored at every evaluation."""
-    trained, histories = {}, []
+                      ) -> tuple[SavedJudges, pd.DataFrame]:
+    """Every run of `grpo_run_specs`, one after the other; returns the judges (saved, loaded when read) and their
+    histories, concatenated. `first_error`: held-out trajectories (`judge_stage.first_error_records`) scored at
+    every evaluation."""
+    trained, histories = SavedJudges(run_dir / "judges"), []
     for name, rule, options in grpo_run_specs(cfg):
         trained[name], frame = train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg, init_dir,
                                                 run_dir, first_error=first_error, **options)
@@ -264,7 +298,8 @@ def train_grpo_judges(balanced: Mapping[str, Sequence[dict]], items_eval: Sequen
 def heldout_summary(evaluation: "HeldoutEvaluation", trained: Mapping[str, PreTrainedModel],
                     disc: Mapping[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBase) -> pd.DataFrame:
     """One row per judge: first those already evaluated (the zero-shot one, and the init before the warm-up when
-    there was one), then the trained ones; held-out accuracies and format rate."""
+    there was one), then the trained ones (one model in memory at a time with `SavedJudges`); held-out accuracies
+    and format rate."""
     rows = [{"judge": name, **evaluation.summary(name)} for name in evaluation.scored]
     rows += [{"judge": name, **evaluation.evaluate(name, evaluation.generative(model, cot=name != "no_cot"))}
              for name, model in trained.items()]

@@ -1,4 +1,5 @@
-"""GRPO on two processes from inside one (torchrun over gloo on the CPU; on GPUs the same path runs over NCCL)."""
+"""GRPO on two processes from inside one (torchrun over gloo on the CPU; on GPUs the same path runs over NCCL),
+and trained judges held by name and loaded one at a time (`SavedJudges`)."""
 import json
 
 import pytest
@@ -46,3 +47,19 @@ def test_a_failed_launch_raises_with_the_processes_own_error(tmp_path, toy_token
     cfg = JudgeTrainingConfig(rules=["abs_q"], grpo_num_processes=2, max_steps=1, batch_size=4, eval_every=0)
     with pytest.raises(RuntimeError, match=r"(?s)failed \(exit [1-9].*no model at"):
         judge_runs.train_grpo_judge("x", "abs_q", items, [], toy_tokenizer, cfg, tmp_path / "missing", tmp_path / "run")
+
+
+def test_saved_judges_keep_names_and_load_each_judge_when_read(tmp_path, tiny_model, toy_tokenizer):
+    judges = judge_runs.SavedJudges(tmp_path / "judges")
+    with pytest.raises(FileNotFoundError, match="no saved judge 'a'"):
+        judges["a"] = tiny_model  # only a judge its train function has saved can be registered
+    for name in ("b", "a"):
+        save_model(tiny_model, toy_tokenizer, tmp_path / "judges" / name)
+        judges[name] = tiny_model
+    assert list(judges) == ["b", "a"] and len(judges) == 2 and "c" not in judges
+    loaded = judges["a"]
+    assert loaded is not tiny_model  # the registered model is not kept ...
+    assert all(torch.equal(x, y) for x, y in zip(loaded.state_dict().values(), tiny_model.state_dict().values()))
+    assert list(judge_runs.SavedJudges(tmp_path / "judges", ["a"])) == ["a"]  # ... only its name
+    with pytest.raises(KeyError):
+        judges["c"]

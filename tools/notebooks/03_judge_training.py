@@ -113,8 +113,9 @@ if cfg.run_rs_ft:
     trained["rs_ft"], kept, sampled = judge_runs.train_rs_ft(balanced[cfg.ablation_rule], evaluation, init_model,
                                                              tokenizer, cfg, init_dir, run_dir)
     print(f"RS-FT: kept {kept} of {sampled} sampled judgments")
-disc = {f"disc_sft_{rule}": judge_runs.train_disc_sft(rule, train_records, tokenizer, cfg, init_dir, run_dir)
-        for rule in (cfg.rules if cfg.run_disc_sft else [])}
+disc = judge_runs.SavedJudges(run_dir / "judges")  # saved judges, loaded one at a time when read
+for rule in cfg.rules if cfg.run_disc_sft else []:
+    disc[f"disc_sft_{rule}"] = judge_runs.train_disc_sft(rule, train_records, tokenizer, cfg, init_dir, run_dir)
 """),
 ("md", r"""
 ## 5 · Every judge on held-out chunks
