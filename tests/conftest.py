@@ -1,5 +1,4 @@
 """Shared fixtures: a tokenizer and a tiny model, built once per session (seconds, not minutes)."""
-import random
 
 import pytest
 import torch

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stepwiser_core.models import ModelShape, build_model, save_model
+from stepwiser_core.models import build_model, save_model
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("step_error_rate", "problem_accuracy", "error_kind_shares", "zero_shot_judge_format_rate",

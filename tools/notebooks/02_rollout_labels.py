@@ -40,8 +40,9 @@ Sample each prompt `prefilter_samples` times; keep the prompts solved sometimes 
 """),
 ("code", r"""
 from stepwiser_core.backends import BackendSettings, close_backend, open_backend
-backend = BackendSettings.from_config(cfg, cfg.max_batch_rows)  # RolloutEngine, or vLLM on GPUs (paper tier)
-engine = open_backend(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"), backend, "chunk policy")
+backend_settings = BackendSettings.from_config(cfg, cfg.max_batch_rows)  # RolloutEngine, or vLLM on GPUs (paper tier)
+engine = open_backend(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"), backend_settings,
+                      "chunk policy")
 tokenizer = engine.tokenizer
 problems = rl.annotation_problems(cfg.seed, cfg.n_prompts, cfg.benchmark_seed)  # never a benchmark problem
 sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectories_per_prompt, m_label=cfg.rollouts,
@@ -131,8 +132,8 @@ The base policy's solutions, split on blank lines, labelled the same way with it
 blank = None
 if cfg.blankline_data:
     close_backend(engine)  # a vLLM engine's GPU memory, before the base policy loads
-    base_engine = open_backend(stage.input_path(cfg.base_policy_dir, "00_policy", "model"), backend, "base policy",
-                               tokenizer=tokenizer)
+    base_engine = open_backend(stage.input_path(cfg.base_policy_dir, "00_policy", "model"), backend_settings,
+                               "base policy", tokenizer=tokenizer)
     blank = rl.annotate(base_engine, tokenizer, problems, cfg.base_template, "blankline", verifier, rules,
                         cfg.default_rule, "toy-base-policy", m_draw=cfg.rollouts, **sizes)
     with atomic_dir(run_dir / "stepwise_blankline") as tmp:
