@@ -11,8 +11,9 @@ this measures it. Both runs use the same judge init (`--model`, else the newest 
 runs/toy/03_judge_training, else what `benchmarks/rollouts.py` would use), the same judge prompts (every step of
 teacher solutions, as `benchmarks/judging.py` builds them, with random labels: the timing, not the learning, is
 measured) and the same settings. Times are TRL's `train_runtime` (the training loop, model loading excluded) and
-the wall time of the whole run, process start-up included. The draws differ (another process count is another
-sampling), so only speed is compared. The last line is `speedup: X.XX` (train_runtime, one process / N).
+the wall time of the whole run, process start-up included; medians of `--repeats` alternated repeats (two earlier
+single pairs gave 1.20x and 1.06x: one is not enough). The draws differ (another process count is another sampling),
+so only speed is compared. The last line is `speedup: X.XX` (train_runtime, one process / N).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +39,7 @@ from rollouts import OUT, toy_model  # noqa: E402
 
 from stepwiser_core import grpo_launch, judge_rl  # noqa: E402
 from stepwiser_core.models import count_parameters, load_model, save_model  # noqa: E402
+from stepwiser_core.provenance import cpu_model  # noqa: E402
 
 
 def runtime(log: list[dict]) -> float:
@@ -49,11 +52,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=32, help="completions per update (notebook 03's batch_size)")
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", help="a saved model folder (default: the newest judge init, see above)")
     ap.add_argument("--no-record", action="store_true", help="print only, do not write results/")
     args = ap.parse_args()
     if args.quick:
-        args.steps = 2
+        args.steps, args.repeats = 2, 1
     if args.batch_size % (args.processes * 4):
         raise SystemExit(f"--batch-size must split into {args.processes} processes' groups of 4")
 
@@ -72,28 +76,35 @@ def main() -> None:
                                      updates_per_generation=4, num_generations=4, beta=0.04,
                                      max_completion_length=80 if not args.quick else 16, seed=0)
 
+    runs: dict[str, list[tuple[float, float]]] = {"single": [], "processes": []}  # (train_runtime, wall) per repeat
+    world = args.processes
     with tempfile.TemporaryDirectory() as tmp:
         init = Path(tmp) / "init"
         save_model(model, tok, init)
-        start = time.perf_counter()
-        single, _ = load_model(init)
-        log_single = judge_rl.grpo_train(single, tok, data, settings(args.batch_size), Path(tmp) / "single",
-                                         progress=False)
-        wall_single = time.perf_counter() - start
-        job = grpo_launch.GRPOJob(str(init), data, settings(args.batch_size // args.processes))
-        start = time.perf_counter()
-        _, log_multi, world = grpo_launch.run_in_processes(job, args.processes, Path(tmp) / "multi")
-        wall_multi = time.perf_counter() - start
-    t_single, t_multi = runtime(log_single), runtime(log_multi)
+        for r in range(args.repeats):  # alternated, so a slow spell of the machine hits both
+            start = time.perf_counter()
+            single, _ = load_model(init)
+            log = judge_rl.grpo_train(single, tok, data, settings(args.batch_size), Path(tmp) / f"single{r}",
+                                      progress=False)
+            runs["single"].append((runtime(log), time.perf_counter() - start))
+            job = grpo_launch.GRPOJob(str(init), data, settings(args.batch_size // args.processes))
+            start = time.perf_counter()
+            _, log, world = grpo_launch.run_in_processes(job, args.processes, Path(tmp) / f"multi{r}")
+            runs["processes"].append((runtime(log), time.perf_counter() - start))
+            print(f"repeat {r}: train_runtime {runs['single'][-1][0]:.1f} s (one process), "
+                  f"{runs['processes'][-1][0]:.1f} s ({world} processes)", flush=True)
+    (t_single, wall_single), (t_multi, wall_multi) = (tuple(map(statistics.median, zip(*runs[k]))) for k in runs)
     figures = {
         "model": model_used, "parameters": count_parameters(model), "torch": torch.__version__,
-        "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "machine": cpu_model() or platform.machine(), "cpu_count": os.cpu_count(),
         "settings": {"steps": args.steps, "completions_per_update": args.batch_size, "processes": world,
-                     "threads_single_process": threads, "max_completion_length": settings(4).max_completion_length},
-        "train_runtime_single": t_single, "train_runtime_processes": t_multi,
+                     "threads_single_process": threads, "max_completion_length": settings(4).max_completion_length,
+                     "repeats": args.repeats},
+        "runs": runs, "train_runtime_single": t_single, "train_runtime_processes": t_multi,
         "wall_single": wall_single, "wall_processes": wall_multi, "speedup": t_single / t_multi,
     }
-    print(f"{args.steps} GRPO steps of {args.batch_size} completions (group 4, 4 updates per generation round)")
+    print(f"{args.steps} GRPO steps of {args.batch_size} completions (group 4, 4 updates per generation round); "
+          f"medians of {args.repeats}")
     print(f"(a) one process, {threads} threads: train_runtime {t_single:6.1f} s, wall {wall_single:6.1f} s")
     print(f"(b) {world} processes:         train_runtime {t_multi:6.1f} s, wall {wall_multi:6.1f} s")
     if not (args.quick or args.no_record):
@@ -102,12 +113,14 @@ def main() -> None:
         (OUT / "grpo_processes.md").write_text(
             f"# GRPO throughput, threads vs processes (`python benchmarks/grpo_processes.py`)\n\nModel: {model_used}. "
             f"{args.steps} GRPO steps of {args.batch_size} completions per update (group 4, 4 updates per generation "
-            f"round, up to {figures['settings']['max_completion_length']} new tokens); torch {torch.__version__}, "
-            f"{os.cpu_count()} cores.\n\n"
+            f"round, up to {figures['settings']['max_completion_length']} new tokens), medians of {args.repeats} "
+            f"alternated repeats; torch {torch.__version__}, "
+            f"{os.cpu_count()} cores of {figures['machine']}.\n\n"
             f"| | train_runtime (s) | wall (s) | vs one process |\n|---|---:|---:|---:|\n"
             f"| one process, {threads} threads | {t_single:.1f} | {wall_single:.1f} | 1.00 |\n"
             f"| {world} processes (`grpo_num_processes: {world}`) | {t_multi:.1f} | {wall_multi:.1f} | "
-            f"{t_single / t_multi:.2f} |\n")
+            f"{t_single / t_multi:.2f} |\n\nEach repeat's train_runtime (s), one process / {world} processes: "
+            + ", ".join(f"{a[0]:.1f} / {b[0]:.1f}" for a, b in zip(runs["single"], runs["processes"])) + ".\n")
     print(f"speedup: {figures['speedup']:.2f}")
 
 

@@ -1,8 +1,8 @@
 """GRPO on several processes (one per GPU) from inside a notebook.
 
 A stage runs in one process, the notebook's kernel, and `accelerate launch` cannot reach into it. So when 03 asks for
-`grpo_num_processes > 1`, `run_in_processes` writes the job to disk and starts
-`python -m torch.distributed.run --standalone --nproc_per_node N -m stepwiser_core.grpo_launch JOB`: every process
+`grpo_num_processes > 1`, `run_in_processes` writes the job into a work folder and starts
+`python -m torch.distributed.run --standalone --nproc_per_node N -m stepwiser_core.grpo_launch WORK_DIR`: every process
 loads the init, TRL (through accelerate, which reads torchrun's environment) shards the batches, and rank 0 alone
 evaluates held-out items, then saves the trained model and the log history for the kernel to load. On CPUs the
 processes talk over gloo, which is how the tests run it; on GPUs over NCCL, each process on its `LOCAL_RANK`'s GPU.
@@ -39,8 +39,9 @@ class GRPOJob:
 
 
 def run_in_processes(job: GRPOJob, num_processes: int, work_dir: str | Path) -> tuple[Any, list[dict], int]:
-    """Run `job` on `num_processes` processes in `work_dir`; returns the trained model (and its tokenizer: the init's),
-    the log history, and how many processes trained. Raises `RuntimeError` with the end of their output if they fail."""
+    """Run `job` on `num_processes` processes in `work_dir`; returns the trained model (rank 0's copy, saved there and
+    loaded back), the log history, and how many processes trained. Raises `RuntimeError` with the end of their output
+    (`work_dir/processes.log`) if they fail."""
     from .models import load_model
 
     if num_processes < 2:
@@ -80,7 +81,7 @@ def _train(work_dir: Path, rank: int, world_size: int) -> None:
 
     job: GRPOJob = pickle.loads((work_dir / JOB_FILE).read_bytes())
     model, tokenizer = load_model(job.init_dir)
-    evaluate = rank == 0 and job.eval_options and job.eval_every > 0  # the other ranks go on training meanwhile
+    evaluate = rank == 0 and bool(job.eval_options) and job.eval_every > 0  # the other ranks wait at the next step
     eval_fn = judge_stage.generative_eval_fn(tokenizer, **job.eval_options) if evaluate else None
     log = judge_rl.grpo_train(model, tokenizer, job.dataset, job.settings, work_dir / "trainer", eval_fn=eval_fn,
                               eval_every=job.eval_every if evaluate else 0, progress=rank == 0, **job.train_options)
