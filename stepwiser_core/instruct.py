@@ -66,7 +66,7 @@ def toy_analysis(problem: Problem, history: Sequence[str], chunk: str, style: st
     - "check" (00's mixture): names the step the chunk should take, recomputes it, quotes the chunk's key line and
       says whether the two match: `Next: Third, 5 are given away. Check: 12-5=7. Chunk: 12-5=8. Match: no.`
       The tiny base model learns its format but neither the arithmetic nor the comparison: it copies the chunk's
-      equation into the Check and answers Match by its prior (README, "Earlier runs of 03").
+      equation into the Check and answers Match by its prior (docs/judge_study.md, "Earlier runs of 03").
     - "redo" (stage 03's earlier judge warm-up): redoes the step exactly as a solution writes it, so the arithmetic
       the model does well as a solver carries over, then quotes the chunk's result alone next to it:
       `Redo: Third, 5 are given away.\n12-5=7\nChunk: 8. Match: no.`
@@ -144,7 +144,7 @@ def glance_analysis(chunk: str) -> str:
     """A rubber stamp (NOT the paper; the lazy judge of `judge_warmup_glance_share`): quotes the chunk's result lines
     and passes them unchecked, `Chunk: 12-5=8\nLooks right.`, whatever the truth. An instruct model often judges
     this way; a warm-up that mixes it with the "lines" analysis leaves a judge that holds a careful and a lazy
-    strategy, the case in which RL is expected to help by choosing between them (README, "A positive control")."""
+    strategy, the case in which RL is expected to help by choosing between them (docs/judge_study.md, "A positive control")."""
     lines = [l.strip() for l in chunk.splitlines() if parse_line(l.strip())[0] in ("equation", "answer")]
     quoted = "\n".join(f"Chunk: {l}" for l in lines) or "Chunk: none"
     return f"{quoted}\nLooks right."

@@ -103,7 +103,7 @@ def consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: S
     its quotes are lines of the chunk, each Match says whether the two lines above it are identical, the verdict
     follows the Matches). Read from the text alone, no truth; 0.0 when the gate fails or cannot be read.
 
-    Why (README, "Two rewards beyond the paper"): under the verdict-only reward, a Negative item whose chunk error
+    Why (docs/judge_study.md, "Two rewards beyond the paper"): under the verdict-only reward, a Negative item whose chunk error
     the judge's redo repeats pays only for "Match: no" under two identical lines, so GRPO teaches the Match token
     a prior instead of a comparison. The gate leaves one paid route to a Negative: a redo that differs from the
     chunk. Toy ("lines" analyses) only; `chunk` is the `rl_dataset` column TRL passes through.
@@ -115,7 +115,7 @@ def strict_consistent_cot_reward(completions: Sequence, label: Sequence[bool], c
                                  **kwargs: Any) -> list[float]:
     """NOT the paper: `consistent_cot_reward` with the strict gate (`analysis_self_consistent(..., strict=True)`): a
     quoted sentence is compared with the redone sentence, so a right sentence quoted in place of its equation no
-    longer passes with "Match: no", the loophole GRPO found in the plain gate at 300 steps (README)."""
+    longer passes with "Match: no", the loophole GRPO found in the plain gate at 300 steps (docs/judge_study.md)."""
     return [float(consistent and paid)
             for consistent, paid in _consistent_and_paid(completions, label, chunk, strict=True)]
 
@@ -142,7 +142,7 @@ def reference_judgment_reward(completions: Sequence, reference: Sequence[str], *
 
     Why: it is the most a reward can say about one judgment, paying for every redone line, quote and Match being
     right, not only for the verdict. So it asks whether GRPO on this init is limited by what the paper's verdict
-    reward pays for or by GRPO itself (README, "And a reward that pays for the whole rationale")."""
+    reward pays for or by GRPO itself (docs/judge_study.md, "And a reward that pays for the whole rationale")."""
     out = []
     for c, ref in zip(completions, reference, strict=True):
         text = completion_text(c)
@@ -210,7 +210,7 @@ def _decision_free_trainer(base: type) -> type:
     `completion_mask * inputs["tool_mask"]`, a mask that changes the loss and not the attention; this sets it to
     `decision_free_mask`. The Match words and the boxed verdict then get no gradient of their own: their
     probabilities move only through weights they share with the analysis, while the redone lines and quotes are
-    trained by the same sequence advantage as in GRPO. README, "Nor does leaving the decision out of the loss"."""
+    trained by the same sequence advantage as in GRPO. docs/judge_study.md, "Nor does leaving the decision out of the loss"."""
 
     class DecisionFreeGRPOTrainer(base):
         def _compute_loss(self, model, inputs):
@@ -309,7 +309,7 @@ def reference_line_advantages(completion_ids: torch.Tensor, completion_mask: tor
     With `balance_verdicts` (`credit="reference_lines_balanced"`), the rows whose reference is Negative (a wrong
     chunk) are scaled so that their total absolute advantage equals that of the Positive ones in the batch (the
     weight capped at `max_weight`, and 1 when either side has none). Why: unscaled, a weak judge learned the
-    Positive judgments and gave up the Negative ones (README, "Nor does a credit per line")."""
+    Positive judgments and gave up the Negative ones (docs/judge_study.md, "Nor does a credit per line")."""
     rows = completion_ids.shape[0]
     if rows % group_size or len(references) != rows:
         raise ValueError(f"{rows} completions, {len(references)} references: not whole groups of {group_size}")
@@ -357,7 +357,7 @@ def _line_credit_trainer(base: type, balance_verdicts: bool = False) -> type:
     against the other samples that reached the same line on the teacher's track. `_compute_loss` accepts (batch,
     tokens) advantages as they are. The logged reward stays the sequence reward (`reference_judgment_reward`).
     `balance_verdicts`: see `reference_line_advantages`.
-    Why: README, "Nor does a credit per line": whether GRPO can use the headroom in its samples when the credit is
+    Why: docs/judge_study.md, "Nor does a credit per line": whether GRPO can use the headroom in its samples when the credit is
     local."""
 
     class LineCreditGRPOTrainer(base):

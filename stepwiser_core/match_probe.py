@@ -12,7 +12,7 @@ no. So, per judge:
   probabilities the same way and leaves the margin where it was.
 
 Because the lines are held fixed, a change in the redo or the quote (which the judge's own outputs would show)
-cannot enter this number. Used by `tools/match_probe.py` (README, "The mechanism, measured directly").
+cannot enter this number. Used by `tools/match_probe.py` (docs/judge_study.md, "The mechanism, measured directly").
 """
 from __future__ import annotations
 

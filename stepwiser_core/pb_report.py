@@ -103,7 +103,7 @@ def versus_baselines(rows: pd.DataFrame, reference_f1: float, forced_f1: float, 
     """Per label rule, how many of the runs in `rows` (`label_rule`, `f1`, as `seeded_rows` gives) are clearly above
     `reference_f1` (the zero-shot judge; by more than `margin` points), level with it (within `margin`) or clearly
     below it, how many are clearly above `forced_f1` (the same init with the rubber stamp forbidden by a prefix), and
-    in how many `forced_f1` is the higher score. The README's counts of the lazy-strategy runs are these."""
+    in how many `forced_f1` is the higher score. The counts of the lazy-strategy runs (README, docs) are these."""
     g = rows.groupby("label_rule", sort=False)["f1"]
     return pd.DataFrame({
         "runs": g.size(),
