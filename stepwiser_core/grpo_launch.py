@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_bytes, atomic_write_json
+from .io import atomic_write_bytes, atomic_write_text
 
 JOB_FILE, LOG_FILE, HISTORY_FILE, MODEL_DIR = "job.pkl", "processes.log", "log_history.json", "model"
 
@@ -87,7 +87,9 @@ def _train(work_dir: Path, rank: int, world_size: int) -> None:
                               eval_every=job.eval_every if evaluate else 0, progress=rank == 0, **job.train_options)
     if rank == 0:
         save_model(model, tokenizer, work_dir / MODEL_DIR)
-        atomic_write_json(work_dir / HISTORY_FILE, {"world_size": world_size, "log_history": _jsonable(log)})
+        # keys in the trainer's order, not sorted: history_frame keeps that order for the columns of grpo_history.csv
+        history = json.dumps({"world_size": world_size, "log_history": _jsonable(log)}, indent=1, allow_nan=True)
+        atomic_write_text(work_dir / HISTORY_FILE, history + "\n")
 
 
 def _jsonable(log: Sequence[Mapping]) -> list[dict]:

@@ -34,6 +34,10 @@ def test_a_grpo_run_trains_on_two_processes_and_rank_0_evaluates_once(tmp_path, 
     evaluated = frame.dropna(subset=["eval_acc_truth"])["step"].tolist()
     assert evaluated == [0, 1, 2]  # before training, after each step, once each: rank 0 alone evaluates
     assert frame.dropna(subset=["reward"])["step"].tolist() == [1, 2]
+    logged = json.loads((work / "log_history.json").read_text())["log_history"]
+    # the evaluation's own key order (acc_truth, format_rate, ...), not sorted, so grpo_history.csv has the columns of
+    # an in-process run
+    assert list(logged[0]) != sorted(logged[0]) and list(logged[0])[:2] == ["eval_acc_truth", "eval_format_rate"]
     # (an untrained model writes no verdict, so every reward is 0 and the weights cannot move: what comes back is
     # checked to be what rank 0 saved, and saved again where an in-process run saves its judge)
     saved, _ = load_model(tmp_path / "run" / "judges" / "stepwiser_abs_q")
