@@ -541,13 +541,17 @@ class GRPOSettings:
     # vLLM); GPU only. TRL then syncs the weights into vLLM after each update and corrects for the sampler mismatch.
     use_vllm: bool = False
     vllm_gpu_memory_utilization: float = 0.3
+    # Keep the judge every this many optimizer steps (model and tokenizer, in <output_dir>/checkpoint-<step>), to score
+    # it along its path; 0: none. Saving draws nothing, so the run is the same with or without it.
+    save_every: int = 0
 
     def __post_init__(self):
         micro = self.batch_size * self.gradient_accumulation_steps
         if self.num_generations < 2 or micro % self.num_generations:
             raise ValueError(f"batch_size x gradient_accumulation_steps ({micro}) must be a multiple of "
                              f"num_generations ({self.num_generations}) >= 2")
-        if min(self.max_steps, self.updates_per_generation, self.max_completion_length, self.logging_steps) < 1:
+        if min(self.max_steps, self.updates_per_generation, self.max_completion_length, self.logging_steps) < 1 \
+                or self.save_every < 0:
             raise ValueError(f"invalid GRPO settings: {self}")
 
 
@@ -614,7 +618,8 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path, progress: bool =
         scale_rewards=settings.scale_rewards, num_iterations=settings.num_iterations,
         lr_scheduler_type="constant_with_warmup" if settings.warmup_steps else "constant",
         warmup_steps=settings.warmup_steps, logging_steps=settings.logging_steps, seed=settings.seed,
-        data_seed=settings.seed, save_strategy="no", report_to="none", use_cpu=not on_gpu, bf16=on_gpu,
+        data_seed=settings.seed, save_strategy="steps" if settings.save_every else "no",
+        save_steps=settings.save_every or 500, save_only_model=True, report_to="none", use_cpu=not on_gpu, bf16=on_gpu,
         activation_checkpointing=False, dataloader_num_workers=0, disable_tqdm=not progress,
         remove_unused_columns=False,  # the reward needs the `label` column
         use_vllm=settings.use_vllm, vllm_mode="colocate",

@@ -217,6 +217,9 @@ class JudgeTrainingConfig(StageBase):
     # processes (one per GPU) each GRPO run trains on; > 1 starts them outside the notebook's kernel with torchrun
     # (grpo_launch.py), and batch_size is then per process
     grpo_num_processes: int = 1
+    # keep each GRPO judge every this many steps (trainer/<run>/checkpoint-<step>, model and tokenizer), to score it
+    # along its path (tools/pb_step_audit.py --judge NAME=DIR); 0: only the final judge
+    grpo_save_every: int = 0
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
     run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1
@@ -255,6 +258,8 @@ class JudgeTrainingConfig(StageBase):
                      "grpo_vllm_gpu_memory_utilization"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if self.grpo_save_every < 0:
+            raise ValueError(f"grpo_save_every must be 0 (off) or positive, not {self.grpo_save_every}")
         if self.grpo_num_processes < 1:
             raise ValueError(f"grpo_num_processes must be at least 1, not {self.grpo_num_processes}")
 

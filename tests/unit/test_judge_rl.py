@@ -252,6 +252,32 @@ def test_grpo_sampling_depends_on_what_the_evaluation_does_to_the_global_rng_onl
     assert (trajectory(5) == trajectory(6)) is isolate
 
 
+def test_grpo_keeps_loadable_checkpoints_without_changing_the_run(tok, tmp_path):
+    import torch
+
+    from stepwiser_core.models import load_model
+
+    def run(save_every):
+        model = _tiny_judge(tok)
+        items = balance(judge_items_from_records([RECORD, {**RECORD, "problem_id": 8}], "abs_q"), seed=0)
+        settings = GRPOSettings(learning_rate=1e-3, max_steps=4, batch_size=8, max_completion_length=8, seed=0,
+                                save_every=save_every)
+        log = grpo_train(model, tok, rl_dataset(items, tok), settings, tmp_path / str(save_every), progress=False)
+        frame = history_frame(log)
+        return model, [round(x, 6) for x in frame["completion_length"].dropna()], [round(x, 6) for x in frame["loss"]]
+
+    plain, lengths, losses = run(0)
+    kept, kept_lengths, kept_losses = run(2)
+    assert (kept_lengths, kept_losses) == (lengths, losses)  # the same draws and updates with checkpoints kept
+    assert not any((tmp_path / "0").glob("checkpoint-*"))
+    assert sorted(p.name for p in (tmp_path / "2").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    last, last_tok = load_model(tmp_path / "2" / "checkpoint-4")  # what the final judge is, reloaded with its tokenizer
+    assert all(torch.equal(a, b) for a, b in zip(last.state_dict().values(), kept.state_dict().values()))
+    assert last_tok("3 + 4 = 8.")["input_ids"] == tok("3 + 4 = 8.")["input_ids"]
+    with pytest.raises(ValueError):
+        GRPOSettings(save_every=-1)
+
+
 # --------------------------------------------------------------------------- decision-free loss (NOT the paper)
 
 LINES_NEG = ("Analysis: Redo: Third, 5 are given away.\n12-5=7\nChunk: 12-5=8\nMatch: no.\n"
