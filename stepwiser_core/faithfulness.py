@@ -173,8 +173,8 @@ def analysis_self_consistent(output: str, chunk: str, strict: bool = False) -> b
 
     What it cannot check is the redone line. By default it also leaves open which non-result line a Negative quotes
     (a misread operand in a sentence is quoted): a right sentence quoted in place of the equation passes, and GRPO
-    learned to write exactly that (docs/judge_study.md, "Three times the steps"). `strict` closes that: a quoted line that is
-    no result line is compared with the block's redone *sentence*, so its Match must say whether those two are
+    learned to write exactly that (docs/judge_study.md, "Three times the steps"). `strict` closes that: a quoted
+    line that is no result line is compared with the block's redone *sentence*, so its Match must say whether those two are
     identical (the warm-up's analyses quote a sentence only when it differs from the redone one).
     None when the output is not a "lines" analysis with a verdict.
 
@@ -381,8 +381,8 @@ def positive_rate_by_position(rows: Iterable[Mapping]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 # What GRPO's verdict reward pays for: in a group of samples on one item, only the samples of groups whose rewards
 # differ carry a gradient, and the rewarded ones among them are what the update makes more likely. Whether those
-# are faithful judgments decides whether GRPO teaches the comparison or a prior (docs/judge_study.md, "The mechanism, measured
-# directly").
+# are faithful judgments decides whether GRPO teaches the comparison or a prior (docs/judge_study.md, "The
+# mechanism, measured directly").
 
 def reward_signal_rows(items: Sequence[Mapping], outputs: Sequence[Sequence[str]]) -> list[dict]:
     """One row per sampled judgment of a GRPO group: the item's rollout `label`, the verdict reward (`cot_reward`),

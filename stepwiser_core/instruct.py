@@ -144,7 +144,8 @@ def glance_analysis(chunk: str) -> str:
     """A rubber stamp (NOT the paper; the lazy judge of `judge_warmup_glance_share`): quotes the chunk's result lines
     and passes them unchecked, `Chunk: 12-5=8\nLooks right.`, whatever the truth. An instruct model often judges
     this way; a warm-up that mixes it with the "lines" analysis leaves a judge that holds a careful and a lazy
-    strategy, the case in which RL is expected to help by choosing between them (docs/judge_study.md, "A positive control")."""
+    strategy, the case in which RL is expected to help by choosing between them (docs/judge_study.md, "A positive
+    control")."""
     lines = [l.strip() for l in chunk.splitlines() if parse_line(l.strip())[0] in ("equation", "answer")]
     quoted = "\n".join(f"Chunk: {l}" for l in lines) or "Chunk: none"
     return f"{quoted}\nLooks right."

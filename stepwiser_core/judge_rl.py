@@ -103,8 +103,8 @@ def consistent_cot_reward(completions: Sequence, label: Sequence[bool], chunk: S
     its quotes are lines of the chunk, each Match says whether the two lines above it are identical, the verdict
     follows the Matches). Read from the text alone, no truth; 0.0 when the gate fails or cannot be read.
 
-    Why (docs/judge_study.md, "Two rewards beyond the paper"): under the verdict-only reward, a Negative item whose chunk error
-    the judge's redo repeats pays only for "Match: no" under two identical lines, so GRPO teaches the Match token
+    Why (docs/judge_study.md, "Two rewards beyond the paper"): under the verdict-only reward, a Negative item whose
+    chunk error the judge's redo repeats pays only for "Match: no" under two identical lines, so GRPO teaches the Match token
     a prior instead of a comparison. The gate leaves one paid route to a Negative: a redo that differs from the
     chunk. Toy ("lines" analyses) only; `chunk` is the `rl_dataset` column TRL passes through.
     """
@@ -210,7 +210,8 @@ def _decision_free_trainer(base: type) -> type:
     `completion_mask * inputs["tool_mask"]`, a mask that changes the loss and not the attention; this sets it to
     `decision_free_mask`. The Match words and the boxed verdict then get no gradient of their own: their
     probabilities move only through weights they share with the analysis, while the redone lines and quotes are
-    trained by the same sequence advantage as in GRPO. docs/judge_study.md, "Nor does leaving the decision out of the loss"."""
+    trained by the same sequence advantage as in GRPO. docs/judge_study.md, "Nor does leaving the decision out of
+    the loss"."""
 
     class DecisionFreeGRPOTrainer(base):
         def _compute_loss(self, model, inputs):
@@ -357,8 +358,8 @@ def _line_credit_trainer(base: type, balance_verdicts: bool = False) -> type:
     against the other samples that reached the same line on the teacher's track. `_compute_loss` accepts (batch,
     tokens) advantages as they are. The logged reward stays the sequence reward (`reference_judgment_reward`).
     `balance_verdicts`: see `reference_line_advantages`.
-    Why: docs/judge_study.md, "Nor does a credit per line": whether GRPO can use the headroom in its samples when the credit is
-    local."""
+    Why: docs/judge_study.md, "Nor does a credit per line": whether GRPO can use the headroom in its samples when
+    the credit is local."""
 
     class LineCreditGRPOTrainer(base):
         def _generate_and_score_completions(self, inputs):

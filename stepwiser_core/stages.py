@@ -243,7 +243,8 @@ class JudgeTrainingConfig(StageBase):
     judge_warmup_blankline_share: float = 0.3  # exercises on blank-line pieces instead of logical steps
     judge_warmup_direct_share: float = 0.25  # verdict-only exercises (the no-CoT judge's format)
     judge_warmup_glance_share: float = 0.0  # NOT the paper: CoT exercises that rubber-stamp the chunk
-    # (instruct.glance_analysis), for an init that holds a careful and a lazy strategy (docs/judge_study.md, "A positive control")
+    # (instruct.glance_analysis), for an init that holds a careful and a lazy strategy (docs/judge_study.md, "A
+    # positive control")
     judge_warmup_problems_per_level: int = 3000
     judge_warmup_learning_rate: float = 1e-3
     benchmark_seed: int = 0  # notebook 04's `seed`: the warm-up leaves out that toy ProcessBench's problems

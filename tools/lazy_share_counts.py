@@ -1,5 +1,5 @@
-"""The positive control's counts, from the committed score tables: for each judge init of the lazy-strategy
-experiments (docs/judge_study.md, "The lazy share, sized"), how many StepWiser runs are clearly above / level with / below the
+"""The positive control's counts, from the committed score tables: for each judge init of the lazy-strategy experiments
+(docs/judge_study.md, "The lazy share, sized"), how many StepWiser runs are clearly above / level with / below the
 init's zero-shot judge (by more than 3 points, `pb_report.versus_baselines`), how many are clearly above the same
 init with the rubber stamp forbidden by a prefix (`pb_step_audit --careful`), and in how many that prefix scores
 higher; then the totals over the lazy-mix inits, per rule and split by whether the zero-shot judge's greedy output

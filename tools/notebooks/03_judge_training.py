@@ -59,8 +59,8 @@ balance_table.round(3)
 
 **Toy tier only, not the paper:** the paper's judge starts from an instruct model that can already judge a
 little. Our chunk policy learned a judging format in notebook 00, but on its own chunks that skill carries no
-signal: it copies the chunk's equation into its "Check" and answers "Match" by its prior (docs/judge_study.md, "Earlier runs
-of 03"). With `judge_warmup_steps` > 0 the initial model is first fine-tuned on generic judging exercises
+signal: it copies the chunk's equation into its "Check" and answers "Match" by its prior (docs/judge_study.md,
+"Earlier runs of 03"). With `judge_warmup_steps` > 0 the initial model is first fine-tuned on generic judging exercises
 (teacher solutions, half of them judging a wrong chunk, verdicts agreeing with the analysis
 `judge_warmup_verdict_accuracy` of the time) in the analysis `judge_warmup_style` names. The toy tier's is
 "lines": redo each result line of the chunk exactly as a solution writes it, quote the chunk's own line under
