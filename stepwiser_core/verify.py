@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_BOXED_OPEN = "\\boxed{"
 
 
 class AnswerVerifier(Protocol):
@@ -20,8 +20,21 @@ class AnswerVerifier(Protocol):
 
 
 def last_boxed(text: str) -> str | None:
-    found = _BOXED.findall(text or "")
-    return found[-1].strip() if found else None
+    """The stripped content of the last complete `\\boxed{...}` in `text`, braces balanced, or None.
+
+    Why balanced: paper-tier answers nest braces (`\\boxed{\\frac{1}{2}}`, NuminaMath's reference solutions), which
+    a flat `[^{}]*` pattern reads as no answer at all. An unclosed box is no answer."""
+    text = text or ""
+    start = text.rfind(_BOXED_OPEN)
+    while start >= 0:
+        depth, i = 1, start + len(_BOXED_OPEN)
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        if depth == 0:
+            return text[start + len(_BOXED_OPEN):i - 1].strip()
+        start = text.rfind(_BOXED_OPEN, 0, start)  # unclosed: fall back to an earlier, complete box
+    return None
 
 
 class ExactVerifier:

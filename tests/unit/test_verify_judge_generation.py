@@ -19,6 +19,16 @@ def test_exact_and_math_verify_agree_on_toy_answers(text, gold, expected):
 
 def test_last_boxed():
     assert last_boxed("a \\boxed{1} b \\boxed{ 2 }") == "2" and last_boxed("none") is None
+    assert last_boxed("\\boxed{\\frac{1}{2}}") == "\\frac{1}{2}"  # nested braces (paper-tier answers)
+    assert last_boxed("\\boxed{3} then \\boxed{4") == "3"  # an unclosed box is no answer
+
+
+@pytest.mark.parametrize("text, gold, expected", [
+    ("so $\\boxed{\\frac{1}{2}}$", "\\frac{1}{2}", True), ("so $\\boxed{0.5}$", "\\frac{1}{2}", True),
+    ("so $\\boxed{\\frac{1}{3}}$", "\\frac{1}{2}", False), ("so $\\boxed{\\sqrt{2}}$", "\\sqrt{2}", True),
+])
+def test_math_verify_reads_nested_answers(text, gold, expected):
+    assert MathVerifyVerifier().is_correct(text, gold) is expected
 
 
 @pytest.mark.parametrize("text, verdict", [
