@@ -218,11 +218,14 @@ FAITHFULNESS_COLUMNS = ["judge", "n", "parsable", "computation_correct", "compar
 def faithfulness_rows(judge_name: str, items: Sequence[JudgeItem],
                       outputs: Sequence[str | Sequence[str]]) -> list[dict]:
     """One row per judge output (k samples per item give k rows), with the item's true label and whether the
-    verdict was right, ready for `faithfulness_table`."""
+    verdict was right, ready for `faithfulness_table`. Only toy items can be checked: items whose problem is text
+    alone (NuminaMath, no exact checker) give no rows."""
     if len(items) != len(outputs):
         raise ValueError(f"{len(items)} items but {len(outputs)} outputs")
     rows = []
     for item, outs in zip(items, outputs):
+        if not isinstance(item.problem, Problem):
+            continue
         for out in [outs] if isinstance(outs, str) else outs:
             r = check_rationale(item.problem, item.history, out, item.chunk)
             rows.append({"judge": judge_name, "problem_id": item.problem.id, "step": len(item.history),

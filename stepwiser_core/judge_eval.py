@@ -20,10 +20,10 @@ from .world.segment import logical_steps
 
 @dataclass(frozen=True)
 class JudgeItem:
-    problem: Problem
+    problem: Problem | str  # a toy problem (exact checker), or the text of one without (NuminaMath)
     history: tuple[str, ...]
     chunk: str
-    label: bool  # True = the chunk is correct
+    label: bool | None  # True = the chunk is correct; None = unknown (no exact checker: the paper tier's prompts)
 
 
 def items_from_solution(problem: Problem, text: str) -> list[JudgeItem]:

@@ -116,12 +116,14 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
 
 def load_split(labels_dir: Path, cfg: JudgeTrainingConfig) -> tuple[list[dict], list[dict], list[dict]]:
     """Notebook 02's stepwise records for `cfg.segmentation`, split by problem: (training records, held-out records,
-    the balanced held-out evaluation chunks)."""
+    the balanced held-out evaluation chunks; balanced by the exact truth, or by `cfg.ablation_rule`'s rollout label
+    where the records carry none, as NuminaMath's do)."""
     from datasets import load_from_disk
 
     records = list(load_from_disk(str(Path(labels_dir) / f"stepwise_{cfg.segmentation}")))
     train, heldout = judge_stage.split_by_problem(records, cfg.heldout_share, cfg.seed)
-    return train, heldout, judge_stage.eval_items(heldout, cfg.rules, cfg.eval_items_per_class, cfg.seed)
+    return train, heldout, judge_stage.eval_items(heldout, cfg.rules, cfg.eval_items_per_class, cfg.seed,
+                                                  label_rule=cfg.ablation_rule)
 
 
 def _after_error_share(items: Sequence[Mapping[str, Any]]) -> float:
@@ -129,6 +131,10 @@ def _after_error_share(items: Sequence[Mapping[str, Any]]) -> float:
     chunks that may be right given their own (wrong) history, Negative only because the trajectory is lost."""
     negatives = [it for it in items if not it["label"]]
     return sum(it["true_label"] is None for it in negatives) / len(negatives) if negatives else float("nan")
+
+
+def _truth_known(records: Sequence[Mapping[str, Any]]) -> bool:
+    return any(judge_stage.has_truth(r) for r in records)
 
 
 def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTrainingConfig
@@ -144,7 +150,9 @@ def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTraining
                            "positive_share": judge_rl.label_shares(items[r])["positive_share"],
                            "paper_positive_share": PAPER_POSITIVE_SHARE.get(r, float("nan")),
                            "items_after_balancing": len(balanced[r]),
-                           "negatives_after_first_error": _after_error_share(balanced[r])} for r in cfg.rules])
+                           # NaN without truth (NuminaMath), where every true_label is None
+                           "negatives_after_first_error": _after_error_share(balanced[r])
+                           if _truth_known(train_records) else float("nan")} for r in cfg.rules])
     return items, balanced, table
 
 

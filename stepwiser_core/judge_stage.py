@@ -33,20 +33,37 @@ def split_by_problem(records: Sequence[Mapping[str, Any]], heldout_share: float,
     return [r for r in records if r["problem_id"] not in held], [r for r in records if r["problem_id"] in held]
 
 
+def has_truth(record: Mapping[str, Any]) -> bool:
+    """Whether a stepwise record carries the exact truth (toy world) or none (NuminaMath: every true label None).
+    With truth the first step's label is always defined (right, or the first error), so it alone decides."""
+    labels = record["true_labels"]
+    return len(labels) > 0 and labels[0] is not None
+
+
 def eval_items(records: Sequence[Mapping[str, Any]], rules: Sequence[str], per_class: int,
-               seed: int) -> list[dict]:
+               seed: int, label_rule: str | None = None) -> list[dict]:
     """Held-out chunks balanced by the *true* label (`per_class` correct and as many wrong, or fewer when the
-    data has fewer), each with the problem rebuilt from its text (for faithfulness checks) and every rule's label."""
+    data has fewer), each with the problem rebuilt from its text (for faithfulness checks) and every rule's label.
+
+    Records without truth (`has_truth` False: the paper tier's NuminaMath prompts) give every chunk, balanced by
+    `label_rule`'s rollout label instead, with the problem as text and `true_label` None: accuracy against the truth
+    is then undefined (NaN), and accuracy against the labels is what remains, as in the paper."""
     pool: dict[bool, list[dict]] = {True: [], False: []}
     for rec in records:
-        problem = problem_from_text(rec["prompt"], rec["problem_id"], int(rec.get("level") or 0))
+        known = has_truth(rec)
+        if not known and label_rule is None:
+            raise ValueError(f"record {rec['problem_id']} has no exact truth: pass label_rule to balance by")
+        problem = (problem_from_text(rec["prompt"], rec["problem_id"], int(rec.get("level") or 0)) if known
+                   else rec["prompt"])
         for i, truth in enumerate(rec["true_labels"]):
-            if truth is None:
+            if known and truth is None:
                 break
-            pool[bool(truth)].append({
-                "problem_id": rec["problem_id"], "level": problem.level, "problem": problem,
+            label = bool(truth) if known else bool(rec[f"labels_{label_rule}"][i])
+            pool[label].append({
+                "problem_id": rec["problem_id"], "level": int(rec.get("level") or 0), "problem": problem,
                 "history": tuple(rec["completions"][:i]), "chunk": rec["completions"][i], "step": i,
-                "true_label": bool(truth), **{f"label_{r}": bool(rec[f"labels_{r}"][i]) for r in rules},
+                "true_label": bool(truth) if known else None,
+                **{f"label_{r}": bool(rec[f"labels_{r}"][i]) for r in rules},
             })
     rng = random.Random(f"{seed}:eval-items")
     n = min(per_class, len(pool[True]), len(pool[False]))
@@ -58,8 +75,10 @@ def eval_items(records: Sequence[Mapping[str, Any]], rules: Sequence[str], per_c
 def first_error_records(records: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[PBRecord]:
     """Up to `n` held-out trajectories as ProcessBench records: the chunks are the steps and the label is the exact
     first error (−1 when there is none). Half have an error and half have none where the data allow (the other
-    kind fills up), so the first-error F1 (`processbench.score`) is defined; seeded."""
+    kind fills up), so the first-error F1 (`processbench.score`) is defined; seeded. Records without truth
+    (`true_first_error` None: NuminaMath) are left out."""
     rng = random.Random(f"{seed}:first-error-records")
+    records = [r for r in records if r["true_first_error"] is not None]  # None: no truth, no first error to find
     wrong = [r for r in records if r["true_first_error"] >= 0]
     right = [r for r in records if r["true_first_error"] < 0]
     k_wrong = min(len(wrong), max(n // 2, n - len(right)))
@@ -76,7 +95,7 @@ def first_error_summary(judge: StepJudge, records: Sequence[PBRecord]) -> dict[s
 
 
 def as_judge_items(items: Sequence[Mapping[str, Any]]) -> list[JudgeItem]:
-    return [JudgeItem(it["problem"], tuple(it["history"]), it["chunk"], bool(it["true_label"])) for it in items]
+    return [JudgeItem(it["problem"], tuple(it["history"]), it["chunk"], it["true_label"]) for it in items]
 
 
 def score_verdicts(items: Sequence[Mapping[str, Any]], verdicts: Sequence[Sequence[bool | None]],
@@ -87,7 +106,7 @@ def score_verdicts(items: Sequence[Mapping[str, Any]], verdicts: Sequence[Sequen
         v = majority(votes)
         rows.append({"judge": judge_name, "problem_id": it["problem_id"], "level": it["level"], "step": it["step"],
                      "verdict": v, "parsed": v is not None, "true_label": it["true_label"],
-                     "correct_truth": v is not None and v == it["true_label"],
+                     "correct_truth": None if it["true_label"] is None else v is not None and v == it["true_label"],
                      **{f"correct_{r}": v is not None and v == it[f"label_{r}"] for r in rules}})
     columns = ["judge", "problem_id", "level", "step", "verdict", "parsed", "true_label", "correct_truth",
                *[f"correct_{r}" for r in rules]]
@@ -102,13 +121,16 @@ def accuracy_summary(scored: pd.DataFrame, rules: Sequence[str]) -> dict[str, fl
         keys = ["acc_truth", "format_rate", "positive_rate", *[f"acc_{r}" for r in rules],
                 "acc_truth_on_correct", "acc_truth_on_wrong"]
         return dict.fromkeys(keys, float("nan"))
-    scored = scored.astype({"true_label": bool})
-    out = {"acc_truth": float(scored["correct_truth"].mean()), "format_rate": float(scored["parsed"].mean()),
+    out = {"format_rate": float(scored["parsed"].mean()),
            "positive_rate": float((scored["verdict"] == True).mean())}  # noqa: E712 (None is neither)
     out.update({f"acc_{r}": float(scored[f"correct_{r}"].mean()) for r in rules})
-    out["acc_truth_on_correct"] = float(scored[scored.true_label]["correct_truth"].mean())
-    out["acc_truth_on_wrong"] = float(scored[~scored.true_label]["correct_truth"].mean())
-    return out
+    known = scored[scored["true_label"].notna()].astype({"true_label": bool, "correct_truth": bool})
+    nan = float("nan")  # no truth (NuminaMath): accuracy against it is undefined, not zero
+    out["acc_truth"] = float(known["correct_truth"].mean()) if len(known) else nan
+    out["acc_truth_on_correct"] = float(known[known.true_label]["correct_truth"].mean()) if len(known) else nan
+    out["acc_truth_on_wrong"] = float(known[~known.true_label]["correct_truth"].mean()) if len(known) else nan
+    return {k: out[k] for k in ("acc_truth", "format_rate", "positive_rate", *[f"acc_{r}" for r in rules],
+                                "acc_truth_on_correct", "acc_truth_on_wrong")}
 
 
 def accuracy_by_position(scored: pd.DataFrame, deep_from: int = 2) -> pd.DataFrame:

@@ -149,15 +149,20 @@ def grpo_curves(history: pd.DataFrame, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def judge_accuracy(summary: pd.DataFrame, path: str | Path, title: str = "Held-out step accuracy") -> Path:
-    """One bar per judge (columns judge, acc_truth), with the chance line at 0.5 (items are balanced)."""
+def judge_accuracy(summary: pd.DataFrame, path: str | Path, title: str = "Held-out step accuracy",
+                   label_column: str = "") -> Path:
+    """One bar per judge (columns judge, acc_truth), with the chance line at 0.5 (items are balanced). Without truth
+    (NuminaMath: acc_truth all NaN), `label_column`, the accuracy against the rollout label the items are balanced by."""
     if summary.empty:
         fig, ax = plt.subplots(figsize=(4, 2))
         return _no_data(fig, ax, path)
+    column, against = "acc_truth", "the exact truth"
+    if summary["acc_truth"].isna().all() and label_column in summary:
+        column, against = label_column, f"the {label_column.removeprefix('acc_')} rollout labels"
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(summary) + 1.2))
-    sns.barplot(data=summary, y="judge", x="acc_truth", ax=ax, color="tab:blue")
+    sns.barplot(data=summary, y="judge", x=column, ax=ax, color="tab:blue")
     ax.axvline(0.5, color="grey", ls="--", lw=1)
-    ax.set(title=title, xlabel="accuracy vs the exact truth (balanced items)", ylabel="", xlim=(0, 1))
+    ax.set(title=title, xlabel=f"accuracy vs {against} (balanced items)", ylabel="", xlim=(0, 1))
     return save_figure(fig, path)
 
 

@@ -5,6 +5,10 @@ the right answer. The final chunk needs no rollouts: its outcome is the trajecto
 (paper: NOT SPECIFIED; see reference/paper.md §2). Q̂ before the first chunk is the prompt's pass rate
 in the pre-filter (NOT SPECIFIED; our default). Each Q̂_i is computed once and serves both as chunk i's
 value and as chunk i+1's previous value.
+
+Prompts come from the toy world, whose exact checker also gives every chunk's true label, or from NuminaMath-CoT
+(`numina.py`, the paper tier), where no step truth exists: those records carry `true_labels` of None and
+`true_first_error` None, and every comparison with the truth is left undefined (NaN) rather than guessed.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from .labels import LABEL_RULES, label_trajectory
 from .label_quality import true_step_labels
 from .verify import AnswerVerifier
 from .world.checker import check_steps
+from .stages import PROBLEM_SOURCES
 from .world.problems import Problem, generate_problems
 
 _CHUNK = re.compile(r"<chunk>(.*?)(?:</chunk>|$)", re.DOTALL)
@@ -36,6 +41,30 @@ def annotation_problems(seed: int, n_prompts: int, benchmark_seed: int) -> list[
 
     benchmark = benchmark_prefix_texts(benchmark_seed)
     return [p for p in generate_problems(seed, n_prompts // 4, split="annotation") if p.text not in benchmark]
+
+
+def stage_problems(source: str, n_prompts: int, seed: int, benchmark_seed: int, verifier: AnswerVerifier,
+                   numina_path: str = "", numina_split: str = "train") -> tuple[list, dict[str, int]]:
+    """The prompts 02 annotates, and how they were drawn (counts for metrics.json).
+
+    "toy": `annotation_problems`. "numina": `n_prompts` deduplicated NuminaMath-CoT prompts whose reference answer
+    `verifier` can check (paper §4.1; `numina.select_prompts`), drawn in an order fixed by `seed`."""
+    if source == "toy":
+        problems = annotation_problems(seed, n_prompts, benchmark_seed)
+        return problems, {"kept": len(problems)}
+    if source == "numina":
+        from .numina import read_numina, select_prompts
+
+        selection = select_prompts(read_numina(numina_path, numina_split), n_prompts, seed, verifier)
+        return selection.problems, selection.counts
+    raise ValueError(f"unknown problem source {source!r}; valid: {', '.join(PROBLEM_SOURCES)}")
+
+
+def exact_first_error(problem, steps: Sequence[str]) -> tuple[bool, int | None]:
+    """(whether the truth is known, the index of the first wrong step or None): only toy problems have a checker."""
+    if isinstance(problem, Problem):
+        return True, check_steps(problem, steps).first_error
+    return False, None
 
 
 def cut_points(text: str, segmentation: str) -> tuple[list[str], list[int]]:
@@ -66,16 +95,28 @@ class Trajectory:
     ends: list[int]  # offset in `text` right after each step
     correct: bool  # its final answer is right
     q_prev0: float  # the prompt's pass rate in the pre-filter: Q̂ before the first step
-    true_first_error: int | None  # from the exact checker, over `steps`
+    true_first_error: int | None  # from the exact checker, over `steps` (None: no error, or no checker)
+    truth_known: bool = True  # False where no exact checker exists (NuminaMath): no step has a true label
+
+    def true_labels(self) -> list[bool | None]:
+        """Per step: True (right), False (the first error) or None (after it, or unknown)."""
+        if not self.truth_known:
+            return [None] * len(self.steps)
+        return true_step_labels(len(self.steps), self.true_first_error)
 
 
 def prefilter(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
-              keep_all: bool = False) -> list[tuple[Problem, float, list[str]]]:
+              keep_all: bool = False, max_kept: int = 0) -> list[tuple[Problem, float, list[str]]]:
     """Keep prompts solved sometimes but not always (paper: 16 samples, neither all right nor all wrong),
-    with their pass rate. `keep_all` (smoke tests only) keeps every prompt, its pass rate clipped into
+    with their pass rate; at most the first `max_kept` of them when it is positive (paper: "select a subset of
+    40k prompts"). `keep_all` (smoke tests only) keeps every prompt, its pass rate clipped into
     [1/2k, 1 - 1/2k] so that no relative label divides by zero."""
+    if max_kept < 0:
+        raise ValueError(f"max_kept must be >= 0 (0: keep all), not {max_kept}")
     kept = []
     for problem, texts in zip(problems, samples, strict=True):
+        if max_kept and len(kept) >= max_kept:
+            break
         rate = float(np.mean([verifier.is_correct(t, str(problem.answer)) for t in texts]))
         if 0.0 < rate < 1.0:
             kept.append((problem, rate, list(texts)))
@@ -93,8 +134,9 @@ def make_trajectories(kept: Sequence[tuple[Problem, float, list[str]]], verifier
         for text in texts[:per_prompt]:
             steps, ends = cut_points(text, segmentation)
             if steps:
+                known, first_error = exact_first_error(problem, steps)
                 out.append(Trajectory(problem, text, steps, ends, verifier.is_correct(text, str(problem.answer)),
-                                      rate, check_steps(problem, steps).first_error))
+                                      rate, first_error, known))
     return out
 
 
@@ -143,14 +185,15 @@ def stepwise_records(trajectories: Sequence[Trajectory], successes: Sequence[np.
     for t, s in zip(trajectories, successes, strict=True):
         q = s[:, :m].mean(axis=1)
         labels = labels_for(q, t.q_prev0, rules)
-        truth = true_step_labels(len(t.steps), t.true_first_error)
+        truth = t.true_labels()
+        first_error = (-1 if t.true_first_error is None else t.true_first_error) if t.truth_known else None
         rows.append({
             "problem_id": t.problem.id, "level": t.problem.level, "prompt": t.problem.text,
             "completions": list(t.steps), "labels": labels[default_rule],
             **{f"labels_{name}": lab for name, lab in labels.items()},
             "q_values": q.tolist(), "q_prev0": t.q_prev0, "rollouts": int(m * (len(t.steps) - 1)),
             "true_labels": [None if x is None else bool(x) for x in truth],
-            "true_first_error": -1 if t.true_first_error is None else t.true_first_error,
+            "true_first_error": first_error,  # -1: no error; None: no exact checker
             "final_correct": t.correct, "response": t.text, "segmentation": segmentation,
             "generator": generator, "seed": seed,
         })
@@ -165,7 +208,7 @@ def quality_vs_m(successes: Sequence[np.ndarray], trajectories: Sequence[Traject
 
     from .label_quality import fixed_m_labels, label_quality
 
-    truths = [true_step_labels(len(t.steps), t.true_first_error) for t in trajectories]
+    truths = [t.true_labels() for t in trajectories]  # all None without a checker: agreement is NaN
     rows = []
     for rule, params in rules.items():
         for m in ms:
@@ -224,17 +267,18 @@ class Annotation:
 def annotate(engine, tokenizer, problems: Sequence[Problem], template: str, segmentation: str,
              verifier: AnswerVerifier, rules: dict[str, dict], default_rule: str, generator: str, *,
              samples_per_prompt: int, per_prompt: int, m_draw: int, m_label: int, temperature: float,
-             max_new_tokens: int, seed: int, keep_all: bool = False) -> Annotation:
+             max_new_tokens: int, seed: int, keep_all: bool = False, max_kept: int = 0) -> Annotation:
     """The whole labelling pipeline for one policy (paper §3.2, §4.1): sample `samples_per_prompt` responses per
     prompt, pre-filter, cut `per_prompt` trajectories per kept prompt at `segmentation`, draw `m_draw` rollouts
-    after every step but the last (`engine`: a `RolloutEngine`), and label from the first `m_label`."""
+    after every step but the last (`engine`: a `RolloutEngine`), and label from the first `m_label`. `max_kept`: at
+    most this many prompts pass the pre-filter (0: all)."""
     from .base_policy import sample_solutions
     from .generation import Sampling, chat_prompt
     from .instruct import policy_prompt
 
     samples = sample_solutions(engine, tokenizer, problems,
                                Sampling(max_new_tokens, temperature, samples_per_prompt, seed), template)
-    kept = prefilter(problems, samples, verifier, keep_all)
+    kept = prefilter(problems, samples, verifier, keep_all, max_kept)
     trajectories = make_trajectories(kept, verifier, segmentation, per_prompt)
     prompts = [chat_prompt(tokenizer, policy_prompt(t.problem.text, template)) for t in trajectories]
     continuations = engine.rollout(rollout_prefixes(trajectories, prompts), m_draw,
@@ -246,10 +290,12 @@ def annotate(engine, tokenizer, problems: Sequence[Problem], template: str, segm
 
 def stage_metrics(chunks: Annotation, blank: Annotation | None, rules: dict[str, dict], quality: "pd.DataFrame",
                   adaptive: dict, exact: dict, default_rule: str, confidence: float, tier: str, seed: int,
-                  joint: bool = False) -> dict:
-    """metrics.json of stage 02 (the issue's keys: positive_share, agreement_with_truth, adaptive)."""
+                  joint: bool = False, prompts: dict | None = None) -> dict:
+    """metrics.json of stage 02 (the issue's keys: positive_share, agreement_with_truth, adaptive). `prompts`: where
+    the prompts came from and how they were drawn (`stage_problems`' counts)."""
     return {
-        "tier": tier, "seed": seed, "prompts_kept": len(chunks.kept), "trajectories": len(chunks.trajectories),
+        "tier": tier, "seed": seed, "prompts": prompts or {}, "prompts_kept": len(chunks.kept),
+        "trajectories": len(chunks.trajectories),
         "chunks": int(sum(len(t.steps) for t in chunks.trajectories)),
         "positive_share": positive_shares(chunks.records, rules),
         "positive_share_blankline": positive_shares(blank.records, rules) if blank and blank.records else None,
@@ -277,9 +323,11 @@ def q_frame(records: Sequence[dict]) -> "pd.DataFrame":
     import pandas as pd
 
     truth = {None: "after an error", True: "correct", False: "first error"}
+    # without a checker (NuminaMath) every true label is None, the first one included: "unknown", not "after an error"
+    known = [bool(rec["true_labels"]) and rec["true_labels"][0] is not None for rec in records]
     return pd.DataFrame([{"q": q, "step": "final" if i == len(rec["q_values"]) - 1 else "intermediate",
-                          "truth": truth[rec["true_labels"][i]]}
-                         for rec in records for i, q in enumerate(rec["q_values"])])
+                          "truth": truth[rec["true_labels"][i]] if k else "unknown"}
+                         for rec, k in zip(records, known) for i, q in enumerate(rec["q_values"])])
 
 
 def positive_shares(records: Sequence[dict], rules: Sequence[str]) -> dict[str, float]:

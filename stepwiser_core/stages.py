@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 # What notebooks 02 (rollouts) and 04 (judging) sample from: our RolloutEngine (CPU or GPU) or vLLM (GPU only, with
 # prefix caching; the paper tier). See backends.py.
 GENERATION_BACKENDS = ("engine", "vllm")
+# Where notebook 02's prompts come from: the toy world (exact step truth) or NuminaMath-CoT (numina.py; the paper's).
+PROBLEM_SOURCES = ("toy", "numina")
 
 
 def check_generation_backend(cfg) -> None:
@@ -141,8 +143,13 @@ class RolloutLabelConfig(StageBase):
     verifier: str = "exact"
     chunk_template: str = "toy_chunk"
     base_template: str = "toy"
-    # --- prompts: [P §4.1] 40k prompts kept after pass@16 filtering (neither all right nor all wrong)
-    n_prompts: int = 240
+    # --- prompts: [P §4.1] NuminaMath-CoT, deduplicated, answers Math-Verify can check; 40k kept after pass@16
+    # filtering (neither all right nor all wrong)
+    problem_source: str = "toy"  # "toy" (the toy world, exact step truth) or "numina" (NuminaMath-CoT; no step truth)
+    numina_path: str = ""  # problem_source numina: a hub snapshot folder, saved dataset, parquet/JSONL file, or hub id
+    numina_split: str = "train"
+    n_prompts: int = 240  # prompts drawn (toy: n_prompts // 4 per level), before the pass-rate filter
+    prefilter_max_kept: int = 0  # at most this many prompts pass the pass-rate filter (0: all); [P §4.1] 40k
     benchmark_seed: int = 0  # notebook 04's seed: its benchmark's problems are never annotated (toy world)
     prefilter_samples: int = 8  # [P §4.1] 16
     trajectories_per_prompt: int = 4  # NOT SPECIFIED (the paper seems to annotate all 16)
@@ -170,6 +177,15 @@ class RolloutLabelConfig(StageBase):
 
     def __post_init__(self):
         check_generation_backend(self)
+        if self.problem_source not in PROBLEM_SOURCES:
+            raise ValueError(f"problem_source must be one of {PROBLEM_SOURCES}, not {self.problem_source!r}")
+        if self.problem_source == "numina":
+            if not self.numina_path:
+                raise ValueError("problem_source 'numina' needs numina_path (a NuminaMath-CoT folder, file or hub id)")
+            if self.verifier != "math_verify":  # "exact" reads integers only; NuminaMath answers are LaTeX
+                raise ValueError(f"problem_source 'numina' needs verifier 'math_verify', not {self.verifier!r}")
+        if self.prefilter_max_kept < 0:
+            raise ValueError(f"prefilter_max_kept must be >= 0 (0: keep all), not {self.prefilter_max_kept}")
 
 
 @dataclass(frozen=True)

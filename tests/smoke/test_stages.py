@@ -134,6 +134,71 @@ def test_03_and_04_on_the_paper_tiers_path(series, tmp_path):
     assert {(name, subset) for name in registry for subset in (*ids, "average")} <= rows
 
 
+def write_numina_snapshot(folder: Path) -> int:
+    """NuminaMath-CoT as its hub repository lays it out (data/train-*.parquet; source, problem, solution, messages).
+
+    The problems are toy problems with teacher solutions, so the smoke policy can solve some of them; nothing in the
+    rows marks them as toy, and 02 reads them as NuminaMath rows: no exact checker, answers through Math-Verify.
+    A duplicate (other spacing) and a proof with no boxed answer are added; returns how many rows pass the filter."""
+    import random
+
+    from datasets import Dataset
+
+    from stepwiser_core.world.problems import generate_problems
+    from stepwiser_core.world.solutions import render_solution
+
+    rng = random.Random(0)
+    problems = generate_problems(11, 2, split="numina-stand-in")
+    rows = [{"source": "synthetic_math", "problem": p.text, "solution": render_solution(p, rng).text} for p in problems]
+    rows += [{"source": "synthetic_math", "problem": "  " + problems[0].text.replace("\n", "\n "),
+              "solution": rows[0]["solution"]},
+             {"source": "olympiads", "problem": "Prove that $n^2 \\ge 0$.", "solution": "A square is never negative."}]
+    for r in rows:
+        r["messages"] = [{"content": r["problem"], "role": "user"}, {"content": r["solution"], "role": "assistant"}]
+    (folder / "data").mkdir(parents=True)
+    Dataset.from_list(rows).to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
+    return len(problems)
+
+
+@pytest.mark.smoke
+def test_02_and_03_on_numinamath_prompts(series, tmp_path):
+    """The paper tier's data path from 02 on: prompts read from a NuminaMath-CoT snapshot (dedup, Math-Verify),
+    labelled with no step truth (true labels None, agreement with the truth NaN), judges trained and evaluated
+    against the rollout labels alone. 04 reads only 03's judges and ProcessBench, which
+    `test_03_and_04_on_the_paper_tiers_path` already runs from the paper tier's side."""
+    runs = series / "runs" / "smoke"
+    n_verifiable = write_numina_snapshot(tmp_path / "NuminaMath-CoT")
+    paper = ("--runs-root", str(tmp_path / "runs"), "-p", "results_root", str(tmp_path / "results"))
+    labels = run_stage(series, *paper, "-p", "problem_source", "numina", "-p", "numina_path",
+                       str(tmp_path / "NuminaMath-CoT"), "-p", "verifier", "math_verify", "-p", "n_prompts", "100",
+                       "-p", "chunk_policy_dir", str(runs / "01_segmentation" / "model"),
+                       "-p", "base_policy_dir", str(runs / "00_policy" / "model"), stage="02_rollout_labels")
+    assert labels.returncode == 0, labels.stdout + labels.stderr
+    metrics = json.loads((tmp_path / "results" / "smoke" / "02_rollout_labels" / "metrics.json").read_text())
+    assert metrics["prompts"] == {"source": "numina", "visited": n_verifiable + 2, "kept": n_verifiable,
+                                  "duplicate": 1, "excluded": 0, "no_boxed_answer": 1, "unverifiable": 0}
+    assert all(math.isnan(a) for by_m in metrics["agreement_with_truth"].values() for a in by_m.values())
+    from datasets import load_from_disk
+
+    records = list(load_from_disk(str(tmp_path / "runs" / "smoke" / "02_rollout_labels" / "stepwise_chunks")))
+    assert records and all(r["problem_id"].startswith("numina-") and r["true_first_error"] is None
+                           and set(r["true_labels"]) == {None} for r in records)
+    assert {r["generator"] for r in records} == {"smoke-chunk-policy"}
+
+    judges = run_stage(series, *paper, "-p", "judge_template", "paper", "-p", "judge_warmup_steps", "0",
+                       "-p", "judge_init_dir", str(runs / "01_segmentation" / "model"), stage="03_judge_training")
+    assert judges.returncode == 0, judges.stdout + judges.stderr
+    judge_out = tmp_path / "results" / "smoke" / "03_judge_training"
+    summary = (judge_out / "heldout_step_accuracy.csv").read_text().splitlines()
+    header = summary[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in summary[1:]]
+    assert rows and all(r["acc_truth"] == "" for r in rows)  # NaN: no truth (the smoke policy's labels are too few
+    # to promise accuracies against them; tests/unit/test_judge_stage.py scores truthless items by hand)
+    registry = json.loads((tmp_path / "runs" / "smoke" / "03_judge_training" / "judges.json").read_text())
+    assert {"stepwiser_abs_q", "stepwiser_rel_ratio", "stepwiser_rel_effective", "zero_shot"} <= set(registry)
+    assert "eval_acc_truth" in (judge_out / "grpo_history.csv").read_text()
+
+
 @pytest.mark.smoke
 def test_00_policy_paper_path_loads_a_local_model(tmp_path, toy_tokenizer, tiny_shape):
     # The paper tier loads Qwen2.5-Instruct from a folder; a tiny model saved here stands in for it.

@@ -209,3 +209,19 @@ def test_each_notebooks_parameters_cell_is_generated_from_its_stage_config() -> 
         cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(cells) == 1, stage
         assert cells[0].source == nbbuild.parameters_source(config_cls), f"{stage}: run python tools/nbbuild.py"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"problem_source": "gsm8k"}, "problem_source must be one of"),
+    ({"problem_source": "numina", "verifier": "math_verify"}, "needs numina_path"),
+    ({"problem_source": "numina", "numina_path": "/data/numina"}, "needs verifier 'math_verify'"),
+    ({"prefilter_max_kept": -1}, "prefilter_max_kept must be >= 0"),
+])
+def test_rollout_label_prompt_sources_are_checked_before_anything_runs(overrides: dict, message: str) -> None:
+    from stepwiser_core.stages import RolloutLabelConfig
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(RolloutLabelConfig, None, overrides, tier="toy")
+    ok = load_config(RolloutLabelConfig, None, {"problem_source": "numina", "numina_path": "AI-MO/NuminaMath-CoT",
+                                                "verifier": "math_verify"}, tier="paper")
+    assert ok.problem_source == "numina" and ok.prefilter_max_kept == 0

@@ -192,3 +192,24 @@ def test_gap_to_own_init_compares_each_seed_with_its_own_zero_shot_judge():
     assert out.loc["rel_ratio", "seeds_above_own_init"] == 1 and out.loc["abs_q", "seeds"] == 2
     with pytest.raises(ValueError, match=r"no zero_shot row for seed\(s\) \[2\]"):
         pb_report.gap_to_own_init(pd.concat([rows, pd.DataFrame({"seed": [2], "judge": ["abs_q"], "f1": [1.0]})]))
+
+
+def test_records_without_truth_are_balanced_by_a_rollout_label_and_scored_against_labels_only():
+    """NuminaMath records (the paper tier) have no exact checker: every true label None."""
+    truthless = [record(f"n{i}", [None] * 3, [True, True, False], [True, False, False]) for i in range(4)]
+    assert not judge_stage.has_truth(truthless[0]) and judge_stage.has_truth(record("t", [True], [True], [True]))
+    with pytest.raises(ValueError, match="label_rule"):
+        judge_stage.eval_items(truthless, ["abs_q", "rel_ratio"], 10, seed=0)
+    items = judge_stage.eval_items(truthless, ["abs_q", "rel_ratio"], 10, seed=0, label_rule="rel_ratio")
+    # every chunk is a candidate (no first true error to stop at); 4 Positive and 8 Negative by Rel-Ratio -> 4 + 4
+    assert len(items) == 8 and sum(it["label_rel_ratio"] for it in items) == 4
+    assert all(it["true_label"] is None and it["problem"] == PROBLEM for it in items)
+    scored = judge_stage.score_verdicts(items, [[True]] * len(items), ["abs_q", "rel_ratio"], "always_positive")
+    summary = judge_stage.accuracy_summary(scored, ["abs_q", "rel_ratio"])
+    assert math.isnan(summary["acc_truth"]) and math.isnan(summary["acc_truth_on_wrong"])
+    assert summary["acc_rel_ratio"] == 0.5 and summary["format_rate"] == 1.0
+    assert summary["acc_abs_q"] == sum(it["label_abs_q"] for it in items) / len(items)
+    assert list(summary) == ["acc_truth", "format_rate", "positive_rate", "acc_abs_q", "acc_rel_ratio",
+                             "acc_truth_on_correct", "acc_truth_on_wrong"]
+    no_truth_trajectories = [{**r, "true_first_error": None, "final_correct": False} for r in truthless]
+    assert judge_stage.first_error_records(no_truth_trajectories, 4, seed=0) == []

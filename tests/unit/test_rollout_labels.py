@@ -57,10 +57,14 @@ def test_label_balance_table_and_q_frame():
     table = label_balance_table(recs, ["abs_q", "rel_ratio"]).set_index("rule")
     assert table.positive_share.to_dict() == {"abs_q": 2 / 3, "rel_ratio": 1 / 3}
     assert table.paper.to_dict() == {"abs_q": 0.702, "rel_ratio": 0.565}
-    qs = q_frame(recs)
+    after_error = {"labels_abs_q": [False, True], "labels_rel_ratio": [False, True], "q_values": [0.1, 0.2],
+                   "true_labels": [False, None]}
+    qs = q_frame([*recs, after_error])
     assert qs.to_dict("records") == [{"q": 0.5, "step": "intermediate", "truth": "correct"},
                                      {"q": 0.0, "step": "final", "truth": "first error"},
-                                     {"q": 1.0, "step": "final", "truth": "after an error"}]
+                                     {"q": 1.0, "step": "final", "truth": "unknown"},  # no checker (NuminaMath)
+                                     {"q": 0.1, "step": "intermediate", "truth": "first error"},
+                                     {"q": 0.2, "step": "final", "truth": "after an error"}]
 
 
 def test_annotation_problems_leave_out_the_benchmark_of_stage_04s_seed():
@@ -78,3 +82,44 @@ def test_annotation_problems_leave_out_the_benchmark_of_stage_04s_seed():
     # another benchmark seed leaves out another prefix; with few prompts nothing needs leaving out
     assert rl.annotation_problems(0, 960, benchmark_seed=1) != kept
     assert rl.annotation_problems(0, 240, benchmark_seed=0) == generate_problems(0, 60, split="annotation")
+
+
+def test_numina_prompts_give_trajectories_and_records_without_truth(tmp_path):
+    """NuminaMath prompts (the paper tier) have no exact checker: the records say so rather than guess."""
+    import datasets
+
+    from stepwiser_core.numina import MathProblem
+    from stepwiser_core.verify import MathVerifyVerifier
+
+    rows = [{"source": "amc_aime", "problem": f"Find $x$ if $2x = {k}$.", "solution": f"So $x = \\boxed{{\\frac{{{k}}}{{2}}}}$."}
+            for k in (1, 3, 5)]
+    datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "train-00000-of-00001.parquet"))
+    verifier = MathVerifyVerifier()
+    problems, counts = rl.stage_problems("numina", 2, 0, 0, verifier, str(tmp_path))
+    assert len(problems) == 2 and all(isinstance(p, MathProblem) for p in problems) and counts["kept"] == 2
+    toy, toy_counts = rl.stage_problems("toy", 8, 0, 0, verifier)
+    assert toy == rl.annotation_problems(0, 8, 0) and toy_counts == {"kept": len(toy)}
+
+    samples = [[f"<chunk>Halve it.</chunk><chunk>$\\boxed{{{q.answer}}}$</chunk>", "<chunk>$\\boxed{7}$</chunk>"]
+               for q in problems]  # one right, one wrong sample per prompt
+    assert rl.exact_first_error(problems[0], ["Halve it."]) == (False, None)
+    kept = rl.prefilter(problems, samples, verifier)  # pass rate 1/2: both kept
+    assert [k[1] for k in kept] == [0.5, 0.5] and len(rl.prefilter(problems, samples, verifier, max_kept=1)) == 1
+    trajectories = rl.make_trajectories(kept[:1], verifier, "chunks", 2)
+    assert [t.correct for t in trajectories] == [True, False]
+    assert all(not t.truth_known and t.true_labels() == [None] * len(t.steps) for t in trajectories)
+    successes = [np.ones((2, 2), dtype=np.int8), np.zeros((1, 2), dtype=np.int8)]
+    rules = rules_from_config(0.8, 0.4, 4, "abs")
+    records = rl.stepwise_records(trajectories, successes, 2, rules, "rel_ratio", "chunks", "paper-chunk-policy", 0)
+    assert [r["true_first_error"] for r in records] == [None, None]
+    assert records[0]["true_labels"] == [None, None] and records[0]["labels_abs_q"] == [True, True]
+    quality = rl.quality_vs_m(successes, trajectories, rules, [1, 2])
+    assert quality["agreement"].isna().all()  # nothing to agree with: NaN, not 0
+
+
+def test_toy_trajectories_keep_their_exact_truth():
+    p = generate_problems(0, 1, levels=(1,))[0]
+    known, first_error = rl.exact_first_error(p, ["nonsense"])
+    assert known and first_error == 0
+    t = Trajectory(p, "x", ["nonsense"], [1], False, 0.5, 0)
+    assert t.truth_known and t.true_labels() == [False]

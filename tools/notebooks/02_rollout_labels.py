@@ -37,6 +37,11 @@ cfg
 
 Sample each prompt `prefilter_samples` times; keep the prompts solved sometimes but not always (paper
 §4.1); their samples are the trajectories to annotate, cut at the policy's own `<chunk>` tags.
+
+The prompts are the toy world's (`problem_source: toy`), whose exact checker also knows every chunk's true label,
+or NuminaMath-CoT's (`problem_source: numina`, the paper tier): deduplicated, with a reference answer Math-Verify
+can check, drawn in a seeded order. NuminaMath has no step truth, so there every comparison with the truth below
+is NaN, not a guess.
 """),
 ("code", r"""
 from stepwiser_core.backends import BackendSettings, close_backend, open_backend
@@ -44,9 +49,12 @@ backend_settings = BackendSettings.from_config(cfg, cfg.max_batch_rows)  # Rollo
 engine = open_backend(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"), backend_settings,
                       "chunk policy")
 tokenizer = engine.tokenizer
-problems = rl.annotation_problems(cfg.seed, cfg.n_prompts, cfg.benchmark_seed)  # never a benchmark problem
+problems, prompt_counts = rl.stage_problems(cfg.problem_source, cfg.n_prompts, cfg.seed, cfg.benchmark_seed, verifier,
+                                            cfg.numina_path, cfg.numina_split)  # toy: never a benchmark problem
+print(f"{len(problems)} prompts ({cfg.problem_source}): {prompt_counts}")
 sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectories_per_prompt, m_label=cfg.rollouts,
-             temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, keep_all=cfg.prefilter_keep_all)
+             temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, keep_all=cfg.prefilter_keep_all,
+             max_kept=cfg.prefilter_max_kept)
 """),
 ("md", r"""
 ## 2 · Rollouts
@@ -63,7 +71,7 @@ from datasets import Dataset
 from stepwiser_core.io import atomic_dir
 
 chunks = rl.annotate(engine, tokenizer, problems, cfg.chunk_template, "chunks", verifier, rules, cfg.default_rule,
-                     "toy-chunk-policy", m_draw=cfg.rollouts_max, **sizes)
+                     f"{cfg.tier}-chunk-policy", m_draw=cfg.rollouts_max, **sizes)
 kept, trajectories, successes, records = chunks.kept, chunks.trajectories, chunks.successes, chunks.records
 with atomic_dir(run_dir / "stepwise_chunks") as tmp:
     Dataset.from_list(records).save_to_disk(tmp)
@@ -135,7 +143,7 @@ if cfg.blankline_data:
     base_engine = open_backend(stage.input_path(cfg.base_policy_dir, "00_policy", "model"), backend_settings,
                                "base policy", tokenizer=tokenizer)
     blank = rl.annotate(base_engine, tokenizer, problems, cfg.base_template, "blankline", verifier, rules,
-                        cfg.default_rule, "toy-base-policy", m_draw=cfg.rollouts, **sizes)
+                        cfg.default_rule, f"{cfg.tier}-base-policy", m_draw=cfg.rollouts, **sizes)
     with atomic_dir(run_dir / "stepwise_blankline") as tmp:
         Dataset.from_list(blank.records).save_to_disk(tmp)
     print(f"{len(blank.trajectories)} trajectories, {sum(len(t.steps) for t in blank.trajectories)} blank-line steps")
@@ -147,7 +155,8 @@ from stepwiser_core.tables import write_table
 
 metrics = rl.stage_metrics(chunks, blank, rules, quality, adaptive,
                            rl.adaptive_summary(successes, trajectories, rules, cfg.rollouts, None, cfg.adaptive_joint),
-                           cfg.default_rule, cfg.adaptive_confidence, cfg.tier, cfg.seed, cfg.adaptive_joint)
+                           cfg.default_rule, cfg.adaptive_confidence, cfg.tier, cfg.seed, cfg.adaptive_joint,
+                           prompts={"source": cfg.problem_source, **prompt_counts})
 atomic_write_json(results_dir / "metrics.json", metrics)
 write_table(balance, results_dir, "label_balance")
 write_table(quality, results_dir, "label_quality_vs_m")

@@ -121,13 +121,16 @@ for rule in cfg.rules if cfg.run_disc_sft else []:
 ## 5 · Every judge on held-out chunks
 
 Step accuracy on balanced held-out chunks (chance = 0.5) against the exact truth, and against each rule's
-rollout labels; `format_rate` is the share of parsable verdicts (unparseable counts as wrong).
+rollout labels; `format_rate` is the share of parsable verdicts (unparseable counts as wrong). Labels from
+NuminaMath prompts (the paper tier) have no exact truth: there the chunks are balanced by `ablation_rule`'s rollout
+label, the accuracies against the truth are NaN, and the figure shows the accuracy against that label.
 """),
 ("code", r"""
 summary = judge_runs.heldout_summary(evaluation, trained, disc, tokenizer)
 write_table(summary, results_dir, "heldout_step_accuracy")
 evaluation.verdicts().to_csv(run_dir / "heldout_verdicts.csv", index=False)
-display(Image(plots.judge_accuracy(summary, results_dir / "heldout_step_accuracy.png")))
+display(Image(plots.judge_accuracy(summary, results_dir / "heldout_step_accuracy.png",
+                                   label_column=f"acc_{cfg.ablation_rule}")))
 summary.round(3)
 """),
 ("md", r"""
