@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from transformers import PreTrainedTokenizerBase
@@ -18,8 +19,39 @@ from .instruct import Example, policy_prompt
 from .segmentation import check_attempt, format_chunks, parse_chunks_lenient, segment_attempts, select_segmentation
 from .verify import AnswerVerifier
 from .world.checker import check_steps
-from .world.problems import Problem
+from .world.problems import Problem, generate_problems
 from .world.segment import blankline_steps
+
+
+def segmentation_prompts(source: str, n_prompts: int, seed: int, verifier: AnswerVerifier, numina_path: str = "",
+                         numina_split: str = "train") -> tuple[list, dict[str, int]]:
+    """The prompts whose responses are segmented, and how they were drawn (counts for metrics.json).
+
+    "toy": `n_prompts // 4` per level of the "segmentation" split. "numina": `n_prompts` deduplicated NuminaMath-CoT
+    prompts whose reference answer `verifier` can check ([P §4.1] a random 20k), in an order fixed by `seed`."""
+    if source == "toy":
+        problems = generate_problems(seed, n_prompts // 4, split="segmentation")
+        return problems, {"kept": len(problems)}
+    if source == "numina":
+        from .numina import draw_prompts
+
+        selection = draw_prompts(numina_path, numina_split, n_prompts, seed, verifier, "segmentation")
+        return selection.problems, selection.counts
+    raise ValueError(f"unknown problem source {source!r}; valid: toy, numina")
+
+
+def evaluation_problems(source: str, tier_runs: Path, seed: int, verifier: AnswerVerifier, n_eval_prompts: int,
+                        exclude: Sequence[str] = (), numina_path: str = "", numina_split: str = "train") -> list:
+    """The held-out problems of Table 4's analog. "toy": notebook 00's (`<tier_runs>/00_policy/eval_problems.json`);
+    "numina": `n_eval_prompts` NuminaMath-CoT prompts drawn for evaluation, none of the texts in `exclude` (the
+    segmentation prompts)."""
+    if source == "toy":
+        from .io import read_json
+
+        return [Problem.from_dict(d) for d in read_json(Path(tier_runs) / "00_policy" / "eval_problems.json")]
+    from .numina import draw_prompts
+
+    return draw_prompts(numina_path, numina_split, n_eval_prompts, seed, verifier, "evaluation", exclude).problems
 
 
 def correct_responses(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
@@ -78,30 +110,39 @@ class SegmentationData:
 
 
 def build_segmentation_data(responses: Sequence[tuple[Problem, str]], seed: int, n_attempts: int,
-                            teacher_error_rate: float, template: str = "toy_chunk") -> SegmentationData:
-    """Segment each response `n_attempts` times, keep exact reconstructions, pick one per response."""
+                            teacher_error_rate: float, template: str = "toy_chunk",
+                            attempts: Sequence[Sequence[str]] | None = None) -> SegmentationData:
+    """Segment each response `n_attempts` times, keep exact reconstructions, pick one per response.
+
+    The attempts come from the toy teacher (`segmentation.segment_attempts`, with `teacher_error_rate`), or are
+    given: the paper tier's LLM segmenter (`llm_segmenter.llm_segment_attempts`), one list per response."""
+    if attempts is not None and len(attempts) != len(responses):
+        raise ValueError(f"{len(attempts)} attempt lists for {len(responses)} responses")
     rng = random.Random(f"{seed}:segmentation")
     examples, valid = [], 0
-    for problem, text in responses:
-        attempts = segment_attempts(text, rng, n_attempts, teacher_error_rate)
-        valid += sum(check_attempt(text, a) is not None for a in attempts)
-        if (chunks := select_segmentation(text, attempts)) is not None:
+    for k, (problem, text) in enumerate(responses):
+        tries = segment_attempts(text, rng, n_attempts, teacher_error_rate) if attempts is None else attempts[k]
+        valid += sum(check_attempt(text, a) is not None for a in tries)
+        if (chunks := select_segmentation(text, tries)) is not None:
             examples.append(Example(policy_prompt(problem.text, template), format_chunks(chunks), "chunk"))
-    return SegmentationData(examples, len(responses) * n_attempts, valid, len(responses), len(examples))
+    n_tried = len(responses) * n_attempts if attempts is None else sum(map(len, attempts))
+    return SegmentationData(examples, n_tried, valid, len(responses), len(examples))
 
 
 def solution_stats(problems: Sequence[Problem], samples: Sequence[Sequence[str]], tokenizer: PreTrainedTokenizerBase,
                    verifier: AnswerVerifier, segmentation: str) -> pd.DataFrame:
     """Per sample: number of steps under `segmentation` ("blankline" or "chunks"), tokens, correctness,
-    and whether the exact checker finds a wrong step in those steps."""
+    and the first wrong step the exact checker finds in those steps (None: none, or `checked` False: no checker)."""
     rows = []
     for problem, texts in zip(problems, samples, strict=True):
+        checked = isinstance(problem, Problem)  # NuminaMath prompts (the paper tier) have no exact checker
         for k, text in enumerate(texts):
             steps = blankline_steps(text) if segmentation == "blankline" else parse_chunks_lenient(text)
             rows.append({"problem_id": problem.id, "level": problem.level, "sample": k, "segmentation": segmentation,
                          "steps": len(steps), "tokens": len(tokenizer(text, add_special_tokens=False)["input_ids"]),
                          "answer_correct": verifier.is_correct(text, str(problem.answer)),
-                         "first_error": check_steps(problem, steps).first_error})
+                         "first_error": check_steps(problem, steps).first_error if checked else None,
+                         "checked": checked})
     return pd.DataFrame(rows)
 
 
@@ -155,8 +196,9 @@ def train_chunk_policy(seg_examples: Sequence[Example], cfg, policy_dir, run_dir
     from .base_policy import judge_exercises
     from .models import load_model, save_model
     from .training import SFTSettings, sft_train
-    from .world.problems import generate_problems
-
+    if not seg_examples:  # an SFT on replay alone would quietly give a "chunk policy" that never saw a chunk
+        raise ValueError("no segmentation passed the format and exact-reconstruction filter, so there is nothing to "
+                         "fine-tune the chunk policy on: check the segmenter (no attempt reconstructed its response)")
     rng = random.Random(f"{cfg.seed}:replay")
     replay = generate_problems(cfg.seed, max(1, int(cfg.judge_replay_share * len(seg_examples)) // 4), split="replay")
     examples = list(seg_examples) + judge_exercises(replay, rng, cfg.replay_verdict_accuracy,

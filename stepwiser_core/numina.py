@@ -114,7 +114,7 @@ def reference_answer(solution: str) -> str | None:
 
 
 def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifier: AnswerVerifier,
-                   exclude: Iterable[str] = ()) -> PromptSelection:
+                   exclude: Iterable[str] = (), purpose: str = "annotation") -> PromptSelection:
     """Up to `n` deduplicated, verifiable prompts, visited in a seeded random order (paper §4.1).
 
     Args:
@@ -124,6 +124,8 @@ def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifie
         seed: fixes the order rows are visited in, hence which prompts are kept.
         verifier: Math-Verify on the paper tier (`verify.MathVerifyVerifier`).
         exclude: problem texts never to keep (e.g. an evaluation set's), compared after `normalize_problem`.
+        purpose: salts the order, so that stages drawing with one seed (01's segmentation prompts, 02's annotation
+            prompts) get independent random subsets, as the paper's 20k and 40k are (their overlap NOT SPECIFIED).
 
     Returns:
         The kept problems in visiting order, and counts: `visited`, `kept`, and one count per reason to drop.
@@ -131,7 +133,7 @@ def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifie
     if n < 0:
         raise ValueError(f"n must be >= 0, not {n}")
     order = list(range(len(rows)))
-    random.Random(f"{seed}:numina-prompts").shuffle(order)
+    random.Random(f"{seed}:numina-prompts:{purpose}").shuffle(order)
     excluded = {normalize_problem(t) for t in exclude}
     seen = set(excluded)
     counts = dict.fromkeys(("visited", "kept", "duplicate", "excluded", "no_boxed_answer", "unverifiable"), 0)
@@ -155,3 +157,9 @@ def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifie
             kept.append(MathProblem(f"numina-{index}", row["problem"].strip(), answer, str(row.get("source") or "")))
     counts["kept"] = len(kept)
     return PromptSelection(kept, counts)
+
+
+def draw_prompts(location: str | Path, split: str, n: int, seed: int, verifier: AnswerVerifier,
+                 purpose: str, exclude: Iterable[str] = ()) -> PromptSelection:
+    """`read_numina` then `select_prompts`: what a stage calls."""
+    return select_prompts(read_numina(location, split), n, seed, verifier, exclude, purpose)

@@ -53,9 +53,9 @@ def stage_problems(source: str, n_prompts: int, seed: int, benchmark_seed: int, 
         problems = annotation_problems(seed, n_prompts, benchmark_seed)
         return problems, {"kept": len(problems)}
     if source == "numina":
-        from .numina import read_numina, select_prompts
+        from .numina import draw_prompts
 
-        selection = select_prompts(read_numina(numina_path, numina_split), n_prompts, seed, verifier)
+        selection = draw_prompts(numina_path, numina_split, n_prompts, seed, verifier, "annotation")
         return selection.problems, selection.counts
     raise ValueError(f"unknown problem source {source!r}; valid: {', '.join(PROBLEM_SOURCES)}")
 

@@ -12,8 +12,21 @@ from dataclasses import dataclass, field
 # What notebooks 02 (rollouts) and 04 (judging) sample from: our RolloutEngine (CPU or GPU) or vLLM (GPU only, with
 # prefix caching; the paper tier). See backends.py.
 GENERATION_BACKENDS = ("engine", "vllm")
-# Where notebook 02's prompts come from: the toy world (exact step truth) or NuminaMath-CoT (numina.py; the paper's).
+# Where notebooks 01 and 02 draw prompts from: the toy world (exact step truth) or NuminaMath-CoT (numina.py; the
+# paper's). Who segments in 01: the toy teacher or an instruct LLM (llm_segmenter.py; the paper's).
 PROBLEM_SOURCES = ("toy", "numina")
+SEGMENTERS = ("toy", "llm")
+
+
+def check_problem_source(cfg) -> None:
+    """01's and 02's `problem_source`, `numina_path` and `verifier` agree."""
+    if cfg.problem_source not in PROBLEM_SOURCES:
+        raise ValueError(f"problem_source must be one of {PROBLEM_SOURCES}, not {cfg.problem_source!r}")
+    if cfg.problem_source == "numina":
+        if not cfg.numina_path:
+            raise ValueError("problem_source 'numina' needs numina_path (a NuminaMath-CoT folder, file or hub id)")
+        if cfg.verifier != "math_verify":  # "exact" reads integers only; NuminaMath answers are LaTeX
+            raise ValueError(f"problem_source 'numina' needs verifier 'math_verify', not {cfg.verifier!r}")
 
 
 def check_generation_backend(cfg) -> None:
@@ -95,11 +108,27 @@ class SegmentationConfig(StageBase):
     base_template: str = "toy"  # the base policy's prompt
     chunk_template: str = "toy_chunk"  # the chunk policy's prompt ([P Table 11] for "paper_chunk")
     # --- SFT data, as in [P §4.1]: sample, keep correct responses, segment each several times, keep exact ones
-    n_prompts: int = 1500  # [P] 20k NuminaMath prompts
+    problem_source: str = "toy"  # "toy" (the toy world) or "numina" (NuminaMath-CoT, the paper's; numina.py)
+    numina_path: str = ""  # problem_source numina: a hub snapshot folder, saved dataset, parquet/JSONL file, or hub id
+    numina_split: str = "train"
+    n_prompts: int = 1500  # [P] 20k NuminaMath prompts (toy: n_prompts // 4 per level)
+    # problem_source numina: held-out NuminaMath prompts for Table 4's steps, tokens and accuracy ([P] steps and
+    # tokens over 10K NuminaMath prompts; accuracy on MATH500, which we do not load). Toy: 00's held-out problems.
+    n_eval_prompts: int = 1000
     samples_per_prompt: int = 4  # [P] 16 responses per prompt
     max_correct_per_prompt: int = 2  # [P] up to 4 correct responses per prompt (with sft_correct_only: False, any 2)
     segment_attempts: int = 8  # [P] 8 segmentations per response by Llama-3.1-70B-it
+    # who segments: "toy" (segmentation.teacher_segment, our stand-in) or "llm" (an instruct model prompted with the
+    # Table 1 rules, llm_segmenter.py; [P] Llama-3.1-70B-it, through generation_backend)
+    segmenter: str = "toy"
     segmenter_error_rate: float = 0.3  # per-attempt mistake rate of the toy teacher segmenter (our stand-in)
+    segmenter_dir: str = ""  # segmenter "llm": the model's folder
+    segmenter_temperature: float = 0.7  # NOT SPECIFIED: the 8 attempts must differ, so they are sampled
+    segmenter_max_new_tokens: int = 1024  # a segmentation is the response plus its tags
+    # --- generation backend of the LLM segmenter (GENERATION_BACKENDS): vLLM on GPUs (a 70B model needs several)
+    generation_backend: str = "engine"
+    vllm_gpu_memory_utilization: float = 0.9
+    vllm_tensor_parallel_size: int = 1
     judge_replay_share: float = 0.25  # judging exercises mixed in so the judge init keeps its skill (our choice)
     # the replayed exercises are drawn like 00's (PolicyConfig.judge_exercise_*), plus verdict-only ones: the judge
     # starts from this model, and the no-CoT judge's GRPO gets no gradient if no sample ever has the bare format
@@ -132,6 +161,14 @@ class SegmentationConfig(StageBase):
                      "replay_direct_share", "sft_correct_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        check_generation_backend(self)
+        check_problem_source(self)
+        if self.segmenter not in SEGMENTERS:
+            raise ValueError(f"segmenter must be one of {SEGMENTERS}, not {self.segmenter!r}")
+        if self.segmenter == "llm" and not self.segmenter_dir:
+            raise ValueError("segmenter 'llm' needs segmenter_dir (the segmenter model's folder)")
+        if self.segmenter == "llm" and self.segment_attempts > 1 and self.segmenter_temperature <= 0:
+            raise ValueError("several segment_attempts need segmenter_temperature > 0 (greedy attempts are identical)")
 
 
 @dataclass(frozen=True)
@@ -177,13 +214,7 @@ class RolloutLabelConfig(StageBase):
 
     def __post_init__(self):
         check_generation_backend(self)
-        if self.problem_source not in PROBLEM_SOURCES:
-            raise ValueError(f"problem_source must be one of {PROBLEM_SOURCES}, not {self.problem_source!r}")
-        if self.problem_source == "numina":
-            if not self.numina_path:
-                raise ValueError("problem_source 'numina' needs numina_path (a NuminaMath-CoT folder, file or hub id)")
-            if self.verifier != "math_verify":  # "exact" reads integers only; NuminaMath answers are LaTeX
-                raise ValueError(f"problem_source 'numina' needs verifier 'math_verify', not {self.verifier!r}")
+        check_problem_source(self)
         if self.prefilter_max_kept < 0:
             raise ValueError(f"prefilter_max_kept must be >= 0 (0: keep all), not {self.prefilter_max_kept}")
 

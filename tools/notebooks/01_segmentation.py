@@ -8,8 +8,10 @@ Splitting a solution on blank lines cuts logical steps apart (Qwen models put bl
 and multiplies the steps to label. StepWiser instead teaches the policy to wrap each **logically complete
 step** in `<chunk>…</chunk>` (paper §3.1, Table 1): the base policy's correct responses are segmented by a
 strong LLM (8 attempts each; only segmentations that reconstruct the response exactly are kept), and the
-base model is fine-tuned on them. Here an imperfect **teacher segmenter** stands in for Llama-3.1-70B: it
-follows Table 1's principles but sometimes splits or merges steps, alters text, or breaks the tags.
+base model is fine-tuned on them. On the toy tier an imperfect **teacher segmenter** stands in for
+Llama-3.1-70B: it follows Table 1's principles but sometimes splits or merges steps, alters text, or breaks the
+tags. The paper tier (`segmenter: llm`, `problem_source: numina`) prompts an instruct LLM with the Table 1 rules
+instead, on NuminaMath-CoT prompts.
 
 The Table 4 analog at the end compares the base policy split on blank lines with the chunk policy's own
 chunks: steps per solution, tokens per solution and accuracy (averaged over k samples).
@@ -43,10 +45,10 @@ NOT the paper; README, "Self-segmentation").
 ("code", r"""
 from stepwiser_core.generation import Sampling, TransformersBackend
 from stepwiser_core.models import load_model
-from stepwiser_core.world.problems import generate_problems
 
 base_model, tokenizer = load_model(policy_dir)
-prompts = generate_problems(cfg.seed, cfg.n_prompts // 4, split="segmentation")
+prompts, prompt_counts = chunk_policy.segmentation_prompts(cfg.problem_source, cfg.n_prompts, cfg.seed, verifier,
+                                                           cfg.numina_path, cfg.numina_split)
 base_gen = TransformersBackend(base_model, tokenizer, batch_size=cfg.gen_batch_size, desc="base policy")
 samples = base_policy.sample_solutions(base_gen, tokenizer, prompts,
                                        Sampling(cfg.max_new_tokens, 1.0, cfg.samples_per_prompt, cfg.seed), cfg.base_template)
@@ -57,11 +59,23 @@ print(f"{len(prompts)} prompts x {cfg.samples_per_prompt} samples -> {len(respon
       f"({sft_accuracy:.1%} with a right answer)")
 """),
 ("md", r"""
-## 2 · Teacher segmentation and the exact-reconstruction filter
+## 2 · Segmentation and the exact-reconstruction filter
+
+`segment_attempts` segmentations per response, by the toy teacher or (`segmenter: llm`) by the LLM in
+`segmenter_dir` sampled through `generation_backend`; only those that follow the format and reconstruct the
+response exactly are kept, and the most frequent of them is chosen.
 """),
 ("code", r"""
+from stepwiser_core.backends import BackendSettings
+from stepwiser_core.llm_segmenter import segment_with_model
+
+attempts = None  # the toy teacher's, drawn inside build_segmentation_data
+if cfg.segmenter == "llm":
+    attempts = segment_with_model(cfg.segmenter_dir, BackendSettings.from_config(cfg, cfg.gen_batch_size),
+                                  [text for _, text in responses], cfg.segment_attempts,
+                                  Sampling(cfg.segmenter_max_new_tokens, cfg.segmenter_temperature, 1, cfg.seed + 2))
 seg = chunk_policy.build_segmentation_data(responses, cfg.seed, cfg.segment_attempts, cfg.segmenter_error_rate,
-                                           cfg.chunk_template)
+                                           cfg.chunk_template, attempts)
 reconstruction_exact_rate = seg.valid_attempts / max(seg.attempts, 1)
 print(f"{seg.valid_attempts}/{seg.attempts} segmentations reconstruct their response exactly "
       f"({reconstruction_exact_rate:.1%}); {seg.kept}/{seg.responses} responses kept")
@@ -88,16 +102,16 @@ if "loss" in log_history:
 ("md", r"""
 ## 4 · Table 4 analog: blank lines vs self-segmentation
 
-Both policies solve the same held-out problems (`eval_problems.json` from stage 00), k samples each at
-temperature 1. The base policy's solutions are split on blank lines; the chunk policy's are split at its
-own tags.
+Both policies solve the same held-out problems (toy: `eval_problems.json` from stage 00; NuminaMath:
+`n_eval_prompts` prompts drawn apart from the segmentation prompts), k samples each at temperature 1. The base
+policy's solutions are split on blank lines; the chunk policy's are split at its own tags.
 """),
 ("code", r"""
 import pandas as pd
-from stepwiser_core.io import read_json
-from stepwiser_core.world.problems import Problem
 
-eval_problems = [Problem.from_dict(d) for d in read_json(stage.tier_runs / "00_policy" / "eval_problems.json")]
+eval_problems = chunk_policy.evaluation_problems(cfg.problem_source, stage.tier_runs, cfg.seed, verifier,
+                                                 cfg.n_eval_prompts, [p.text for p in prompts], cfg.numina_path,
+                                                 cfg.numina_split)
 sampling = Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed + 1)
 base_texts = base_policy.sample_solutions(base_gen, tokenizer, eval_problems, sampling, cfg.base_template)
 chunk_gen = TransformersBackend(chunk_model, tokenizer, batch_size=cfg.gen_batch_size, desc="chunk policy")
@@ -113,7 +127,8 @@ import json
 from stepwiser_core.io import atomic_write_json
 from stepwiser_core.tables import write_table
 
-metrics = {"tier": cfg.tier, "seed": cfg.seed, "reconstruction_exact_rate": reconstruction_exact_rate,
+metrics = {"tier": cfg.tier, "seed": cfg.seed, "prompts": {"source": cfg.problem_source, **prompt_counts},
+           "segmenter": cfg.segmenter, "reconstruction_exact_rate": reconstruction_exact_rate,
            "responses_kept_rate": seg.kept / max(seg.responses, 1), "sft_examples": len(seg.examples),
            "sft_correct_only": cfg.sft_correct_only, "sft_response_accuracy": sft_accuracy,
            **chunk_policy.segmentation_metrics(stats, chunk_texts)}
@@ -125,8 +140,12 @@ print(json.dumps(metrics, indent=1))
 ("md", r"""
 ## Notes and departures from the paper
 
-- **Segmenter.** A rule-following teacher with injected mistakes stands in for Llama-3.1-70B. Which valid
-  segmentation is kept when several pass is NOT SPECIFIED in the paper; we keep the majority one.
+- **Segmenter.** On the toy tier a rule-following teacher with injected mistakes stands in for Llama-3.1-70B;
+  the paper tier prompts the LLM with our paraphrase of Table 1 (`llm_segmenter.py`; the paper prints the rules,
+  not the prompt). Which valid segmentation is kept when several pass is NOT SPECIFIED in the paper; we keep the
+  majority one. How the 8 attempts are decoded is NOT SPECIFIED; we sample at `segmenter_temperature`.
+- **Evaluation set (paper tier).** The paper measures steps and tokens over 10K NuminaMath prompts and accuracy
+  on MATH500; we measure all three on `n_eval_prompts` held-out NuminaMath prompts (no MATH500 loader yet).
 - **Scale.** The paper uses 20k prompts, 16 samples and up to 4 correct responses per prompt, and SFTs a
   1.5B/7B model at lr 1e-5. The toy tier uses fewer prompts and a larger learning rate for a model trained
   from scratch.
