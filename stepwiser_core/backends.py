@@ -1,8 +1,8 @@
 """Which backend a stage samples from, by name: `engine` (our `RolloutEngine`, on CPU or GPU) or `vllm` (GPU only).
 
 Both implement `generate(prompts, sampling)` and `rollout(prefixes, m, sampling)` and carry the checkpoint's own
-`tokenizer`, so a stage's code does not change with the backend; only notebook 02's rollouts and notebook 04's
-judging take the parameter (`generation_backend`; the paper tier sets `vllm`). The engine needs the model loaded in
+`tokenizer`, so a stage's code does not change with the backend; notebook 01's sampling and LLM segmenter, 02's
+rollouts and 04's judging take the parameter (`generation_backend`; the paper tier sets `vllm`). The engine needs the model loaded in
 this process; vLLM loads the checkpoint itself from its folder, so `open_backend` takes the folder for both.
 `close_backend` frees what a vLLM backend holds, so that the next checkpoint (04 judges one after another) fits.
 """
@@ -34,7 +34,7 @@ class BackendSettings:
 
     @classmethod
     def from_config(cls, cfg, max_batch_rows: int) -> BackendSettings:
-        """From a stage config with `generation_backend`, `seed` and the `vllm_` fields (02's and 04's)."""
+        """From a stage config with `generation_backend`, `seed` and the `vllm_` fields (01's, 02's and 04's)."""
         return cls(cfg.generation_backend, max_batch_rows, cfg.seed, cfg.vllm_gpu_memory_utilization,
                    cfg.vllm_tensor_parallel_size)
 
@@ -52,6 +52,20 @@ def open_backend(model_dir: str | Path, settings: BackendSettings, desc: str = "
     model, own = load_model(model_dir)
     return RolloutEngine(model, tokenizer if tokenizer is not None else own, max_batch_rows=settings.max_batch_rows,
                          progress=progress, desc=desc)
+
+
+def open_sampler(model_dir: str | Path, settings: BackendSettings, model, tokenizer: PreTrainedTokenizerBase,
+                 batch_size: int, desc: str = "generate"):
+    """What notebook 01 samples a policy with (responses to segment, Table 4's samples): `TransformersBackend` on
+    the model already loaded in this process (`engine`), or vLLM on `model_dir` (`vllm`, the paper tier).
+
+    Why not `RolloutEngine` for `engine`: it draws other samples from one seed than `model.generate` does, and 01's
+    committed toy results were drawn by `TransformersBackend`; the engine is for 02's rollouts and greedy judging."""
+    if settings.name == "vllm":
+        return open_backend(model_dir, settings, desc, tokenizer=tokenizer)
+    from .generation import TransformersBackend
+
+    return TransformersBackend(model, tokenizer, batch_size=batch_size, desc=desc)
 
 
 def close_backend(backend) -> None:

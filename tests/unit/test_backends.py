@@ -120,3 +120,24 @@ def test_04_judges_through_vllm_one_checkpoint_at_a_time(fake_vllm, checkpoint, 
     assert voting and voting[0][0].temperature == cfg.maj_temperature
     averages = table[table["subset"] == "average"]
     assert set(averages["acc_correct"]) == {100.0} and set(averages["acc_error"]) == {0.0}
+
+
+def test_01_samples_through_transformers_or_vllm_and_segments_through_vllm(fake_vllm, checkpoint, tiny_model,
+                                                                          toy_tokenizer):
+    from stepwiser_core.backends import open_sampler
+    from stepwiser_core.generation import TransformersBackend
+    from stepwiser_core.generation_vllm import VLLMBackend
+    from stepwiser_core.llm_segmenter import segment_with_model
+
+    plain = open_sampler(checkpoint, BackendSettings("engine"), tiny_model, toy_tokenizer, 8, "base policy")
+    assert isinstance(plain, TransformersBackend) and plain.model is tiny_model and plain.batch_size == 8
+    assert not fake_vllm.made  # the model already in memory is used; nothing is loaded
+    on_gpu = open_sampler(checkpoint, BackendSettings("vllm", seed=2), tiny_model, toy_tokenizer, 8)
+    assert isinstance(on_gpu, VLLMBackend) and fake_vllm.made[-1].kwargs["model"] == str(checkpoint)
+    assert on_gpu.tokenizer is toy_tokenizer
+    # the LLM segmenter: one engine for all attempts, shut down afterwards so the SFT has the GPU's memory
+    attempts = segment_with_model(checkpoint, BackendSettings("vllm", vllm_tensor_parallel_size=8), ["a\nb", "c"], 8,
+                                  Sampling(32, 0.7, 1, seed=4))
+    segmenter = fake_vllm.made[-1]
+    assert attempts == [[VERDICT] * 8] * 2 and segmenter.kwargs["tensor_parallel_size"] == 8
+    assert [p.n for p in segmenter.calls[0][1]] == [8, 8] and segmenter.shutdowns == 1

@@ -43,15 +43,18 @@ swaps wrong responses for spare right samples of the same prompt until 70 % are 
 NOT the paper; README, "Self-segmentation").
 """),
 ("code", r"""
-from stepwiser_core.generation import Sampling, TransformersBackend
+from stepwiser_core.backends import BackendSettings, close_backend, open_sampler
+from stepwiser_core.generation import Sampling
 from stepwiser_core.models import load_model
 
 base_model, tokenizer = load_model(policy_dir)
 prompts, prompt_counts = chunk_policy.segmentation_prompts(cfg.problem_source, cfg.n_prompts, cfg.seed, verifier,
                                                            cfg.numina_path, cfg.numina_split)
-base_gen = TransformersBackend(base_model, tokenizer, batch_size=cfg.gen_batch_size, desc="base policy")
+backend_settings = BackendSettings.from_config(cfg, cfg.gen_batch_size)  # transformers, or vLLM on GPUs (paper tier)
+base_gen = open_sampler(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size, "base policy")
 samples = base_policy.sample_solutions(base_gen, tokenizer, prompts,
                                        Sampling(cfg.max_new_tokens, 1.0, cfg.samples_per_prompt, cfg.seed), cfg.base_template)
+close_backend(base_gen)  # a vLLM engine's GPU memory, before the segmenter and the SFT
 responses = chunk_policy.sft_responses(prompts, samples, verifier, cfg.max_correct_per_prompt,
                                        cfg.sft_correct_only, cfg.sft_correct_share, cfg.seed)
 sft_accuracy = chunk_policy.response_accuracy(responses, verifier)
@@ -66,13 +69,11 @@ print(f"{len(prompts)} prompts x {cfg.samples_per_prompt} samples -> {len(respon
 response exactly are kept, and the most frequent of them is chosen.
 """),
 ("code", r"""
-from stepwiser_core.backends import BackendSettings
 from stepwiser_core.llm_segmenter import segment_with_model
 
 attempts = None  # the toy teacher's, drawn inside build_segmentation_data
 if cfg.segmenter == "llm":
-    attempts = segment_with_model(cfg.segmenter_dir, BackendSettings.from_config(cfg, cfg.gen_batch_size),
-                                  [text for _, text in responses], cfg.segment_attempts,
+    attempts = segment_with_model(cfg.segmenter_dir, backend_settings, [text for _, text in responses], cfg.segment_attempts,
                                   Sampling(cfg.segmenter_max_new_tokens, cfg.segmenter_temperature, 1, cfg.seed + 2))
 seg = chunk_policy.build_segmentation_data(responses, cfg.seed, cfg.segment_attempts, cfg.segmenter_error_rate,
                                            cfg.chunk_template, attempts)
@@ -113,9 +114,12 @@ eval_problems = chunk_policy.evaluation_problems(cfg.problem_source, stage.tier_
                                                  cfg.n_eval_prompts, [p.text for p in prompts], cfg.numina_path,
                                                  cfg.numina_split)
 sampling = Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed + 1)
+base_gen = open_sampler(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size, "base policy")
 base_texts = base_policy.sample_solutions(base_gen, tokenizer, eval_problems, sampling, cfg.base_template)
-chunk_gen = TransformersBackend(chunk_model, tokenizer, batch_size=cfg.gen_batch_size, desc="chunk policy")
+close_backend(base_gen)
+chunk_gen = open_sampler(run_dir / "model", backend_settings, chunk_model, tokenizer, cfg.gen_batch_size, "chunk policy")
 chunk_texts = base_policy.sample_solutions(chunk_gen, tokenizer, eval_problems, sampling, cfg.chunk_template)
+close_backend(chunk_gen)
 stats = pd.concat([chunk_policy.solution_stats(eval_problems, base_texts, tokenizer, verifier, "blankline"),
                    chunk_policy.solution_stats(eval_problems, chunk_texts, tokenizer, verifier, "chunks")])
 table4 = chunk_policy.table4(stats)
