@@ -41,14 +41,19 @@ def segmentation_prompts(source: str, n_prompts: int, seed: int, verifier: Answe
 
 
 def evaluation_problems(source: str, tier_runs: Path, seed: int, verifier: AnswerVerifier, n_eval_prompts: int,
-                        exclude: Sequence[str] = (), numina_path: str = "", numina_split: str = "train") -> list:
+                        exclude: Sequence[str] = (), numina_path: str = "", numina_split: str = "train",
+                        math500_path: str = "") -> list:
     """The held-out problems of Table 4's analog. "toy": notebook 00's (`<tier_runs>/00_policy/eval_problems.json`);
-    "numina": `n_eval_prompts` NuminaMath-CoT prompts drawn for evaluation, none of the texts in `exclude` (the
-    segmentation prompts)."""
+    "numina": MATH500 when `math500_path` is given (the paper's accuracy set), else `n_eval_prompts` NuminaMath-CoT
+    prompts drawn for evaluation, none of the texts in `exclude` (the segmentation prompts)."""
     if source == "toy":
         from .io import read_json
 
         return [Problem.from_dict(d) for d in read_json(Path(tier_runs) / "00_policy" / "eval_problems.json")]
+    if math500_path:
+        from .math500 import load_math500
+
+        return load_math500(math500_path)
     from .numina import draw_prompts
 
     return draw_prompts(numina_path, numina_split, n_eval_prompts, seed, verifier, "evaluation", exclude).problems

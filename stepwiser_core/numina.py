@@ -53,6 +53,42 @@ def _data_files(directory: Path, split: str) -> list[Path]:
     return in_split or files
 
 
+def read_rows(location: str | Path, split: str, required: Sequence[str], what: str) -> Any:
+    """`split` of a dataset as a `datasets.Dataset`, from a saved dataset, a folder of parquet / JSON / JSON-lines
+    files (the files named for `split`, else all), one such file, or a hub id; rows must have the `required` columns
+    (`what` names the dataset in errors). `read_numina` documents the cases."""
+    import datasets  # lazy: heavy, and only the paper tier needs it
+
+    path = Path(location)
+    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file()):
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise ValueError(f"{path}: no split {split!r}; it has {sorted(loaded)}")
+            loaded = loaded[split]
+        ds = loaded
+    elif path.is_dir() or path.is_file():
+        files = _data_files(path, split) if path.is_dir() else [path] if path.suffix in _DATA_SUFFIXES else []
+        if not files:
+            raise ValueError(f"{path}: no {what} data (*.parquet, *.jsonl, *.json, or a saved dataset)")
+        kinds = {_DATA_SUFFIXES[f.suffix] for f in files}
+        if len(kinds) > 1:
+            raise ValueError(f"{path}: mixed file kinds {sorted(kinds)}; keep one format per folder")
+        ds = datasets.load_dataset(kinds.pop(), data_files=[str(f) for f in files], split="train")
+    elif isinstance(location, str) and location.count("/") == 1 and not location.startswith((".", "/", "~")):
+        try:
+            ds = datasets.load_dataset(location, split=split)
+        except Exception as e:  # a mistyped relative path lands here too: say both things we tried
+            raise FileNotFoundError(f"{location}: no such local path, and not loadable from the hub: {e}") from e
+    else:
+        raise FileNotFoundError(f"{location}: no such file or folder (and not a Hugging Face hub id)")
+    missing = [c for c in required if c not in ds.column_names]
+    if missing:
+        raise ValueError(f"{location}: {what} rows need columns {list(required)}; missing {missing} "
+                         f"(found {ds.column_names})")
+    return ds
+
+
 def read_numina(location: str | Path, split: str = "train") -> Any:
     """NuminaMath-CoT's `split` as a `datasets.Dataset`.
 
@@ -70,36 +106,7 @@ def read_numina(location: str | Path, split: str = "train") -> Any:
         FileNotFoundError: no such path, and not loadable from the hub.
         ValueError: no data files, an unknown split of a saved DatasetDict, or rows without `problem` / `solution`.
     """
-    import datasets  # lazy: heavy, and only the paper tier needs it
-
-    path = Path(location)
-    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file()):
-        loaded = datasets.load_from_disk(str(path))
-        if isinstance(loaded, datasets.DatasetDict):
-            if split not in loaded:
-                raise ValueError(f"{path}: no split {split!r}; it has {sorted(loaded)}")
-            loaded = loaded[split]
-        ds = loaded
-    elif path.is_dir() or path.is_file():
-        files = _data_files(path, split) if path.is_dir() else [path] if path.suffix in _DATA_SUFFIXES else []
-        if not files:
-            raise ValueError(f"{path}: no NuminaMath data (*.parquet, *.jsonl, *.json, or a saved dataset)")
-        kinds = {_DATA_SUFFIXES[f.suffix] for f in files}
-        if len(kinds) > 1:
-            raise ValueError(f"{path}: mixed file kinds {sorted(kinds)}; keep one format per folder")
-        ds = datasets.load_dataset(kinds.pop(), data_files=[str(f) for f in files], split="train")
-    elif isinstance(location, str) and location.count("/") == 1 and not location.startswith((".", "/", "~")):
-        try:
-            ds = datasets.load_dataset(location, split=split)
-        except Exception as e:  # a mistyped relative path lands here too: say both things we tried
-            raise FileNotFoundError(f"{location}: no such local path, and not loadable from the hub: {e}") from e
-    else:
-        raise FileNotFoundError(f"{location}: no such file or folder (and not a Hugging Face hub id)")
-    missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
-    if missing:
-        raise ValueError(f"{location}: NuminaMath rows need columns {list(REQUIRED_COLUMNS)}; missing {missing} "
-                         f"(found {ds.column_names})")
-    return ds
+    return read_rows(location, split, REQUIRED_COLUMNS, "NuminaMath")
 
 
 def normalize_problem(text: str) -> str:

@@ -20,9 +20,9 @@ import numpy as np
 
 from .labels import LABEL_RULES, label_trajectory
 from .label_quality import true_step_labels
+from .stages import PROBLEM_SOURCES
 from .verify import AnswerVerifier
 from .world.checker import check_steps
-from .stages import PROBLEM_SOURCES
 from .world.problems import Problem, generate_problems
 
 _CHUNK = re.compile(r"<chunk>(.*?)(?:</chunk>|$)", re.DOTALL)

@@ -113,8 +113,10 @@ class SegmentationConfig(StageBase):
     numina_split: str = "train"
     n_prompts: int = 1500  # [P] 20k NuminaMath prompts (toy: n_prompts // 4 per level)
     # problem_source numina: held-out NuminaMath prompts for Table 4's steps, tokens and accuracy ([P] steps and
-    # tokens over 10K NuminaMath prompts; accuracy on MATH500, which we do not load). Toy: 00's held-out problems.
+    # tokens over 10K NuminaMath prompts), unless math500_path names MATH500 ([P] Avg@32 accuracy on it), which
+    # then replaces them for all three columns. Toy: 00's held-out problems.
     n_eval_prompts: int = 1000
+    math500_path: str = ""  # the hub id HuggingFaceH4/MATH-500, its test.jsonl, or a folder holding it
     samples_per_prompt: int = 4  # [P] 16 responses per prompt
     max_correct_per_prompt: int = 2  # [P] up to 4 correct responses per prompt (with sft_correct_only: False, any 2)
     segment_attempts: int = 8  # [P] 8 segmentations per response by Llama-3.1-70B-it

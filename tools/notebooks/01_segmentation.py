@@ -103,16 +103,17 @@ if "loss" in log_history:
 ("md", r"""
 ## 4 · Table 4 analog: blank lines vs self-segmentation
 
-Both policies solve the same held-out problems (toy: `eval_problems.json` from stage 00; NuminaMath:
-`n_eval_prompts` prompts drawn apart from the segmentation prompts), k samples each at temperature 1. The base
-policy's solutions are split on blank lines; the chunk policy's are split at its own tags.
+Both policies solve the same held-out problems (toy: `eval_problems.json` from stage 00; paper tier: MATH500
+when `math500_path` is set, else `n_eval_prompts` NuminaMath prompts drawn apart from the segmentation prompts),
+k samples each at temperature 1. The base policy's solutions are split on blank lines; the chunk policy's are
+split at its own tags.
 """),
 ("code", r"""
 import pandas as pd
 
 eval_problems = chunk_policy.evaluation_problems(cfg.problem_source, stage.tier_runs, cfg.seed, verifier,
                                                  cfg.n_eval_prompts, [p.text for p in prompts], cfg.numina_path,
-                                                 cfg.numina_split)
+                                                 cfg.numina_split, cfg.math500_path)
 sampling = Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed + 1)
 base_gen = open_sampler(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size, "base policy")
 base_texts = base_policy.sample_solutions(base_gen, tokenizer, eval_problems, sampling, cfg.base_template)
@@ -149,7 +150,8 @@ print(json.dumps(metrics, indent=1))
   not the prompt). Which valid segmentation is kept when several pass is NOT SPECIFIED in the paper; we keep the
   majority one. How the 8 attempts are decoded is NOT SPECIFIED; we sample at `segmenter_temperature`.
 - **Evaluation set (paper tier).** The paper measures steps and tokens over 10K NuminaMath prompts and accuracy
-  on MATH500; we measure all three on `n_eval_prompts` held-out NuminaMath prompts (no MATH500 loader yet).
+  on MATH500; we measure all three on one set: MATH500 (`math500_path`, as `params/paper/01` sets), or
+  `n_eval_prompts` held-out NuminaMath prompts.
 - **Scale.** The paper uses 20k prompts, 16 samples and up to 4 correct responses per prompt, and SFTs a
   1.5B/7B model at lr 1e-5. The toy tier uses fewer prompts and a larger learning rate for a model trained
   from scratch.
