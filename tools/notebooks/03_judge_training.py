@@ -49,7 +49,8 @@ essential for stable RL.
 ("code", r"""
 train_records, heldout_records, items_eval = judge_runs.load_split(labels_dir, cfg)
 print(f"{len(train_records) + len(heldout_records)} labelled trajectories: {len(train_records)} for training, "
-      f"{len(heldout_records)} held out; {len(items_eval)} held-out evaluation chunks (balanced by the true label)")
+      f"{len(heldout_records)} held out; {len(items_eval)} held-out evaluation chunks (balanced by the true label, "
+      f"or by the {cfg.ablation_rule} label where the records have no truth)")
 train_items, balanced, balance_table = judge_runs.training_sets(train_records, cfg)
 write_table(balance_table, results_dir, "training_items")
 balance_table.round(3)
