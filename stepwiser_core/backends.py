@@ -2,9 +2,10 @@
 
 Both implement `generate(prompts, sampling)` and `rollout(prefixes, m, sampling)` and carry the checkpoint's own
 `tokenizer`, so a stage's code does not change with the backend; notebook 01's sampling and LLM segmenter, 02's
-rollouts and 04's judging take the parameter (`generation_backend`; the paper tier sets `vllm`). The engine needs the model loaded in
-this process; vLLM loads the checkpoint itself from its folder, so `open_backend` takes the folder for both.
-`close_backend` frees what a vLLM backend holds, so that the next checkpoint (04 judges one after another) fits.
+rollouts and 04's judging take the parameter (`generation_backend`; the paper tier sets `vllm`). The engine needs
+the model loaded in this process; vLLM loads the checkpoint itself from its folder, so `open_backend` takes the
+folder for both. `close_backend` frees what a vLLM backend holds, so that the next checkpoint (04 judges one after
+another) fits.
 """
 from __future__ import annotations
 

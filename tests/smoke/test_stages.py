@@ -206,6 +206,10 @@ def test_02_and_03_on_numinamath_prompts(series, tmp_path):
                        "-p", "chunk_policy_dir", str(runs / "01_segmentation" / "model"),
                        "-p", "base_policy_dir", str(runs / "00_policy" / "model"), stage="02_rollout_labels")
     assert labels.returncode == 0, labels.stdout + labels.stderr
+    missing = run_stage(series, "--runs-root", str(tmp_path / "runs_missing"), "-p", "results_root",
+                        str(tmp_path / "results_missing"), "-p", "problem_source", "numina", "-p", "numina_path",
+                        str(tmp_path / "no-such-folder"), "-p", "verifier", "math_verify", stage="02_rollout_labels")
+    assert missing.returncode != 0 and "no-such-folder: no such file or folder" in missing.stdout + missing.stderr
     metrics = json.loads((tmp_path / "results" / "smoke" / "02_rollout_labels" / "metrics.json").read_text())
     assert metrics["prompts"] == {"source": "numina", "visited": n_verifiable + 2, "kept": n_verifiable,
                                   "duplicate": 1, "excluded": 0, "no_boxed_answer": 1, "unverifiable": 0}

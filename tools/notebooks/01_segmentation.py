@@ -47,9 +47,9 @@ from stepwiser_core.backends import BackendSettings, close_backend, open_sampler
 from stepwiser_core.generation import Sampling
 from stepwiser_core.models import load_model
 
-base_model, tokenizer = load_model(policy_dir)
 prompts, prompt_counts = chunk_policy.segmentation_prompts(cfg.problem_source, cfg.n_prompts, cfg.seed, verifier,
-                                                           cfg.numina_path, cfg.numina_split)
+                                                           cfg.numina_path, cfg.numina_split)  # fails before a load
+base_model, tokenizer = load_model(policy_dir)
 backend_settings = BackendSettings.from_config(cfg, cfg.gen_batch_size)  # transformers, or vLLM on GPUs (paper tier)
 base_gen = open_sampler(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size, "base policy")
 samples = base_policy.sample_solutions(base_gen, tokenizer, prompts,

@@ -45,13 +45,15 @@ is NaN, not a guess.
 """),
 ("code", r"""
 from stepwiser_core.backends import BackendSettings, close_backend, open_backend
+
+# the prompts first: a missing or malformed NuminaMath file fails here, before a model is loaded
+problems, prompt_counts = rl.stage_problems(cfg.problem_source, cfg.n_prompts, cfg.seed, cfg.benchmark_seed, verifier,
+                                            cfg.numina_path, cfg.numina_split)  # toy: never a benchmark problem
+print(f"{len(problems)} prompts ({cfg.problem_source}): {prompt_counts}")
 backend_settings = BackendSettings.from_config(cfg, cfg.max_batch_rows)  # RolloutEngine, or vLLM on GPUs (paper tier)
 engine = open_backend(stage.input_path(cfg.chunk_policy_dir, "01_segmentation", "model"), backend_settings,
                       "chunk policy")
 tokenizer = engine.tokenizer
-problems, prompt_counts = rl.stage_problems(cfg.problem_source, cfg.n_prompts, cfg.seed, cfg.benchmark_seed, verifier,
-                                            cfg.numina_path, cfg.numina_split)  # toy: never a benchmark problem
-print(f"{len(problems)} prompts ({cfg.problem_source}): {prompt_counts}")
 sizes = dict(samples_per_prompt=cfg.prefilter_samples, per_prompt=cfg.trajectories_per_prompt, m_label=cfg.rollouts,
              temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, keep_all=cfg.prefilter_keep_all,
              max_kept=cfg.prefilter_max_kept)
