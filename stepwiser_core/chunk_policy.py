@@ -59,6 +59,21 @@ def evaluation_problems(source: str, tier_runs: Path, seed: int, verifier: Answe
     return draw_prompts(numina_path, numina_split, n_eval_prompts, seed, verifier, "evaluation", exclude).problems
 
 
+def sample_policy(model_dir: str | Path, settings, model, tokenizer: PreTrainedTokenizerBase, batch_size: int,
+                  problems: Sequence, sampling, template: str, desc: str = "policy") -> list[list[str]]:
+    """`sampling.n` solutions per problem from the policy in `model_dir` (`model`, already loaded, on the engine
+    setting), through `backends.open_sampler`; the sampler is closed afterwards, so a vLLM engine's GPU memory is
+    free for whatever 01 does next (the segmenter, the SFT, the other policy)."""
+    from .backends import close_backend, open_sampler
+    from .base_policy import sample_solutions
+
+    sampler = open_sampler(model_dir, settings, model, tokenizer, batch_size, desc)
+    try:
+        return sample_solutions(sampler, tokenizer, problems, sampling, template)
+    finally:
+        close_backend(sampler)
+
+
 def correct_responses(problems: Sequence[Problem], samples: Sequence[Sequence[str]], verifier: AnswerVerifier,
                       max_per_prompt: int) -> list[tuple[Problem, str]]:
     """Up to `max_per_prompt` distinct responses per problem whose final answer is right (paper: 4 of 16)."""

@@ -141,3 +141,18 @@ def test_01_samples_through_transformers_or_vllm_and_segments_through_vllm(fake_
     segmenter = fake_vllm.made[-1]
     assert attempts == [[VERDICT] * 8] * 2 and segmenter.kwargs["tensor_parallel_size"] == 8
     assert [p.n for p in segmenter.calls[0][1]] == [8, 8] and segmenter.shutdowns == 1
+
+
+def test_01_samples_a_policy_and_closes_the_sampler(fake_vllm, checkpoint, tiny_model, toy_tokenizer):
+    from stepwiser_core.base_policy import sample_solutions
+    from stepwiser_core.chunk_policy import sample_policy
+    from stepwiser_core.generation import TransformersBackend
+    from stepwiser_core.world.problems import generate_problems
+
+    problems, sampling = generate_problems(0, 1, levels=(1, 2)), Sampling(6, 1.0, 2, seed=3)
+    texts = sample_policy(checkpoint, BackendSettings("engine"), tiny_model, toy_tokenizer, 4, problems, sampling, "toy")
+    direct = sample_solutions(TransformersBackend(tiny_model, toy_tokenizer, batch_size=4, progress=False),
+                              toy_tokenizer, problems, sampling, "toy")
+    assert texts == direct and not fake_vllm.made  # the engine setting: the loaded model, the same draws
+    on_gpu = sample_policy(checkpoint, BackendSettings("vllm"), tiny_model, toy_tokenizer, 4, problems, sampling, "toy")
+    assert on_gpu == [[VERDICT] * 2] * 2 and fake_vllm.made[-1].shutdowns == 1  # closed after sampling

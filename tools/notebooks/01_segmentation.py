@@ -18,7 +18,7 @@ chunks: steps per solution, tokens per solution and accuracy (averaged over k sa
 """),
 ("params", SegmentationConfig),
 ("code", r"""
-from stepwiser_core import base_policy, chunk_policy, plots
+from stepwiser_core import chunk_policy, plots
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import SegmentationConfig
 from stepwiser_core.verify import make_verifier
@@ -43,7 +43,7 @@ swaps wrong responses for spare right samples of the same prompt until 70 % are 
 NOT the paper; README, "Self-segmentation").
 """),
 ("code", r"""
-from stepwiser_core.backends import BackendSettings, close_backend, open_sampler
+from stepwiser_core.backends import BackendSettings
 from stepwiser_core.generation import Sampling
 from stepwiser_core.models import load_model
 
@@ -51,10 +51,9 @@ prompts, prompt_counts = chunk_policy.segmentation_prompts(cfg.problem_source, c
                                                            cfg.numina_path, cfg.numina_split)  # fails before a load
 base_model, tokenizer = load_model(policy_dir)
 backend_settings = BackendSettings.from_config(cfg, cfg.gen_batch_size)  # transformers, or vLLM on GPUs (paper tier)
-base_gen = open_sampler(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size, "base policy")
-samples = base_policy.sample_solutions(base_gen, tokenizer, prompts,
-                                       Sampling(cfg.max_new_tokens, 1.0, cfg.samples_per_prompt, cfg.seed), cfg.base_template)
-close_backend(base_gen)  # a vLLM engine's GPU memory, before the segmenter and the SFT
+samples = chunk_policy.sample_policy(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size, prompts,
+                                     Sampling(cfg.max_new_tokens, 1.0, cfg.samples_per_prompt, cfg.seed),
+                                     cfg.base_template, "base policy")
 responses = chunk_policy.sft_responses(prompts, samples, verifier, cfg.max_correct_per_prompt,
                                        cfg.sft_correct_only, cfg.sft_correct_share, cfg.seed)
 sft_accuracy = chunk_policy.response_accuracy(responses, verifier)
@@ -115,12 +114,10 @@ eval_problems = chunk_policy.evaluation_problems(cfg.problem_source, stage.tier_
                                                  cfg.n_eval_prompts, [p.text for p in prompts], cfg.numina_path,
                                                  cfg.numina_split, cfg.math500_path)
 sampling = Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed + 1)
-base_gen = open_sampler(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size, "base policy")
-base_texts = base_policy.sample_solutions(base_gen, tokenizer, eval_problems, sampling, cfg.base_template)
-close_backend(base_gen)
-chunk_gen = open_sampler(run_dir / "model", backend_settings, chunk_model, tokenizer, cfg.gen_batch_size, "chunk policy")
-chunk_texts = base_policy.sample_solutions(chunk_gen, tokenizer, eval_problems, sampling, cfg.chunk_template)
-close_backend(chunk_gen)
+base_texts = chunk_policy.sample_policy(policy_dir, backend_settings, base_model, tokenizer, cfg.gen_batch_size,
+                                        eval_problems, sampling, cfg.base_template, "base policy")
+chunk_texts = chunk_policy.sample_policy(run_dir / "model", backend_settings, chunk_model, tokenizer,
+                                         cfg.gen_batch_size, eval_problems, sampling, cfg.chunk_template, "chunk policy")
 stats = pd.concat([chunk_policy.solution_stats(eval_problems, base_texts, tokenizer, verifier, "blankline"),
                    chunk_policy.solution_stats(eval_problems, chunk_texts, tokenizer, verifier, "chunks")])
 table4 = chunk_policy.table4(stats)
