@@ -17,7 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from . import faithfulness, grpo_launch, judge_rl, judge_stage, judges
 from .generation import Sampling
-from .io import atomic_write_json, read_json
+from .io import atomic_write_json, atomic_write_text, read_json
 from .models import load_model, save_model
 from .processbench import PBRecord
 from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares before balancing
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .world.problems import Problem
 
 WARMUP_STAMP = "warmup.json"  # beside the warmed judge init: the settings it was trained with
+WARMUP_LOG = "warmup_log.csv"  # beside it: the warm-up's training loss, one row per logging step
 
 
 def _weights_digest(model_dir: Path) -> str:
@@ -108,8 +109,11 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     model, tokenizer = load_model(init_dir)
     # completion_only_loss False, as in 00: predicting the prompt too keeps the model reading it
     settings = SFTSettings(cfg.judge_warmup_learning_rate, 32, cfg.judge_warmup_steps, completion_only_loss=False)
-    sft_train(model, tokenizer, examples, settings, Path(run_dir) / "trainer" / "judge_warmup", cfg.seed)
+    history = sft_train(model, tokenizer, examples, settings, Path(run_dir) / "trainer" / "judge_warmup", cfg.seed)
     save_model(model, tokenizer, out)
+    # The loss curve shows whether (and when) the warm-up learnt the line comparison: that step is seed-dependent
+    # near 600 steps (README, "Reproducibility, measured"), so it is kept beside the init it describes.
+    atomic_write_text(out / WARMUP_LOG, pd.DataFrame(history).to_csv(index=False))
     atomic_write_json(out / WARMUP_STAMP, stamp)  # written last: a stamp means a complete judge init
     return out
 

@@ -124,6 +124,9 @@ def test_warm_up_trains_a_saved_copy_on_exercises_that_avoid_the_benchmark(tmp_p
     out = judge_runs.warm_up_judge(tmp_path / "init", cfg, tmp_path / "run", [excluded_extra])
     assert out == tmp_path / "run" / "judge_init" and (out / "config.json").exists()
     load_model(out)  # a loadable judge init
+    log = pd.read_csv(out / judge_runs.WARMUP_LOG)  # the loss curve, kept beside the init
+    losses = log.dropna(subset=["loss"])
+    assert list(losses["step"]) == [1, 2] and losses["loss"].gt(0).all()
     prompts = " ".join(e.prompt for e in seen["examples"])
     assert excluded_extra not in prompts and not any(t in prompts for t in benchmark)
     # one exercise per remaining problem, in the "redo" analysis, about half of them judging a wrong chunk
