@@ -4,7 +4,7 @@
     python benchmarks/grpo_processes.py --quick    # a few seconds, for development (records nothing)
 
 Notebook 03 trains each GRPO judge in the notebook's process with torch's threads over every core (2 here). With
-`grpo_num_processes: N` it starts N processes instead (`stepwiser_core/grpo_launch.py`, torchrun; one thread each
+`grpo_num_processes: N` it starts N processes instead (`stepwiser_core/launch.py`, torchrun; one thread each
 on a CPU), each with 1/N of the batch: the same completions per update, generated and scored in parallel. A toy
 model is too small for two threads to share one matrix product well, so processes may scale better than threads;
 this measures it. Both runs use the same judge init (`--model`, else the newest judge init under
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from judging import default_model, make_queries  # noqa: E402
 from rollouts import OUT, toy_model  # noqa: E402
 
-from stepwiser_core import grpo_launch, judge_rl  # noqa: E402
+from stepwiser_core import judge_rl, launch  # noqa: E402
 from stepwiser_core.models import count_parameters, load_model, save_model  # noqa: E402
 from stepwiser_core.provenance import cpu_model  # noqa: E402
 
@@ -87,9 +87,9 @@ def main() -> None:
             log = judge_rl.grpo_train(single, tok, data, settings(args.batch_size), Path(tmp) / f"single{r}",
                                       progress=False)
             runs["single"].append((runtime(log), time.perf_counter() - start))
-            job = grpo_launch.GRPOJob(str(init), data, settings(args.batch_size // args.processes))
+            job = launch.GRPOJob(str(init), data, settings(args.batch_size // args.processes))
             start = time.perf_counter()
-            _, log, world = grpo_launch.run_in_processes(job, args.processes, Path(tmp) / f"multi{r}")
+            _, log, world = launch.run_in_processes(job, args.processes, Path(tmp) / f"multi{r}")
             runs["processes"].append((runtime(log), time.perf_counter() - start))
             print(f"repeat {r}: train_runtime {runs['single'][-1][0]:.1f} s (one process), "
                   f"{runs['processes'][-1][0]:.1f} s ({world} processes)", flush=True)

@@ -214,8 +214,9 @@ def train_chunk_policy(seg_examples: Sequence[Example], cfg, policy_dir, run_dir
     from pathlib import Path
 
     from .base_policy import judge_exercises
+    from .launch import fine_tune_copy
     from .models import load_model, save_model
-    from .training import SFTSettings, sft_train
+    from .training import SFTSettings
     if not seg_examples:  # an SFT on replay alone would quietly give a "chunk policy" that never saw a chunk
         raise ValueError("no segmentation passed the format and exact-reconstruction filter, so there is nothing to "
                          "fine-tune the chunk policy on: check the segmenter (no attempt reconstructed its response)")
@@ -223,9 +224,10 @@ def train_chunk_policy(seg_examples: Sequence[Example], cfg, policy_dir, run_dir
     replay = generate_problems(cfg.seed, max(1, int(cfg.judge_replay_share * len(seg_examples)) // 4), split="replay")
     examples = list(seg_examples) + judge_exercises(replay, rng, cfg.replay_verdict_accuracy,
                                                     cfg.replay_blankline_share, direct_share=cfg.replay_direct_share)
-    model, _ = load_model(policy_dir)
     settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, max_length=cfg.max_length)
-    log_history = pd.DataFrame(sft_train(model, tokenizer, examples, settings, Path(run_dir) / "trainer", cfg.seed))
+    model, log = fine_tune_copy(policy_dir, examples, settings, Path(run_dir) / "trainer", cfg.seed,
+                                cfg.sft_num_processes)
+    log_history = pd.DataFrame(log)
     save_model(model, tokenizer, Path(run_dir) / "model")
     model, tokenizer = load_model(Path(run_dir) / "model")
     return model, tokenizer, log_history, len(examples)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from . import faithfulness, grpo_launch, judge_rl, judge_stage, judges
+from . import faithfulness, judge_rl, judge_stage, judges, launch
 from .generation import Sampling
 from .io import atomic_write_json, atomic_write_text, read_json
 from .models import load_model, save_model
@@ -245,9 +245,9 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
                         first_error=first_error, engine=cfg.grpo_eval_isolated)
     train_options = dict(reward=cot_reward if cot else "direct", decision_loss=decision_loss, credit=credit,
                          isolate_eval_rng=cfg.grpo_eval_isolated)
-    if cfg.grpo_num_processes > 1:  # one process per GPU, outside this kernel (grpo_launch)
-        job = grpo_launch.GRPOJob(str(init_dir), data, settings, train_options, eval_options, cfg.eval_every)
-        model, log, _ = grpo_launch.run_in_processes(job, cfg.grpo_num_processes, run_dir / "trainer" / name)
+    if cfg.grpo_num_processes > 1:  # one process per GPU, outside this kernel (launch.py)
+        job = launch.GRPOJob(str(init_dir), data, settings, train_options, eval_options, cfg.eval_every)
+        model, log, _ = launch.run_in_processes(job, cfg.grpo_num_processes, run_dir / "trainer" / name)
     else:
         model, _ = load_model(init_dir)
         eval_fn = judge_stage.generative_eval_fn(tokenizer, **eval_options)
@@ -337,10 +337,11 @@ def train_rs_ft(items: Sequence[dict], evaluation: HeldoutEvaluation, init_model
     sampler = evaluation.generative(init_model, n=cfg.rsft_samples, temperature=1.0)
     sampler.judge(queries)
     examples = judges.rs_ft_examples(queries, sampler.last_outputs, [it["label"] for it in pool], cfg.judge_template)
-    model, _ = load_model(init_dir)
     if examples:
-        sft_train(model, tokenizer, examples, _sft_settings(cfg, cfg.rsft_max_steps), run_dir / "trainer" / "rs_ft",
-                  cfg.seed)
+        model, _ = launch.fine_tune_copy(init_dir, examples, _sft_settings(cfg, cfg.rsft_max_steps),
+                                         run_dir / "trainer" / "rs_ft", cfg.seed, cfg.sft_num_processes)
+    else:
+        model, _ = load_model(init_dir)
     save_model(model, tokenizer, run_dir / "judges" / "rs_ft")
     return model, len(examples), len(pool) * cfg.rsft_samples
 
@@ -348,11 +349,13 @@ def train_rs_ft(items: Sequence[dict], evaluation: HeldoutEvaluation, init_model
 def train_disc_sft(rule: str, train_records: Sequence[Mapping[str, Any]], tokenizer: PreTrainedTokenizerBase,
                    cfg: JudgeTrainingConfig, init_dir: Path, run_dir: Path) -> PreTrainedModel:
     """Discriminative + SFT (paper App. A.1) on `rule`'s labels, from the initial model; saved."""
-    model, _ = load_model(init_dir)
     conversations = judges.disc_sft_examples(train_records, rule)
     if conversations:
-        judges.disc_sft_train(model, tokenizer, conversations, _sft_settings(cfg, cfg.disc_max_steps),
-                              run_dir / "trainer" / f"disc_sft_{rule}", cfg.seed)
+        model, _ = launch.fine_tune_copy(init_dir, conversations, _sft_settings(cfg, cfg.disc_max_steps),
+                                         run_dir / "trainer" / f"disc_sft_{rule}", cfg.seed, cfg.sft_num_processes,
+                                         disc=True)
+    else:
+        model, _ = load_model(init_dir)
     save_model(model, tokenizer, run_dir / "judges" / f"disc_sft_{rule}")
     return model
 

@@ -37,6 +37,15 @@ def check_generation_backend(cfg) -> None:
         raise ValueError("vllm_gpu_memory_utilization must be in (0, 1] and vllm_tensor_parallel_size at least 1")
 
 
+def check_batch_split(name: str, global_batch: int, num_processes: int) -> None:
+    """A global batch (`name`) must split evenly over the data-parallel processes that train on it."""
+    if num_processes < 1:
+        raise ValueError(f"the number of processes must be at least 1, not {num_processes}")
+    if global_batch % num_processes:
+        raise ValueError(f"{name} {global_batch} is the global batch and cannot be split evenly over {num_processes} "
+                         f"processes; choose a multiple of the number of processes")
+
+
 @dataclass(frozen=True)
 class StageBase:
     tier: str = "toy"  # set by the runner from the params folder name (smoke / toy / paper)
@@ -149,9 +158,12 @@ class SegmentationConfig(StageBase):
     sft_correct_share: float = 0.7
     # --- SFT ([P] lr 1e-5, global batch 32, packing 8192: for a 7B model; a from-scratch toy model needs more)
     learning_rate: float = 1e-3
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch, split evenly over sft_num_processes
     max_steps: int = 300
     max_length: int = 512
+    # processes (one per GPU) the SFT trains on; > 1 starts them outside the notebook's kernel with torchrun
+    # (launch.py); plain data parallelism, so each holds the whole model
+    sft_num_processes: int = 1
     # --- Table 4 analog: steps, tokens and accuracy averaged over k samples per problem
     n_eval_per_level: int = 100
     eval_samples: int = 4  # [P] Avg@32 on MATH500
@@ -171,6 +183,7 @@ class SegmentationConfig(StageBase):
             raise ValueError("segmenter 'llm' needs segmenter_dir (the segmenter model's folder)")
         if self.segmenter == "llm" and self.segment_attempts > 1 and self.segmenter_temperature <= 0:
             raise ValueError("several segment_attempts need segmenter_temperature > 0 (greedy attempts are identical)")
+        check_batch_split("batch_size", self.batch_size, self.sft_num_processes)
 
 
 @dataclass(frozen=True)
@@ -264,7 +277,7 @@ class JudgeTrainingConfig(StageBase):
     grpo_use_vllm: bool = False
     grpo_vllm_gpu_memory_utilization: float = 0.3  # the share of each GPU vLLM takes beside training (TRL's default)
     # processes (one per GPU) each GRPO run trains on; > 1 starts them outside the notebook's kernel with torchrun
-    # (grpo_launch.py), and batch_size is then per process
+    # (launch.py), and batch_size is then per process
     grpo_num_processes: int = 1
     # keep each GRPO judge every this many steps (trainer/<run>/checkpoint-<step>, model and tokenizer), to score it
     # along its path (tools/pb_step_audit.py --judge NAME=DIR); 0: only the final judge
@@ -276,7 +289,9 @@ class JudgeTrainingConfig(StageBase):
     run_disc_sft: bool = True  # [P Table 5] Discriminative + SFT for each rule
     # --- baselines' SFT ([P App. A.1] disc: lr 1e-5, batch 32, for 1.5B/7B)
     sft_learning_rate: float = 5e-4
-    sft_batch_size: int = 16
+    sft_batch_size: int = 16  # the global batch of Disc + SFT and RS-FT, split evenly over sft_num_processes
+    # processes (one per GPU) Disc + SFT and RS-FT train on, as grpo_num_processes (launch.py)
+    sft_num_processes: int = 1
     disc_max_steps: int = 120
     rsft_samples: int = 4  # judgments sampled per training item for RS-FT
     rsft_items: int = 400  # training items sampled for RS-FT (each keeps its label-matching judgments)
@@ -312,6 +327,7 @@ class JudgeTrainingConfig(StageBase):
             raise ValueError(f"grpo_save_every must be 0 (off) or positive, not {self.grpo_save_every}")
         if self.grpo_num_processes < 1:
             raise ValueError(f"grpo_num_processes must be at least 1, not {self.grpo_num_processes}")
+        check_batch_split("sft_batch_size", self.sft_batch_size, self.sft_num_processes)
 
 
 # The toy ProcessBench draws its problems from the first `problems_per_subset` of this many per level of the

@@ -7,7 +7,7 @@ answer only (TRL's prompt-completion format; TRL appends the end-of-turn token).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from trl import SFTConfig, SFTTrainer
 
 from .generation import chat_prompt
 from .instruct import Example
+from .stages import check_batch_split
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,14 @@ class SFTSettings:
     # trained from scratch learns to read the prompt far faster when it also predicts the prompt: its
     # previous-token and induction features form on the prompt tokens themselves.
     completion_only_loss: bool = True
+
+
+def per_process_settings(settings: SFTSettings, num_processes: int) -> SFTSettings:
+    """The settings each of `num_processes` data-parallel processes trains with: `settings.batch_size` is the global
+    batch (the paper's "global batch 32"), so each process takes an equal share of it, and the update is the same
+    whatever the number of processes."""
+    check_batch_split("batch_size", settings.batch_size, num_processes)
+    return replace(settings, batch_size=settings.batch_size // num_processes)
 
 
 def to_sft_dataset(examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase) -> Dataset:

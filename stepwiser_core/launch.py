@@ -1,11 +1,14 @@
-"""GRPO on several processes (one per GPU) from inside a notebook.
+"""Training on several processes (one per GPU) from inside a notebook: GRPO runs and supervised fine-tunings.
 
-A stage runs in one process, the notebook's kernel, and `accelerate launch` cannot reach into it. So when 03 asks for
-`grpo_num_processes > 1`, `run_in_processes` writes the job into a work folder and starts
-`python -m torch.distributed.run --standalone --nproc_per_node N -m stepwiser_core.grpo_launch WORK_DIR`: every process
+A stage runs in one process, the notebook's kernel, and `accelerate launch` cannot reach into it. So when a stage asks
+for more than one process (03's `grpo_num_processes`, 01's and 03's `sft_num_processes`), `run_in_processes` writes
+the job into a work folder and starts
+`python -m torch.distributed.run --standalone --nproc_per_node N -m stepwiser_core.launch WORK_DIR`: every process
 loads the init, TRL (through accelerate, which reads torchrun's environment) shards the batches, and rank 0 alone
-evaluates held-out items, then saves the trained model and the log history for the kernel to load. On CPUs the
+evaluates held-out items (GRPO), then saves the trained model and the log history for the kernel to load. On CPUs the
 processes talk over gloo, which is how the tests run it; on GPUs over NCCL, each process on its `LOCAL_RANK`'s GPU.
+Plain data parallelism: every process holds the whole model and its optimiser state (a 7B model's full fine-tuning
+needs sharding, FSDP or ZeRO, which is not wired here).
 """
 from __future__ import annotations
 
@@ -37,8 +40,38 @@ class GRPOJob:
     eval_options: dict = field(default_factory=dict)
     eval_every: int = 0
 
+    def train(self, model, tokenizer, work_dir: Path, rank: int) -> list[dict]:
+        from . import judge_rl, judge_stage
 
-def run_in_processes(job: GRPOJob, num_processes: int, work_dir: str | Path) -> tuple[Any, list[dict], int]:
+        evaluate = rank == 0 and bool(self.eval_options) and self.eval_every > 0  # the others wait at the next step
+        eval_fn = judge_stage.generative_eval_fn(tokenizer, **self.eval_options) if evaluate else None
+        return judge_rl.grpo_train(model, tokenizer, self.dataset, self.settings, work_dir / "trainer",
+                                   eval_fn=eval_fn, eval_every=self.eval_every if evaluate else 0,
+                                   progress=rank == 0, **self.train_options)
+
+
+@dataclass
+class SFTJob:
+    """One supervised fine-tuning, picklable: `examples` are `training.sft_train`'s (prompt, completion) examples or,
+    with `disc`, `judges.disc_sft_train`'s conversations; `settings` (an `SFTSettings`) hold the per-process batch
+    (`training.per_process_settings`)."""
+
+    init_dir: str
+    examples: Any
+    settings: Any
+    seed: int
+    disc: bool = False
+
+    def train(self, model, tokenizer, work_dir: Path, rank: int) -> list[dict]:
+        from .judges import disc_sft_train
+        from .training import sft_train
+
+        fit = disc_sft_train if self.disc else sft_train
+        return fit(model, tokenizer, self.examples, self.settings, work_dir / "trainer", self.seed,
+                   progress=rank == 0)
+
+
+def run_in_processes(job: GRPOJob | SFTJob, num_processes: int, work_dir: str | Path) -> tuple[Any, list[dict], int]:
     """Run `job` on `num_processes` processes in `work_dir`; returns the trained model (rank 0's copy, saved there and
     loaded back), the log history, and how many processes trained. Raises `RuntimeError` with the end of their output
     (`work_dir/processes.log`) if they fail."""
@@ -52,19 +85,38 @@ def run_in_processes(job: GRPOJob, num_processes: int, work_dir: str | Path) -> 
         (work_dir / stale).unlink(missing_ok=True)
     atomic_write_bytes(work_dir / JOB_FILE, pickle.dumps(job))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
-               "-m", "stepwiser_core.grpo_launch", str(work_dir)]
+               "-m", "stepwiser_core.launch", str(work_dir)]
     with open(work_dir / LOG_FILE, "w", encoding="utf-8") as log:
         code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=_child_env()).returncode
     output = (work_dir / LOG_FILE).read_text(encoding="utf-8", errors="replace")
     if code != 0 or not (work_dir / HISTORY_FILE).exists():
-        raise RuntimeError(f"GRPO on {num_processes} processes failed (exit {code}); the end of "
-                           f"{work_dir / LOG_FILE}:\n{output[-3000:]}")
+        raise RuntimeError(f"{type(job).__name__.removesuffix('Job')} on {num_processes} processes failed (exit "
+                           f"{code}); the end of {work_dir / LOG_FILE}:\n{output[-3000:]}")
     for line in output.splitlines():  # the held-out curve, as the in-process run prints it
         if line.startswith("held-out at step"):
             print(line)
     result = json.loads((work_dir / HISTORY_FILE).read_text(encoding="utf-8"))
     model, _ = load_model(work_dir / MODEL_DIR)
     return model, result["log_history"], result["world_size"]
+
+
+def fine_tune_copy(init_dir: str | Path, examples: Sequence, settings, output_dir: str | Path, seed: int,
+                   num_processes: int = 1, disc: bool = False) -> tuple[Any, list[dict]]:
+    """Supervised fine-tuning of a fresh copy of the model at `init_dir`: in this process, or on `num_processes`
+    processes with `settings.batch_size` as the global batch split evenly over them. Returns the model and TRL's log
+    history; TRL's output goes to `output_dir` (in-process) or `output_dir/trainer` (with `output_dir` the work
+    folder)."""
+    from .judges import disc_sft_train
+    from .models import load_model
+    from .training import per_process_settings, sft_train
+
+    if num_processes > 1:
+        job = SFTJob(str(init_dir), list(examples), per_process_settings(settings, num_processes), seed, disc)
+        model, log, _ = run_in_processes(job, num_processes, output_dir)
+        return model, log
+    model, tokenizer = load_model(init_dir)
+    fit = disc_sft_train if disc else sft_train
+    return model, fit(model, tokenizer, examples, settings, output_dir, seed)
 
 
 def _child_env() -> dict[str, str]:
@@ -76,15 +128,11 @@ def _child_env() -> dict[str, str]:
 
 
 def _train(work_dir: Path, rank: int, world_size: int) -> None:
-    from . import judge_rl, judge_stage
     from .models import load_model, save_model
 
-    job: GRPOJob = pickle.loads((work_dir / JOB_FILE).read_bytes())
+    job: GRPOJob | SFTJob = pickle.loads((work_dir / JOB_FILE).read_bytes())
     model, tokenizer = load_model(job.init_dir)
-    evaluate = rank == 0 and bool(job.eval_options) and job.eval_every > 0  # the other ranks wait at the next step
-    eval_fn = judge_stage.generative_eval_fn(tokenizer, **job.eval_options) if evaluate else None
-    log = judge_rl.grpo_train(model, tokenizer, job.dataset, job.settings, work_dir / "trainer", eval_fn=eval_fn,
-                              eval_every=job.eval_every if evaluate else 0, progress=rank == 0, **job.train_options)
+    log = job.train(model, tokenizer, work_dir, rank)
     if rank == 0:
         save_model(model, tokenizer, work_dir / MODEL_DIR)
         # keys in the trainer's order, not sorted: history_frame keeps that order for the columns of grpo_history.csv
@@ -99,7 +147,7 @@ def _jsonable(log: Sequence[Mapping]) -> list[dict]:
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        raise SystemExit("usage: torchrun --nproc_per_node N -m stepwiser_core.grpo_launch WORK_DIR")
+        raise SystemExit("usage: torchrun --nproc_per_node N -m stepwiser_core.launch WORK_DIR")
     _train(Path(args[0]), int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
 
 

@@ -1,13 +1,16 @@
-"""GRPO on two processes from inside one (torchrun over gloo on the CPU; on GPUs the same path runs over NCCL),
-and trained judges held by name and loaded one at a time (`SavedJudges`)."""
+"""GRPO and SFT on two processes from inside one (torchrun over gloo on the CPU; on GPUs the same path runs over
+NCCL), and trained judges held by name and loaded one at a time (`SavedJudges`)."""
 import json
+import pickle
 
 import pytest
 import torch
 
-from stepwiser_core import judge_rl, judge_runs
+from stepwiser_core import judge_rl, judge_runs, launch
+from stepwiser_core.instruct import Example
 from stepwiser_core.models import load_model, save_model
-from stepwiser_core.stages import JudgeTrainingConfig
+from stepwiser_core.stages import JudgeTrainingConfig, SegmentationConfig
+from stepwiser_core.training import SFTSettings
 
 RECORD = {
     "problem_id": 7, "level": 2, "prompt": "Ann has 3 apples.\nFirst, 4 more arrive.\nHow many apples does Ann have?",
@@ -51,6 +54,50 @@ def test_a_failed_launch_raises_with_the_processes_own_error(tmp_path, toy_token
     cfg = JudgeTrainingConfig(rules=["abs_q"], grpo_num_processes=2, max_steps=1, batch_size=4, eval_every=0)
     with pytest.raises(RuntimeError, match=r"(?s)failed \(exit [1-9].*no model at"):
         judge_runs.train_grpo_judge("x", "abs_q", items, [], toy_tokenizer, cfg, tmp_path / "missing", tmp_path / "run")
+
+
+def _weights(model):
+    return [p.detach().clone() for p in model.state_dict().values()]
+
+
+def test_an_sft_on_two_processes_makes_the_update_of_one_process_with_the_same_global_batch(tmp_path, init_dir):
+    # four examples and a global batch of four: every step sees all of them, however they are dealt out, so the two
+    # runs must agree if the processes average their gradients over the global batch (per-token loss included:
+    # the answers differ in length)
+    examples = [Example(f"What is {a} + {b}?", f"{a} + {b} = {a + b}. " * k, "solve")
+                for a, b, k in ((3, 4, 1), (12, 5, 2), (7, 7, 1), (20, 13, 3))]
+    settings = SFTSettings(learning_rate=1e-2, batch_size=4, max_steps=2, logging_steps=1)
+    init = _weights(load_model(init_dir)[0])
+    single, single_log = launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "one", seed=0)
+    multi, multi_log = launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "two", seed=0, num_processes=2)
+    work = tmp_path / "two"
+    assert json.loads((work / "log_history.json").read_text())["world_size"] == 2
+    assert pickle.loads((work / "job.pkl").read_bytes()).settings.batch_size == 2  # each process: half the batch
+    assert [r["step"] for r in multi_log if "loss" in r] == [1, 2]
+    assert not all(torch.equal(a, b) for a, b in zip(init, _weights(multi)))  # it trained
+    for a, b in zip(_weights(single), _weights(multi)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    losses = [(r["loss"], s["loss"]) for r, s in zip(multi_log, single_log) if "loss" in r]
+    assert losses and all(abs(a - b) < 1e-4 for a, b in losses)
+
+
+def test_disc_sft_runs_on_two_processes_when_asked(tmp_path, init_dir, toy_tokenizer):
+    cfg = JudgeTrainingConfig(rules=["abs_q"], sft_num_processes=2, sft_batch_size=2, disc_max_steps=1)
+    model = judge_runs.train_disc_sft("abs_q", [RECORD], toy_tokenizer, cfg, init_dir, tmp_path / "run")
+    work = tmp_path / "run" / "trainer" / "disc_sft_abs_q"
+    assert json.loads((work / "log_history.json").read_text())["world_size"] == 2
+    assert pickle.loads((work / "job.pkl").read_bytes()).disc
+    saved, _ = load_model(tmp_path / "run" / "judges" / "disc_sft_abs_q")
+    assert all(torch.equal(a, b) for a, b in zip(_weights(model), _weights(saved)))
+    assert not all(torch.equal(a, b) for a, b in zip(_weights(load_model(init_dir)[0]), _weights(saved)))
+
+
+@pytest.mark.parametrize("make", [lambda: JudgeTrainingConfig(sft_batch_size=16, sft_num_processes=3),
+                                  lambda: SegmentationConfig(batch_size=32, sft_num_processes=3),
+                                  lambda: SegmentationConfig(sft_num_processes=0)])
+def test_a_global_batch_that_does_not_split_over_the_processes_stops_the_config(make):
+    with pytest.raises(ValueError, match="processes"):
+        make()
 
 
 def test_saved_judges_keep_names_and_load_each_judge_when_read(tmp_path, tiny_model, toy_tokenizer):
