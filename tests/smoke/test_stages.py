@@ -105,12 +105,12 @@ def write_processbench_files(folder: Path) -> dict[str, list[str]]:
 @pytest.mark.smoke
 def test_03_and_04_on_the_paper_tiers_path(series, tmp_path):
     """What params/paper/03 and 04 change, on tiny models: the paper's judge template, no judge warm-up (the judge
-    starts from the given init, as from an instruct model), inputs named by path, and the real ProcessBench read from
-    its JSON files instead of the toy benchmark being built."""
+    starts from the given init, as from an instruct model), the baselines' SFT on several processes, inputs named by
+    path, and the real ProcessBench read from its JSON files instead of the toy benchmark being built."""
     runs = series / "runs" / "smoke"
     paper = ("--runs-root", str(tmp_path / "runs"), "-p", "results_root", str(tmp_path / "results"),
              "-p", "judge_template", "paper")
-    judges = run_stage(series, *paper, "-p", "judge_warmup_steps", "0",
+    judges = run_stage(series, *paper, "-p", "judge_warmup_steps", "0", "-p", "sft_num_processes", "2",
                        "-p", "judge_init_dir", str(runs / "01_segmentation" / "model"),
                        "-p", "labels_dir", str(runs / "02_rollout_labels"), stage="03_judge_training")
     assert judges.returncode == 0, judges.stdout + judges.stderr
@@ -119,6 +119,11 @@ def test_03_and_04_on_the_paper_tiers_path(series, tmp_path):
     assert Path(registry["zero_shot"]["path"]) == runs / "01_segmentation" / "model"  # no warm-up: the init as given
     assert not (judges_dir / "judge_init").exists()
     assert "judge_template: paper" in (judges_dir / "config.yaml").read_text()
+    disc_runs = [n for n, j in registry.items() if j["kind"] == "disc"]
+    assert disc_runs
+    for name in disc_runs:  # each trained on two processes (launch.py), the global batch split over them
+        log = json.loads((judges_dir / "trainer" / name / "log_history.json").read_text())
+        assert log["world_size"] == 2, name
 
     ids = write_processbench_files(tmp_path / "ProcessBench")
     bench = run_stage(series, *paper, "-p", "data_dir", str(tmp_path / "ProcessBench"), stage="04_processbench")
