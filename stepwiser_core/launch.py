@@ -62,13 +62,16 @@ class SFTJob:
     seed: int
     disc: bool = False
 
-    def train(self, model, tokenizer, work_dir: Path, rank: int) -> list[dict]:
+    def fit(self, model, tokenizer, output_dir: str | Path, progress: bool = True) -> list[dict]:
+        """Train `model` in place in this process (TRL's output in `output_dir`); returns TRL's log history."""
         from .judges import disc_sft_train
         from .training import sft_train
 
         fit = disc_sft_train if self.disc else sft_train
-        return fit(model, tokenizer, self.examples, self.settings, work_dir / "trainer", self.seed,
-                   progress=rank == 0)
+        return fit(model, tokenizer, self.examples, self.settings, output_dir, self.seed, progress=progress)
+
+    def train(self, model, tokenizer, work_dir: Path, rank: int) -> list[dict]:
+        return self.fit(model, tokenizer, work_dir / "trainer", progress=rank == 0)
 
 
 def run_in_processes(job: GRPOJob | SFTJob, num_processes: int, work_dir: str | Path) -> tuple[Any, list[dict], int]:
@@ -106,17 +109,15 @@ def fine_tune_copy(init_dir: str | Path, examples: Sequence, settings, output_di
     processes with `settings.batch_size` as the global batch split evenly over them. Returns the model and TRL's log
     history; TRL's output goes to `output_dir` (in-process) or `output_dir/trainer` (with `output_dir` the work
     folder)."""
-    from .judges import disc_sft_train
     from .models import load_model
-    from .training import per_process_settings, sft_train
+    from .training import per_process_settings
 
     if num_processes > 1:
         job = SFTJob(str(init_dir), list(examples), per_process_settings(settings, num_processes), seed, disc)
         model, log, _ = run_in_processes(job, num_processes, output_dir)
         return model, log
     model, tokenizer = load_model(init_dir)
-    fit = disc_sft_train if disc else sft_train
-    return model, fit(model, tokenizer, examples, settings, output_dir, seed)
+    return model, SFTJob(str(init_dir), examples, settings, seed, disc).fit(model, tokenizer, output_dir)
 
 
 def _child_env() -> dict[str, str]:
