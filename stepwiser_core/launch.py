@@ -149,7 +149,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
         raise SystemExit("usage: torchrun --nproc_per_node N -m stepwiser_core.launch WORK_DIR")
-    _train(Path(args[0]), int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+    try:
+        _train(Path(args[0]), int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """Destroy the process group that accelerate opened, while the interpreter is still whole. Left to interpreter
+    finalisation, gloo's worker threads can abort a process that trained and saved ("terminate called without an
+    active exception", SIGABRT; pytorch/pytorch#190489): 2 of 24 two-process fine-tunings failed so here. No barrier
+    first: after a failure on one rank the others would wait on it for ever."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
