@@ -570,7 +570,7 @@ class EvalCallback(TrainerCallback):
     whatever it draws or reseeds (`TransformersBackend` calls `torch.manual_seed` per batch) leaves TRL's sampling,
     which draws from the same global generators, as it was: GRPO's draws then do not depend on `eval_every`, the
     held-out set or the evaluation's batch size. `isolate_rng=False` keeps the coupling, for re-running the
-    committed toy GRPO runs (README, "Reproducibility, measured")."""
+    toy GRPO runs made before it existed (README, "Reproducibility, measured")."""
 
     def __init__(self, eval_fn: Callable[[PreTrainedModel], dict], eval_every: int, isolate_rng: bool = True):
         self.eval_fn, self.eval_every, self.isolate_rng, self.done = eval_fn, eval_every, isolate_rng, set()

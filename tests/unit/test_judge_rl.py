@@ -232,7 +232,7 @@ def test_grpo_end_to_end_logs_reward_entropy_zero_std_and_eval(tok, tmp_path):
 def test_grpo_sampling_depends_on_what_the_evaluation_does_to_the_global_rng_only_when_not_isolated(
         tok, tmp_path, isolate):
     # TransformersBackend seeds torch's global generator per batch, and TRL's GRPO samples from that generator: with
-    # the coupling (the committed toy runs, isolate=False) the evaluation's settings change GRPO's draws.
+    # the coupling (the toy runs made before it, isolate=False) the evaluation's settings change GRPO's draws.
     import torch
 
     def trajectory(eval_seed):

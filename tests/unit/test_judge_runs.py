@@ -81,7 +81,7 @@ def test_grpo_judge_gets_every_stage_setting_including_updates_per_generation(mo
     assert seen["credit"] == "sequence"  # ... with one advantage per completion, the paper's credit
     assert seen["isolate"] and seen["engine"]  # by default the evaluation cannot move GRPO's draws ...
     assert not s.use_vllm  # ... and TRL samples with model.generate
-    coupled = JudgeTrainingConfig(grpo_eval_isolated=False)  # ... the committed toy runs' setting keeps the coupling
+    coupled = JudgeTrainingConfig(grpo_eval_isolated=False)  # ... the earlier toy runs' setting keeps the coupling
     judge_runs.train_grpo_judge("x", "abs_q", [{}], [], None, coupled, tmp_path, tmp_path)
     assert not seen["isolate"] and not seen["engine"]
     on_gpus = JudgeTrainingConfig(grpo_use_vllm=True, grpo_vllm_gpu_memory_utilization=0.25)  # the paper tier's
