@@ -271,7 +271,7 @@ class JudgeTrainingConfig(StageBase):
     eval_first_error_records: int = 64
     # GRPO's held-out evaluation on its own fork of torch's generators and on the faster engine, so that its settings
     # cannot change GRPO's draws (judge_rl.EvalCallback)
-    grpo_eval_isolated: bool = True  # false: the coupling of the toy runs made before it (README "Reproducibility, measured")
+    grpo_eval_isolated: bool = True  # false: the earlier toy runs' coupling (README "Reproducibility, measured")
     # GRPO's completions through vLLM on the training GPUs (TRL's use_vllm, "colocate" mode), as the paper's verl does;
     # GPU only. false: TRL's model.generate (here, and on one GPU when vLLM is not installed)
     grpo_use_vllm: bool = False
