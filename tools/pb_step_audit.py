@@ -12,7 +12,8 @@ not needed, and `--build-benchmark` builds 04's toy ProcessBench (`pb_stage.toy_
 01) when 04 has not run yet. `--careful NAME=DIR` scores a judge with its answers started "Analysis: Redo:", which
 rules out the rubber stamp of `judge_warmup_glance_share` (a diagnostic). `--table NAME` keeps the scores of an
 experiment's judges in results/, with the held-out numbers of its run's report.json where the judge is a
-`tools/judge_experiment.py` run.
+`tools/judge_experiment.py` run; `--versus NAME` adds each judge's F1 difference from NAME with a 95 % paired
+bootstrap interval over the benchmark's records (how much of a gap the benchmark's size alone could make).
 """
 from __future__ import annotations
 
@@ -37,6 +38,23 @@ def held_out_columns(judge_dir: Path) -> dict[str, float]:
     report = json.loads(report_file.read_text())
     return {f"heldout_{key}_{when}": round(report[when][key], 3)
             for when in ("init", "trained") for key in HELD_OUT_KEYS if key in report.get(when, {})}
+
+
+def versus_columns(bench, predictions: dict[str, dict[str, int]], reference: str):
+    """Per judge: its average F1 minus `reference`'s, the 95 % paired bootstrap interval of that difference and the
+    share of resamples where it is not above (`pb_uncertainty.paired_f1_difference`, 10 000 resamples, seed 0)."""
+    import pandas as pd
+
+    from stepwiser_core.pb_uncertainty import paired_f1_difference
+
+    if reference not in predictions:
+        raise SystemExit(f"--versus {reference!r}: no judge of that name was scored (have: {sorted(predictions)})")
+    diffs = {name: paired_f1_difference(bench, preds, predictions[reference])
+             for name, preds in predictions.items() if name != reference}
+    return pd.DataFrame({f"diff_vs_{reference}": {n: round(d.diff, 1) for n, d in diffs.items()},
+                         "diff_ci95_low": {n: round(d.ci_low, 1) for n, d in diffs.items()},
+                         "diff_ci95_high": {n: round(d.ci_high, 1) for n, d in diffs.items()},
+                         "share_not_above": {n: round(d.share_not_above, 3) for n, d in diffs.items()}})
 
 
 def main() -> None:
@@ -66,6 +84,8 @@ def main() -> None:
     ap.add_argument("--dump", metavar="CSV", help="also write every audited step, with the judge's output, here")
     ap.add_argument("--table", metavar="NAME", help="write the scores of the judges audited here, with the share of "
                     "correct steps passed and of first errors caught, to results/<tier>/04_processbench/NAME.{csv,md}")
+    ap.add_argument("--versus", metavar="NAME", help="with --table: each judge's average F1 minus NAME's, with a 95 %% "
+                    "paired, stratified bootstrap interval over the benchmark's records (`pb_uncertainty`)")
     ap.add_argument("--build-benchmark", action="store_true",
                     help="build 04's toy ProcessBench into its run folder if it is not there (needs 00 and 01)")
     args = ap.parse_args()
@@ -80,6 +100,8 @@ def main() -> None:
     paths.update(dict(spec.split("=", 1) for spec in args.judge))
     careful = dict(spec.split("=", 1) for spec in args.careful)
     paths.update(careful)
+    if args.versus and (not args.table or args.versus not in paths):
+        ap.error(f"--versus needs --table and one of the judges scored here as NAME (have: {sorted(paths)})")
     bench_dir = tier_runs / "04_processbench" / "toy_processbench"
     if args.build_benchmark and not bench_dir.exists():
         from stepwiser_core.pb_stage import toy_benchmark
@@ -90,7 +112,7 @@ def main() -> None:
     records = [r for recs in bench.values() for r in recs]
     subset_of = {r.id: name for name, recs in bench.items() for r in recs}
 
-    rows, scores = [], []
+    rows, scores, predictions = [], [], {}
     for name, path in paths.items():
         model, tokenizer = load_model(path)
         backend = RolloutEngine(model, tokenizer, max_batch_rows=cfg.gen_batch_size, desc=name)
@@ -98,7 +120,8 @@ def main() -> None:
                                        Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed),
                                        response_prefix=CAREFUL_JUDGMENT_PREFIX if name in careful else "")
         verdicts = judges.judge_records(judge, records)
-        result = processbench.score(bench, {rid: processbench.first_negative_index(v) for rid, v in verdicts.items()})
+        predictions[name] = {rid: processbench.first_negative_index(v) for rid, v in verdicts.items()}
+        result = processbench.score(bench, predictions[name])
         scores.append({"judge": name, **{s: round(v["f1"], 1) for s, v in result["subsets"].items()},
                        "average_f1": round(result["average_f1"], 1),
                        "rubber_stamps": round(glance_share([o[0] for o in judge.last_outputs]), 3)})
@@ -125,6 +148,8 @@ def main() -> None:
         summary = score_table.join(passed, on="judge").join(caught, on="judge")
         summary = summary.join(pd.DataFrame({name: held_out_columns(Path(path)) for name, path in paths.items()}).T,
                                on="judge")
+        if args.versus:
+            summary = summary.join(versus_columns(bench, predictions, args.versus), on="judge")
         write_table(summary, ROOT / cfg.results_root / args.tier / "04_processbench", args.table)
     if not args.no_write and not args.judge and not args.careful:  # experiment judges never go into results/
         out = ROOT / cfg.results_root / args.tier / "04_processbench"
