@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .processbench import PBRecord, score
 
@@ -105,3 +106,25 @@ def format_difference(d: PairedDifference, digits: int = 1) -> str:
     def signed(x: float) -> str:
         return "nan" if math.isnan(x) else f"{x:+.{digits}f}".replace("-", "−")
     return f"{signed(d.diff)} [{signed(d.ci_low)}, {signed(d.ci_high)}]"
+
+
+def versus_table(records_by_subset: Mapping[str, Sequence[PBRecord]],
+                 predictions: Mapping[str, Mapping[str, int | None]], reference: str,
+                 n_resamples: int = 10_000, seed: int = 0, margin: float = 3.0) -> pd.DataFrame:
+    """One row per judge other than `reference`: its average F1 minus the reference's, the 95 % paired bootstrap
+    interval of that difference, the share of resamples in which it is not above, and two verdicts side by side:
+    by the fixed `margin` the study's counts use ("above" beyond +margin, "below" beyond −margin, else "level"),
+    and by the interval ("above" or "below" when it excludes 0, else "not resolved")."""
+    if reference not in predictions:
+        raise KeyError(f"reference judge {reference!r} has no predictions (have: {sorted(predictions)})")
+    rows = []
+    for name, preds in predictions.items():
+        if name == reference:
+            continue
+        d = paired_f1_difference(records_by_subset, preds, predictions[reference], n_resamples, seed)
+        by_margin = "above" if d.diff > margin else "below" if d.diff < -margin else "level"
+        by_interval = "above" if d.ci_low > 0 else "below" if d.ci_high < 0 else "not resolved"
+        rows.append({"judge": name, f"diff_vs_{reference}": d.diff, "ci95_low": d.ci_low, "ci95_high": d.ci_high,
+                     "share_not_above": d.share_not_above, f"by_{margin:g}_point_margin": by_margin,
+                     "by_interval": by_interval})
+    return pd.DataFrame(rows)

@@ -41,20 +41,13 @@ def held_out_columns(judge_dir: Path) -> dict[str, float]:
 
 
 def versus_columns(bench, predictions: dict[str, dict[str, int]], reference: str):
-    """Per judge: its average F1 minus `reference`'s, the 95 % paired bootstrap interval of that difference and the
-    share of resamples where it is not above (`pb_uncertainty.paired_f1_difference`, 10 000 resamples, seed 0)."""
-    import pandas as pd
+    """Per judge: its average F1 minus `reference`'s, the 95 % paired bootstrap interval of that difference, the share
+    of resamples where it is not above, and the verdicts by the 3-point margin and by the interval
+    (`pb_uncertainty.versus_table`, 10 000 resamples, seed 0)."""
+    from stepwiser_core.pb_uncertainty import versus_table
 
-    from stepwiser_core.pb_uncertainty import paired_f1_difference
-
-    if reference not in predictions:
-        raise SystemExit(f"--versus {reference!r}: no judge of that name was scored (have: {sorted(predictions)})")
-    diffs = {name: paired_f1_difference(bench, preds, predictions[reference])
-             for name, preds in predictions.items() if name != reference}
-    return pd.DataFrame({f"diff_vs_{reference}": {n: round(d.diff, 1) for n, d in diffs.items()},
-                         "diff_ci95_low": {n: round(d.ci_low, 1) for n, d in diffs.items()},
-                         "diff_ci95_high": {n: round(d.ci_high, 1) for n, d in diffs.items()},
-                         "share_not_above": {n: round(d.share_not_above, 3) for n, d in diffs.items()}})
+    return versus_table(bench, predictions, reference).set_index("judge").round(
+        {f"diff_vs_{reference}": 1, "ci95_low": 1, "ci95_high": 1, "share_not_above": 3})
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stepwiser_core import pb_uncertainty
-from stepwiser_core.pb_uncertainty import PairedDifference, format_difference, paired_f1_difference
+from stepwiser_core.pb_uncertainty import PairedDifference, format_difference, paired_f1_difference, versus_table
 from stepwiser_core.processbench import PBRecord, score
 
 
@@ -98,3 +98,19 @@ def test_bad_arguments_are_rejected(kwargs):
 
 def test_format_difference_signs_every_number():
     assert format_difference(PairedDifference(3.21, -0.44, 6.9, 0.03, 100)) == "+3.2 [−0.4, +6.9]"
+
+
+def test_versus_table_rows_and_verdicts():
+    truth = {r.id: r.label for recs in BENCH.values() for r in recs}
+    worse = {rid: (None if i % 3 == 0 else lab) for i, (rid, lab) in enumerate(truth.items())}
+    rng = np.random.default_rng(11)
+    table = versus_table(BENCH, {"ref": worse, "perfect": truth, "noisy": _noisy_judge(BENCH, 0.67, rng)}, "ref",
+                         n_resamples=1000)
+    assert list(table.judge) == ["perfect", "noisy"]
+    perfect = table.set_index("judge").loc["perfect"]
+    expected = score(BENCH, truth)["average_f1"] - score(BENCH, worse)["average_f1"]
+    assert perfect["diff_vs_ref"] == pytest.approx(expected)
+    assert (perfect["by_3_point_margin"], perfect["by_interval"]) == ("above", "above")
+    assert set(table.by_interval) <= {"above", "below", "not resolved"}
+    with pytest.raises(KeyError, match="missing"):
+        versus_table(BENCH, {"ref": worse}, "missing")
