@@ -15,6 +15,7 @@ function of two strata per subset, and the stratified, paired resampling is the 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -63,7 +64,8 @@ def paired_f1_difference(records_by_subset: Mapping[str, Sequence[PBRecord]],
     """Paired, stratified bootstrap of `score(A).average_f1 − score(B).average_f1` (see the module docstring).
 
     Subsets without erroneous or without correct records are left out, as `processbench.score` leaves them out of
-    the average. The observed `diff` is exactly the difference of the two official scores.
+    the average (all NaN, with a warning, when none is left). The observed `diff` is exactly the difference of the
+    two official scores.
 
     Example:
         >>> recs = {"s": [PBRecord(f"t-{i}", "g", "p", ("a", "b"), lab == -1, lab)
@@ -90,8 +92,9 @@ def paired_f1_difference(records_by_subset: Mapping[str, Sequence[PBRecord]],
         cor_a, cor_b = _resampled_accuracy(rng, _hits(corrects, predictions_a), _hits(corrects, predictions_b),
                                            n_resamples)
         per_subset.append(_f1(err_a, cor_a) - _f1(err_b, cor_b))
-    if not per_subset:
-        raise ValueError("no subset has both erroneous and correct records: the F1 difference is undefined")
+    if not per_subset:  # as `processbench.score` gives a NaN average then (and warns), not an exception
+        warnings.warn("no subset has both erroneous and correct records: the F1 difference is undefined")
+        return PairedDifference(math.nan, math.nan, math.nan, math.nan, n_resamples)
     draws = np.mean(per_subset, axis=0)
     observed = score(records_by_subset, predictions_a)["average_f1"] - score(records_by_subset,
                                                                              predictions_b)["average_f1"]
@@ -122,8 +125,11 @@ def versus_table(records_by_subset: Mapping[str, Sequence[PBRecord]],
         if name == reference:
             continue
         d = paired_f1_difference(records_by_subset, preds, predictions[reference], n_resamples, seed)
-        by_margin = "above" if d.diff > margin else "below" if d.diff < -margin else "level"
-        by_interval = "above" if d.ci_low > 0 else "below" if d.ci_high < 0 else "not resolved"
+        if math.isnan(d.diff):
+            by_margin = by_interval = "undefined"
+        else:
+            by_margin = "above" if d.diff > margin else "below" if d.diff < -margin else "level"
+            by_interval = "above" if d.ci_low > 0 else "below" if d.ci_high < 0 else "not resolved"
         rows.append({"judge": name, f"diff_vs_{reference}": d.diff, "ci95_low": d.ci_low, "ci95_high": d.ci_high,
                      "share_not_above": d.share_not_above, f"by_{margin:g}_point_margin": by_margin,
                      "by_interval": by_interval})

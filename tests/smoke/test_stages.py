@@ -79,6 +79,9 @@ def test_the_series_runs_and_is_deterministic(series, tmp_path):
     table = (series / "results" / "smoke" / "04_processbench" / "table.csv").read_text().splitlines()
     assert table[0] == "judge,label_rule,subset,acc_error,acc_correct,f1"
     assert {line.split(",")[0] for line in table[1:]} >= set(registry)  # every judge has its rows
+    versus = (series / "results" / "smoke" / "04_processbench" / "versus_zero_shot.csv").read_text().splitlines()
+    assert versus[0].startswith("judge,diff_vs_zero_shot,ci95_low,ci95_high,share_not_above")
+    assert {line.split(",")[0] for line in versus[1:]} >= set(registry) - {"zero_shot"}  # every other judge, once
 
     second = run_stage(tmp_path)  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr

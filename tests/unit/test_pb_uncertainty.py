@@ -1,6 +1,7 @@
 """Unit tests for stepwiser_core.pb_uncertainty: the paired, stratified bootstrap of a ProcessBench F1 difference."""
 
 import doctest
+import math
 
 import numpy as np
 import pytest
@@ -78,11 +79,12 @@ def test_seeded_and_independent_of_subset_order():
     assert paired_f1_difference(BENCH, a, b, n_resamples=300, seed=5) != first
 
 
-def test_subsets_without_both_kinds_are_left_out_and_all_missing_is_an_error():
+def test_subsets_without_both_kinds_are_left_out_and_none_left_gives_nan():
     only_correct = _bench({"s": [-1, -1, -1]})
     preds = {r.id: -1 for r in only_correct["s"]}
-    with pytest.raises(ValueError, match="undefined"):
-        paired_f1_difference(only_correct, preds, preds, n_resamples=10)
+    with pytest.warns(UserWarning, match="undefined"):
+        undefined = paired_f1_difference(only_correct, preds, preds, n_resamples=10)
+    assert all(math.isnan(x) for x in (undefined.diff, undefined.ci_low, undefined.ci_high, undefined.share_not_above))
     mixed = {**BENCH, **_bench({"extra": [-1, -1]})}
     truth = {r.id: r.label for recs in mixed.values() for r in recs}
     with pytest.warns(UserWarning):  # `score` warns about the undefined subset; the bootstrap skips it the same way
@@ -114,3 +116,11 @@ def test_versus_table_rows_and_verdicts():
     assert set(table.by_interval) <= {"above", "below", "not resolved"}
     with pytest.raises(KeyError, match="missing"):
         versus_table(BENCH, {"ref": worse}, "missing")
+
+
+def test_versus_table_marks_an_undefined_difference():
+    only_correct = _bench({"s": [-1, -1]})
+    preds = {r.id: -1 for r in only_correct["s"]}
+    with pytest.warns(UserWarning):
+        table = versus_table(only_correct, {"ref": preds, "other": preds}, "ref", n_resamples=10)
+    assert (table.by_3_point_margin.item(), table.by_interval.item()) == ("undefined", "undefined")
