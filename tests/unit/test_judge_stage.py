@@ -213,3 +213,14 @@ def test_records_without_truth_are_balanced_by_a_rollout_label_and_scored_agains
                              "acc_truth_on_correct", "acc_truth_on_wrong"]
     no_truth_trajectories = [{**r, "true_first_error": None, "final_correct": False} for r in truthless]
     assert judge_stage.first_error_records(no_truth_trajectories, 4, seed=0) == []
+
+
+def test_paired_recipes_matches_seeds_across_tables():
+    scores = pd.DataFrame({"judge": ["zero_shot", "gated_seed1", "gated_seed0", "verdict_seed0", "verdict_seed1",
+                                     "verdict_seed2", "gated_seed10", "verdict_seed10", "gated_seed1_unbalanced"],
+                           "average_f1": [79.2, 82.4, 73.5, 77.2, 81.2, 63.2, 70.0, 60.0, 1.0]})
+    pairs = pb_report.paired_recipes(scores, "gated_seed", "verdict_seed")
+    assert pairs.to_dict("list") == {"seed": [0, 1, 10], "a": [73.5, 82.4, 70.0], "b": [77.2, 81.2, 60.0],
+                                     "diff": pytest.approx([-3.7, 1.2, 10.0])}
+    with pytest.raises(ValueError, match="more than once"):
+        pb_report.paired_recipes(pd.concat([scores, scores]), "gated_seed", "verdict_seed")

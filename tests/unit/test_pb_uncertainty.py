@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from stepwiser_core import pb_uncertainty
-from stepwiser_core.pb_uncertainty import PairedDifference, format_difference, paired_f1_difference, versus_table
+from stepwiser_core.pb_uncertainty import (
+    PairedDifference,
+    format_difference,
+    paired_f1_difference,
+    paired_seed_test,
+    versus_table,
+)
 from stepwiser_core.processbench import PBRecord, score
 
 
@@ -124,3 +130,25 @@ def test_versus_table_marks_an_undefined_difference():
     with pytest.warns(UserWarning):
         table = versus_table(only_correct, {"ref": preds, "other": preds}, "ref", n_resamples=10)
     assert (table.by_3_point_margin.item(), table.by_interval.item()) == ("undefined", "undefined")
+
+
+def test_paired_seed_test_exact_p_values():
+    assert paired_seed_test([1, 1, 1, 1, 1], [0] * 5).p_two_sided == pytest.approx(2 / 32)  # all up: 2 of 32
+    assert paired_seed_test([1, 1, 1, 1, -1], [0] * 5).p_two_sided == pytest.approx(12 / 32)  # |mean| ≥ 0.6: 12 of 32
+    same = paired_seed_test([70.0, 80.0, 75.0], [70.0, 80.0, 75.0])
+    assert (same.mean_diff, same.sd_diff, same.p_two_sided, same.a_better) == (0.0, 0.0, 1.0, 0)
+
+
+def test_paired_seed_test_is_symmetric_and_reads_the_pairs():
+    a, b = [77.2, 81.2, 63.2, 73.5, 74.5], [73.5, 82.4, 72.4, 81.3, 80.0]
+    ab, ba = paired_seed_test(a, b), paired_seed_test(b, a)
+    assert ab.p_two_sided == ba.p_two_sided and ab.mean_diff == pytest.approx(-ba.mean_diff)
+    assert ab.a_better == 1 and ba.a_better == 4
+    # pairing matters: the same numbers, paired otherwise, give another test
+    assert paired_seed_test(sorted(a), sorted(b)).p_two_sided != ab.p_two_sided
+
+
+@pytest.mark.parametrize("a,b", [([1.0], [1.0, 2.0]), ([], []), ([0.0] * 21, [1.0] * 21)])
+def test_paired_seed_test_rejects_bad_input(a, b):
+    with pytest.raises(ValueError):
+        paired_seed_test(a, b)
