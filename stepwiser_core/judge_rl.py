@@ -725,6 +725,29 @@ def training_trend(history: pd.DataFrame, window: int = 20,
     return pd.DataFrame(rows)
 
 
+
+def evaluation_shift(history: pd.DataFrame,
+                     columns: Sequence[str] = ("eval_positive_rate", "eval_acc_truth_on_correct",
+                                               "eval_acc_truth_on_wrong", "eval_first_error_f1")) -> pd.DataFrame:
+    """Per run (column `run`), each in-training evaluation column at the first and at the last evaluation
+    (`<col>_first`, `<col>_last`) and their difference (`<col>_change`): how far GRPO moved the held-out
+    judgments, e.g. how far its share of Positive verdicts fell. Training-only rows (NaN evaluation columns) are
+    left out; a run without two evaluations is an error, since it has no shift to report."""
+    missing = [c for c in (*columns, "run", "step") if c not in history.columns]
+    if missing:
+        raise ValueError(f"evaluation_shift: history has no column(s) {missing}")
+    rows = []
+    for run, g in history.groupby("run", sort=False):
+        g = g.dropna(subset=list(columns)).sort_values("step")
+        if len(g) < 2:
+            raise ValueError(f"evaluation_shift: run {run!r} has {len(g)} evaluation(s), needs two")
+        first, last = g.iloc[0], g.iloc[-1]
+        rows.append({"run": run, "step_first": int(first["step"]), "step_last": int(last["step"]),
+                     **{k: v for c in columns for k, v in ((f"{c}_first", float(first[c])),
+                                                           (f"{c}_last", float(last[c])),
+                                                           (f"{c}_change", float(last[c] - first[c])))}})
+    return pd.DataFrame(rows)
+
 def sampling_headroom(greedy: Sequence[float], groups: Sequence[Sequence[float]],
                       fixed_by: Sequence[Sequence[float]] | None = None) -> dict[str, float]:
     """What GRPO's samples hold beyond the greedy output, per item, from 0/1 rewards: `greedy[i]` of the greedy

@@ -141,3 +141,22 @@ def paired_recipes(scores: pd.DataFrame, stem_a: str, stem_b: str) -> pd.DataFra
     seeds = sorted(set(a.index) & set(b.index))
     return pd.DataFrame({"seed": seeds, "a": a[seeds].to_numpy(), "b": b[seeds].to_numpy(),
                          "diff": (a[seeds] - b[seeds]).to_numpy()})
+
+
+def recipe_stem(judge: str) -> str:
+    """The recipe a judge name `<stem><seed>` belongs to (`gated_rel_effective_seed3` → `gated_rel_effective_seed`);
+    a name without a trailing seed is its own recipe."""
+    return re.sub(r"\d+$", "", judge)
+
+
+def correlations_by_recipe(frame: pd.DataFrame, predictors: Sequence[str], targets: Sequence[str]) -> pd.DataFrame:
+    """Pearson correlation of each predictor with each target over the judges of `frame` (a `judge` column named
+    `<stem><seed>`), within each recipe and over all of them (recipe `all`): one row per (recipe, predictor) with
+    `n` and `r_<target>`. A recipe with fewer than three judges gets NaN: two points always correlate ±1."""
+    rows = []
+    groups = [(stem, g) for stem, g in frame.groupby(frame["judge"].map(recipe_stem), sort=True)]
+    for recipe, g in [*groups, ("all", frame)]:
+        for p in predictors:
+            rows.append({"recipe": recipe, "predictor": p, "n": len(g),
+                         **{f"r_{t}": (float(g[p].corr(g[t])) if len(g) >= 3 else float("nan")) for t in targets}})
+    return pd.DataFrame(rows)

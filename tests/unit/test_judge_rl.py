@@ -7,9 +7,9 @@ import pytest
 
 from stepwiser_core.judge import DIRECT_INSTRUCTION
 from stepwiser_core.judge_rl import (GRPOSettings, _decision_free_trainer, balance, cot_reward,
-                                     decision_char_spans, decision_free_mask, direct_reward, grpo_config,
-                                     grpo_train, history_frame, judge_items_from_records, label_shares, rl_dataset,
-                                     training_trend)
+                                     decision_char_spans, decision_free_mask, direct_reward, evaluation_shift,
+                                     grpo_config, grpo_train, history_frame, judge_items_from_records, label_shares,
+                                     rl_dataset, training_trend)
 from stepwiser_core.models import ModelShape, build_model
 from stepwiser_core.tokenizer import build_tokenizer
 
@@ -414,6 +414,27 @@ def test_training_trend_averages_the_first_and_last_window_per_run():
     assert t.loc["b", "reward_first"] == pytest.approx(0.5)   # steps 1, 5
     assert t.loc["b", "reward_last"] == pytest.approx(0.7)    # steps 5, 9 (> 9 - 8): the windows may overlap
 
+
+
+def test_evaluation_shift_reads_the_first_and_last_evaluation_per_run():
+    import pandas as pd
+
+    nan = float("nan")
+    history = pd.DataFrame({
+        "run": ["a"] * 5 + ["b"] * 3,
+        "step": [0, 1, 25, 26, 50, 50, 0, 1],  # b's rows out of order: the shift follows the step, not the row
+        "eval_positive_rate": [0.7, nan, 0.6, nan, 0.5, 0.9, 0.8, nan],
+        "reward": [nan, 0.5, nan, 0.6, nan, nan, nan, 0.4]})
+    t = evaluation_shift(history, columns=("eval_positive_rate",)).set_index("run")
+    assert t.loc["a", "step_first"] == 0 and t.loc["a", "step_last"] == 50
+    assert t.loc["a", "eval_positive_rate_first"] == pytest.approx(0.7)
+    assert t.loc["a", "eval_positive_rate_last"] == pytest.approx(0.5)
+    assert t.loc["a", "eval_positive_rate_change"] == pytest.approx(-0.2)
+    assert t.loc["b", "eval_positive_rate_change"] == pytest.approx(0.1)  # 0.8 at step 0 → 0.9 at step 50
+    with pytest.raises(ValueError, match="needs two"):
+        evaluation_shift(history[history["step"] != 50], columns=("eval_positive_rate",))
+    with pytest.raises(ValueError, match="no column"):
+        evaluation_shift(history, columns=("eval_acc_truth",))
 
 def test_consistent_cot_reward_gates_the_verdict_reward_by_the_analysis():
     from stepwiser_core.judge_rl import REWARDS, consistent_cot_reward

@@ -224,3 +224,17 @@ def test_paired_recipes_matches_seeds_across_tables():
                                      "diff": pytest.approx([-3.7, 1.2, 10.0])}
     with pytest.raises(ValueError, match="more than once"):
         pb_report.paired_recipes(pd.concat([scores, scores]), "gated_seed", "verdict_seed")
+
+
+def test_correlations_by_recipe_within_each_recipe_and_over_all():
+    assert pb_report.recipe_stem("gated_seed12") == "gated_seed" and pb_report.recipe_stem("zero_shot") == "zero_shot"
+    frame = pd.DataFrame({"judge": ["a_seed0", "a_seed1", "a_seed2", "b_seed0", "b_seed1"],
+                          "shift": [0.0, 1.0, 2.0, 5.0, 6.0],
+                          "f1": [10.0, 12.0, 14.0, 0.0, 1.0],     # rises with the shift within a
+                          "passed": [3.0, 2.0, 1.0, 0.0, 0.0]})   # falls with it within a
+    t = pb_report.correlations_by_recipe(frame, ["shift"], ["f1", "passed"]).set_index("recipe")
+    assert list(t.index) == ["a_seed", "b_seed", "all"] and list(t["n"]) == [3, 2, 5]
+    assert t.loc["a_seed", "r_f1"] == pytest.approx(1.0) and t.loc["a_seed", "r_passed"] == pytest.approx(-1.0)
+    assert math.isnan(t.loc["b_seed", "r_f1"])  # two judges: no correlation reported
+    # Over all five the between-recipe gap dominates: b has the larger shift and the lower F1.
+    assert t.loc["all", "r_f1"] == pytest.approx(frame["shift"].corr(frame["f1"])) and t.loc["all", "r_f1"] < 0
