@@ -389,7 +389,8 @@ def _bench(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # The repository first, then whatever the caller's PYTHONPATH holds (packages installed with --target, say).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
     cmd = [sys.executable, "-m", "stepwiser_core.processbench", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
