@@ -60,7 +60,11 @@ def default_device() -> torch.device:
     `torchrun` each process takes the GPU of its `LOCAL_RANK`; a bare "cuda" would put every process's copy on GPU 0."""
     if not torch.cuda.is_available():
         return torch.device("cpu")
-    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    rank, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if rank >= gpus:  # e.g. grpo_num_processes: 2 on one GPU; CUDA's own "invalid device ordinal" does not say why
+        raise RuntimeError(f"process LOCAL_RANK={rank} has no GPU of its own: this machine has {gpus}; start at "
+                           "most one process per GPU (grpo_num_processes, sft_num_processes)")
+    return torch.device("cuda", rank)
 
 
 def load_model(path: str | Path, dtype: torch.dtype = torch.float32,

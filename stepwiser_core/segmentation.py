@@ -343,6 +343,11 @@ def teacher_segment(text: str, rng: random.Random, error_rate: float,
     unknown = sorted(set(weights) - set(MISTAKE_KINDS))
     if unknown or any(w < 0 for w in weights.values()):
         raise ValueError(f"mistake_weights: unknown kinds {unknown} or a negative weight in {weights}")
+    if CHUNK_OPEN in text or CHUNK_CLOSE in text:
+        # A weak policy can sample the tag tokens themselves (the smoke tier's did, trained in bf16 on a GPU). No
+        # wrapping of such a response parses back to it, so the attempt is the response as it is, which
+        # `check_attempt` always rejects: the response gets no segmentation instead of stopping the stage.
+        return text
     spans = _logical_spans(text)
     if not spans:  # nothing to segment (blank text): the teacher returns a single, blank chunk
         return format_chunks([text])

@@ -172,11 +172,14 @@ def test_rl_dataset_columns_and_prompts(tok):
     assert len(rl_dataset(items, tok, max_prompt_tokens=1)) == 0
 
 
-def test_grpo_config_uses_clip_higher_and_the_cpu():
+def test_grpo_config_uses_clip_higher_and_fp32_on_the_cpu_bf16_on_a_gpu():
+    import torch
+
     args = grpo_config(GRPOSettings(batch_size=8, updates_per_generation=2, gradient_accumulation_steps=2), "/tmp/x")
     assert (args.epsilon, args.epsilon_high, args.beta, args.num_generations) == (0.2, 0.28, 0.0, 4)
     assert args.steps_per_generation == 4 and args.generation_batch_size == 32
-    assert args.use_cpu and not args.bf16 and args.report_to in ("none", [], ["none"])
+    on_gpu = torch.cuda.is_available()
+    assert args.use_cpu is not on_gpu and args.bf16 is on_gpu and args.report_to in ("none", [], ["none"])
     assert not args.use_vllm
     with pytest.raises(ValueError):
         GRPOSettings(batch_size=6, num_generations=4)
@@ -234,6 +237,11 @@ def test_grpo_sampling_depends_on_what_the_evaluation_does_to_the_global_rng_onl
     # TransformersBackend seeds torch's global generator per batch, and TRL's GRPO samples from that generator: with
     # the coupling (the toy runs made before it, isolate=False) the evaluation's settings change GRPO's draws.
     import torch
+
+    if not isolate and torch.cuda.is_available():
+        # Seen on an H200: in bf16 this tiny judge's samples all run to the length limit and earn one reward, so
+        # its loss and lengths carry no trace of which draws it made; the coupling is shown on the CPU (CI, toy tier).
+        pytest.skip("the coupling leaves no trace in this tiny judge's GRPO log on a GPU")
 
     def trajectory(eval_seed):
         model = _tiny_judge(tok)

@@ -19,6 +19,16 @@ RECORD = {
 }
 
 
+@pytest.fixture(autouse=True)
+def on_the_cpu(monkeypatch):
+    """These tests are of the CPU path, gloo, on any machine. On a GPU machine each child would look for a GPU of its
+    own (on one H200 the second stopped: no such device), and the in-process runs compared with them would train in
+    bf16 on the GPU; so the children see no GPU and this process reports none."""
+    child_env = launch._child_env
+    monkeypatch.setattr(launch, "_child_env", lambda: {**child_env(), "CUDA_VISIBLE_DEVICES": ""})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
 @pytest.fixture()
 def init_dir(tmp_path, tiny_model, toy_tokenizer):
     save_model(tiny_model, toy_tokenizer, tmp_path / "init")
@@ -137,7 +147,8 @@ def test_saved_judges_keep_names_and_load_each_judge_when_read(tmp_path, tiny_mo
     assert list(judges) == ["b", "a"] and len(judges) == 2 and "c" not in judges
     loaded = judges["a"]
     assert loaded is not tiny_model  # the registered model is not kept ...
-    assert all(torch.equal(x, y) for x, y in zip(loaded.state_dict().values(), tiny_model.state_dict().values()))
+    params = zip(loaded.state_dict().values(), tiny_model.state_dict().values())
+    assert all(torch.equal(x.cpu(), y) for x, y in params)
     assert list(judge_runs.SavedJudges(tmp_path / "judges", ["a"])) == ["a"]  # ... only its name
     with pytest.raises(KeyError):
         judges["c"]

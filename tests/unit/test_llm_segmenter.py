@@ -9,7 +9,7 @@ from stepwiser_core.generation import Sampling, chat_prompt
 from stepwiser_core.llm_segmenter import llm_segment_attempts, segment_with_model, segmenter_prompt
 from stepwiser_core.models import save_model
 from stepwiser_core.numina import MathProblem
-from stepwiser_core.segmentation import format_chunks
+from stepwiser_core.segmentation import check_attempt, format_chunks
 from stepwiser_core.verify import MathVerifyVerifier
 
 RESPONSE = "Let $x = 2$.\nThen $x^2 = 4$.\n\nSo the answer is $\\boxed{4}$."
@@ -60,6 +60,17 @@ def test_given_attempts_replace_the_toy_teacher_and_only_exact_ones_count():
     with pytest.raises(ValueError, match="1 attempt lists for 2 responses"):
         chunk_policy.build_segmentation_data([(problem, RESPONSE)] * 2, 0, 3, 0.0, attempts=[[GOOD]])
 
+
+
+def test_the_toy_teacher_skips_a_response_that_holds_a_chunk_tag():
+    # Found on a GPU: 01 stopped when the smoke policy sampled "<chunk>" inside a response; now that response is
+    # offered, fails every attempt and is not kept, and the others are segmented as before.
+    problem = MathProblem("numina-0", "What is $2^2$?", "4")
+    tagged = RESPONSE.replace("Then", "<chunk>Then")
+    seg = chunk_policy.build_segmentation_data([(problem, tagged), (problem, RESPONSE)], seed=0, n_attempts=3,
+                                               teacher_error_rate=0.0)
+    assert (seg.attempts, seg.valid_attempts, seg.responses, seg.kept) == (6, 3, 2, 1)
+    assert check_attempt(RESPONSE, seg.examples[0].completion) is not None  # the untagged response's segmentation
 
 def test_a_real_model_behind_the_engine_backend(tmp_path, tiny_model, toy_tokenizer):
     save_model(tiny_model, toy_tokenizer, tmp_path / "segmenter")

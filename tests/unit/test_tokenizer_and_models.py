@@ -38,7 +38,7 @@ def test_chat_template_is_chatml(toy_tokenizer):
 
 def test_save_load_round_trip(tmp_path, tiny_model, toy_tokenizer):
     save_model(tiny_model, toy_tokenizer, tmp_path / "m")
-    model, tok = load_model(tmp_path / "m")
+    model, tok = load_model(tmp_path / "m", device="cpu")  # the fixture's model is on the CPU, on a GPU machine too
     ids = torch.tensor([toy_tokenizer(TEXTS[0])["input_ids"]])
     with torch.no_grad():
         assert torch.equal(model(ids).logits, tiny_model.eval()(ids).logits)
@@ -62,9 +62,14 @@ def test_a_loaded_model_goes_to_this_processs_gpu_when_there_is_one(monkeypatch,
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert default_device() == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # nothing is moved: only the choice is checked
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     assert default_device() == torch.device("cuda", 0)
     monkeypatch.setenv("LOCAL_RANK", "3")  # the fourth process of an accelerate or torchrun launch
     assert default_device() == torch.device("cuda", 3)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # found on a GPU: 2 processes on 1 GPU
+    with pytest.raises(RuntimeError, match="LOCAL_RANK=3 has no GPU of its own: this machine has 1"):
+        default_device()
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     save_model(tiny_model, toy_tokenizer, tmp_path / "m")
     moved = []
     monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: moved.append(a) or self)
