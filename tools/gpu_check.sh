@@ -6,8 +6,8 @@
 #   bash tools/gpu_check.sh                                  # in the project's venv, on a machine with a GPU
 #   WHEELS=.whl WORKERS=8 bash tools/gpu_check.sh            # a bare image: install the project's wheels first
 #
-# WHEELS=DIR installs wheels from DIR without an index (a GPU image that has torch but not the rest; README's
-# "The paper tier, as it stands" says how they were fetched); WORKERS=N runs N pytest-xdist workers if xdist is there;
+# WHEELS=DIR installs wheels from DIR without an index (a GPU image that has torch but not the rest;
+# tools/gpu_wheels.txt lists them and says how to fetch them); WORKERS=N runs N pytest-xdist workers if xdist is there;
 # LIMIT=S stops pytest after S seconds; any further arguments go to pytest instead of `tests`.
 set -u
 OUT=${OUT:-/tmp/gpu_check}; mkdir -p "$OUT"
