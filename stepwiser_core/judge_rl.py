@@ -725,7 +725,6 @@ def training_trend(history: pd.DataFrame, window: int = 20,
     return pd.DataFrame(rows)
 
 
-
 def evaluation_shift(history: pd.DataFrame,
                      columns: Sequence[str] = ("eval_positive_rate", "eval_acc_truth_on_correct",
                                                "eval_acc_truth_on_wrong", "eval_first_error_f1")) -> pd.DataFrame:
@@ -747,6 +746,7 @@ def evaluation_shift(history: pd.DataFrame,
                                                            (f"{c}_last", float(last[c])),
                                                            (f"{c}_change", float(last[c] - first[c])))}})
     return pd.DataFrame(rows)
+
 
 def sampling_headroom(greedy: Sequence[float], groups: Sequence[Sequence[float]],
                       fixed_by: Sequence[Sequence[float]] | None = None) -> dict[str, float]:

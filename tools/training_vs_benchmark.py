@@ -7,7 +7,7 @@ F1 and correct-step pass rate, within each recipe (judges named `<stem><seed>`) 
 
     python tools/training_vs_benchmark.py --table committed_run_rel_effective_more_seeds \\
         --history gated_rel_effective_seed5=/tmp/RUN/history.csv \\
-        --history stepwiser_rel_effective_seed0=results/toy/03_judge_training/grpo_history.csv#stepwiser_rel_effective \\
+    --history stepwiser_rel_effective_seed0=results/toy/03_judge_training/grpo_history.csv#stepwiser_rel_effective \\
         ... --out rel_effective_training_vs_benchmark
 
 A history file holding several runs (notebook 03's `grpo_history.csv`) needs `#RUN` to pick one. Writes

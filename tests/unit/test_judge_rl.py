@@ -423,7 +423,6 @@ def test_training_trend_averages_the_first_and_last_window_per_run():
     assert t.loc["b", "reward_last"] == pytest.approx(0.7)    # steps 5, 9 (> 9 - 8): the windows may overlap
 
 
-
 def test_evaluation_shift_reads_the_first_and_last_evaluation_per_run():
     import pandas as pd
 
@@ -443,6 +442,7 @@ def test_evaluation_shift_reads_the_first_and_last_evaluation_per_run():
         evaluation_shift(history[history["step"] != 50], columns=("eval_positive_rate",))
     with pytest.raises(ValueError, match="no column"):
         evaluation_shift(history, columns=("eval_acc_truth",))
+
 
 def test_consistent_cot_reward_gates_the_verdict_reward_by_the_analysis():
     from stepwiser_core.judge_rl import REWARDS, consistent_cot_reward

@@ -61,7 +61,6 @@ def test_given_attempts_replace_the_toy_teacher_and_only_exact_ones_count():
         chunk_policy.build_segmentation_data([(problem, RESPONSE)] * 2, 0, 3, 0.0, attempts=[[GOOD]])
 
 
-
 def test_the_toy_teacher_skips_a_response_that_holds_a_chunk_tag():
     # Found on a GPU: 01 stopped when the smoke policy sampled "<chunk>" inside a response; now that response is
     # offered, fails every attempt and is not kept, and the others are segmented as before.
@@ -71,6 +70,7 @@ def test_the_toy_teacher_skips_a_response_that_holds_a_chunk_tag():
                                                teacher_error_rate=0.0)
     assert (seg.attempts, seg.valid_attempts, seg.responses, seg.kept) == (6, 3, 2, 1)
     assert check_attempt(RESPONSE, seg.examples[0].completion) is not None  # the untagged response's segmentation
+
 
 def test_a_real_model_behind_the_engine_backend(tmp_path, tiny_model, toy_tokenizer):
     save_model(tiny_model, toy_tokenizer, tmp_path / "segmenter")

@@ -189,7 +189,6 @@ def test_teacher_without_mistakes_gives_the_logical_steps(solutions):
         assert parse_chunks(teacher_segment(sol.text, rng, 0.0)) == list(sol.steps)
 
 
-
 @pytest.mark.parametrize("tagged", [f"x {CHUNK_OPEN}y", f"{CHUNK_OPEN}a{CHUNK_CLOSE}", f"a\n\nb{CHUNK_CLOSE}"])
 def test_a_response_holding_a_chunk_tag_gets_a_failed_attempt_not_an_error(tagged):
     # Found on a GPU: the smoke tier's base policy sampled the tag token itself, and 01 stopped with a ValueError.
@@ -197,6 +196,7 @@ def test_a_response_holding_a_chunk_tag_gets_a_failed_attempt_not_an_error(tagge
         attempts = segment_attempts(TEXT.replace("\n\n", tagged, 1), random.Random(0), 4, error_rate)
         assert all(check_attempt(TEXT.replace("\n\n", tagged, 1), a) is None for a in attempts)
     assert select_segmentation(tagged, [teacher_segment(tagged, random.Random(0), 0.0)]) is None
+
 
 def _forced(text, kind, seed=0):
     return teacher_segment(text, random.Random(seed), error_rate=1.0, mistake_weights={kind: 1.0})
