@@ -17,31 +17,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def parameters_source(config_cls: type, tier: str = "toy") -> str:
-    """The `parameters` cell for a stage: one line per config field, its value on `tier` (the dataclass default
-    under params/<tier>/<stage>.yaml, as `python -m stepwiser_core.run` resolves it) and the field's comment.
+def parameters_source(config_cls: type, tier: str = "toy", width: int = 118) -> str:
+    """The `parameters` cell for a stage: every config field with its value on `tier` (the dataclass default under
+    params/<tier>/<stage>.yaml, as `python -m stepwiser_core.run` resolves it), packed several to a line in the
+    dataclass's order (`a = 1; b = 2`), so that even 03's 56 fields make a cell a reader can take in at once (the
+    study's convention: no code cell over 25 lines). What each field means is its comment in stepwiser_core/stages.py,
+    which the cell names; `help(<Config>)` in the notebook shows the same.
 
     Generated from `stepwiser_core.stages` and the tier's parameter file, so the cell, the config (which the runner
     checks against each other) and a batch run of the tier cannot drift apart: run top to bottom in JupyterLab, a
-    notebook does what `make study` does."""
+    notebook does what `make study` does. papermill executes the cell as it is and injects its own after it."""
     import dataclasses
-    import inspect
-    import re
 
     from stepwiser_core.config import load_config
     from stepwiser_core.stages import STAGES
 
     stage = next(name for name, cls in STAGES.items() if cls is config_cls)
     values = load_config(config_cls, ROOT / "params" / tier / f"{stage}.yaml", {}, tier=tier)
-    comments = {}
-    for cls in reversed(config_cls.__mro__[:-1]):
-        for line in inspect.getsource(cls).splitlines():
-            if m := re.match(r"^\s+(\w+): [^=]+=[^#]+#\s*(.*)$", line):
-                comments[m[1]] = m[2]
-    lines = [f"# Parameters (the {tier} tier's values, params/{tier}/{stage}.yaml). papermill injects a cell after this one;",
-             "# each name is a field of stepwiser_core/stages.py, where its comment comes from"]
+    lines = [f"# Parameters (the {tier} tier's values, params/{tier}/{stage}.yaml); papermill injects a cell after this",
+             f"# one. Each name is a field of {config_cls.__name__} in stepwiser_core/stages.py, whose comment says what it does."]
+    line = ""
     for f in dataclasses.fields(config_cls):
-        lines.append(f"{f.name} = {getattr(values, f.name)!r}" + (f"  # {comments[f.name]}" if f.name in comments else ""))
+        item = f"{f.name} = {getattr(values, f.name)!r}"
+        if line and len(line) + 2 + len(item) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line}; {item}" if line else item
+    lines.append(line)
     return "\n".join(lines)
 
 

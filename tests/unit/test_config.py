@@ -211,6 +211,35 @@ def test_each_notebooks_parameters_cell_is_generated_from_its_stage_config() -> 
         assert cells[0].source == nbbuild.parameters_source(config_cls), f"{stage}: run python tools/nbbuild.py"
 
 
+
+def test_each_notebook_is_its_spec_built_and_keeps_the_cell_convention() -> None:
+    # The .ipynb files are outputs of tools/notebooks/<stage>.py (make notebooks): an edit made in the .ipynb alone
+    # is lost at the next build (notebook 04's section 4 once was). And a notebook narrates and calls the core: no
+    # code cell defines a function or a class or runs past 25 lines (the study's convention, which the parameters
+    # cell keeps by packing its fields several to a line).
+    import importlib.util
+
+    import nbformat
+
+    from stepwiser_core.stages import STAGES
+
+    spec = importlib.util.spec_from_file_location("nbbuild", REPO / "tools" / "nbbuild.py")
+    nbbuild = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbbuild)
+    for stage in STAGES:
+        cells_spec = importlib.util.spec_from_file_location(stage, REPO / "tools" / "notebooks" / f"{stage}.py")
+        cells_module = importlib.util.module_from_spec(cells_spec)
+        cells_spec.loader.exec_module(cells_module)
+        built = nbbuild.build(cells_module.CELLS)
+        committed = nbformat.read(REPO / "notebooks" / f"{stage}.ipynb", as_version=4)
+        assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in built.cells], \
+            f"{stage}: the notebook is not its spec's build; edit tools/notebooks/{stage}.py and run make notebooks"
+        for cell in committed.cells:
+            if cell.cell_type == "code":
+                lines = cell.source.splitlines()
+                assert not any(line.lstrip().startswith(("def ", "class ")) for line in lines), (stage, cell.source)
+                assert cell.source.count("\n") <= 25, (stage, cell.source[:80])
+
 @pytest.mark.parametrize("overrides, message", [
     ({"problem_source": "gsm8k"}, "problem_source must be one of"),
     ({"problem_source": "numina", "verifier": "math_verify"}, "needs numina_path"),

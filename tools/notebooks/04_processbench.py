@@ -19,7 +19,7 @@ with a right final answer, and labels from the exact checker, saved in ProcessBe
 ("code", r"""
 from IPython.display import Image, Markdown, display
 
-from stepwiser_core import pb_report, pb_stage, plots, processbench, toy_processbench
+from stepwiser_core import pb_report, pb_stage, pb_uncertainty, plots, processbench, toy_processbench
 from stepwiser_core.io import atomic_write_text, read_json
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import ProcessBenchConfig
@@ -72,6 +72,20 @@ markdown = pb_report.table5_markdown(table, kinds, subsets)
 atomic_write_text(results_dir / "table5.md", markdown)
 display(Markdown(markdown))
 display(Image(plots.processbench_f1(table, results_dir / "f1_by_subset.png")))
+"""),
+("md", r"""
+## 4 · Which differences this benchmark can resolve
+
+The acceptance asks whether each StepWiser judge beats the zero-shot base. The study's counts call a judge
+*level* when it is within 3 points of it. Here each judge's difference from the zero-shot judge also gets a 95 %
+paired, stratified bootstrap interval over the benchmark's records (`pb_uncertainty`): how large a gap a benchmark
+of this size can tell from the luck of which problems it holds. It does not cover the training seed, which moves a
+judge more (the GRPO seed tables in the README).
+"""),
+("code", r"""
+versus = pb_uncertainty.versus_table(bench, all_predictions, "zero_shot", seed=cfg.seed)
+write_table(versus, results_dir, "versus_zero_shot", digits=3)
+versus.round(1)
 """),
 ("code", r"""
 import json
