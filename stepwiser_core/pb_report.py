@@ -126,16 +126,17 @@ def seed_summary(rows: pd.DataFrame, reference_f1: float) -> pd.DataFrame:
     return out.reset_index()
 
 
-def paired_recipes(scores: pd.DataFrame, stem_a: str, stem_b: str) -> pd.DataFrame:
-    """Two recipes' average F1 on the seeds both ran, from score tables whose judges are named `<stem><seed>`
-    (`gated_rel_effective_seed3`): one row per shared seed (`seed`, `a`, `b`, `diff` = a − b), in seed order.
-    A seed only one recipe ran is left out; a judge listed twice (two tables scoring the same name) is an error."""
+def paired_recipes(scores: pd.DataFrame, stem_a: str, stem_b: str, column: str = "average_f1") -> pd.DataFrame:
+    """Two recipes' average F1 (or another score `column`, e.g. `correct_steps_passed`) on the seeds both ran, from
+    score tables whose judges are named `<stem><seed>` (`gated_rel_effective_seed3`): one row per shared seed
+    (`seed`, `a`, `b`, `diff` = a − b), in seed order. A seed only one recipe ran is left out; a judge listed twice
+    (two tables scoring the same name) is an error."""
     def by_seed(stem: str) -> pd.Series:
         seed = scores["judge"].str.extract(rf"^{re.escape(stem)}(\d+)$")[0]
         kept = scores.loc[seed.notna()].assign(seed=seed.dropna().astype(int))
         if kept["seed"].duplicated().any():
             raise ValueError(f"judges named {stem!r}<seed> appear more than once: {sorted(kept['judge'])}")
-        return kept.set_index("seed")["average_f1"].astype(float)
+        return kept.set_index("seed")[column].astype(float)
 
     a, b = by_seed(stem_a), by_seed(stem_b)
     seeds = sorted(set(a.index) & set(b.index))

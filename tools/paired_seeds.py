@@ -1,7 +1,9 @@
 """Two GRPO recipes on the same seeds, against each other and against a fixed judge (the zero-shot init), from the
 score tables `tools/pb_step_audit.py --table` wrote (judges named `<stem><seed>`, e.g. `gated_rel_effective_seed3`):
 per seed the two scores and their difference; overall each recipe's mean ± sd, the mean paired difference with the
-exact sign-flip p-value (`pb_uncertainty.paired_seed_test`), and each recipe against the reference the same way.
+exact sign-flip p-value (`pb_uncertainty.paired_seed_test`), and each recipe against the reference the same way;
+with each recipe's mean correct-step pass rate and first-error catch rate on those seeds (`passed_first`,
+`caught_first`).
 
     python tools/paired_seeds.py --table committed_run_grpo_seeds --table committed_run_rel_effective_more_seeds \\
         --table committed_run_rewards_beyond --a gated_rel_effective_seed --b stepwiser_rel_effective_seed \\
@@ -55,6 +57,11 @@ def main() -> None:
         rows.append({"comparison": name, "seeds": t.n, "mean_first": float(pd.Series(x).mean()),
                      "sd_first": float(pd.Series(x).std(ddof=1)), "mean_diff": t.mean_diff, "sd_diff": t.sd_diff,
                      "first_higher": t.a_better, "p_sign_flip": t.p_two_sided})
+    # How each recipe gets its F1, on the same seeds: correct steps passed and first errors caught, on average.
+    for column, short in (("correct_steps_passed", "passed"), ("first_errors_caught", "caught")):
+        rates = pb_report.paired_recipes(scores, args.a, args.b, column=column)
+        rows[0][f"{short}_first"] = rows[1][f"{short}_first"] = float(rates["a"].mean())
+        rows[2][f"{short}_first"] = float(rates["b"].mean())
     summary = pd.DataFrame(rows)
     print(pairs.round(1).to_string(index=False))
     print(summary.round(3).to_string(index=False))

@@ -60,8 +60,12 @@ def main() -> None:
     args = ap.parse_args()
 
     folder = ROOT / "results" / args.tier / "04_processbench"
-    scores = (pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
-              .drop_duplicates("judge").set_index("judge"))
+    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    # The init is scored in every table; any judge named in two tables must have one score there, or this stops.
+    distinct = scores.groupby("judge")[list(TARGETS)].nunique().max(axis=1)
+    if conflicting := sorted(distinct[distinct > 1].index):
+        raise SystemExit(f"judges scored differently in {args.table}: {conflicting}")
+    scores = scores.drop_duplicates("judge").set_index("judge")
     rows = []
     for spec in args.history:
         judge, history = read_history(spec)

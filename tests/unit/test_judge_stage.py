@@ -224,6 +224,10 @@ def test_paired_recipes_matches_seeds_across_tables():
                                      "diff": pytest.approx([-3.7, 1.2, 10.0])}
     with pytest.raises(ValueError, match="more than once"):
         pb_report.paired_recipes(pd.concat([scores, scores]), "gated_seed", "verdict_seed")
+    passed = scores.assign(correct_steps_passed=[0.99, 0.98, 0.95, 0.97, 0.96, 0.90, 0.93, 0.91, 0.5])
+    rates = pb_report.paired_recipes(passed, "gated_seed", "verdict_seed", column="correct_steps_passed")
+    assert rates.to_dict("list") == {"seed": [0, 1, 10], "a": [0.95, 0.98, 0.93], "b": [0.97, 0.96, 0.91],
+                                     "diff": pytest.approx([-0.02, 0.02, 0.02])}
 
 
 def test_correlations_by_recipe_within_each_recipe_and_over_all():
