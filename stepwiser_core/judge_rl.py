@@ -537,7 +537,10 @@ class GRPOSettings:
     num_iterations: int = 1  # PPO epochs per generation: NOT SPECIFIED; 1 (TRL default)
     warmup_steps: int = 0  # scheduler NOT SPECIFIED; constant learning rate
     logging_steps: int = 1
-    seed: int = 0
+    seed: int = 0  # TRL's one seed: the order it feeds the items in, and (unless sampling_seed) its completions
+    # NOT the paper: a seed of its own for the completions GRPO samples, so that a run's sampling can change while
+    # its items and their order stay (docs/judge_study.md, "What a GRPO seed is made of"); None: `seed` draws them
+    sampling_seed: int | None = None
     # Completions through vLLM sharing the training GPUs (TRL's "colocate" mode; the paper's verl also samples with
     # vLLM); GPU only. TRL then syncs the weights into vLLM after each update and corrects for the sampler mismatch.
     use_vllm: bool = False
@@ -670,6 +673,14 @@ def grpo_train(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, datas
                             train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
     if not progress:  # without a progress bar, transformers prints every log dict instead: keep quiet
         trainer.remove_callback(PrinterCallback)
+    if settings.sampling_seed is not None:
+        # TRL seeds torch's generators with `seed` while the trainer is built (as below, one stream per process) and
+        # draws its completions from them; its sampler orders the items with a generator of its own. Reseeding here,
+        # after the last draw of the construction, changes the completions and nothing else (tested: the same seed
+        # again gives the same run).
+        from accelerate.utils import set_seed
+
+        set_seed(settings.sampling_seed, device_specific=True)
     trainer.train()
     model.eval()
     return [dict(r) for r in trainer.state.log_history]

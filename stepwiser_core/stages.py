@@ -282,6 +282,12 @@ class JudgeTrainingConfig(StageBase):
     # keep each GRPO judge every this many steps (trainer/<run>/checkpoint-<step>, model and tokenizer), to score it
     # along its path (tools/pb_step_audit.py --judge NAME=DIR); 0: only the final judge
     grpo_save_every: int = 0
+    # NOT the paper: a GRPO run's seed split into its parts, to tell which part a run's outcome follows
+    # (docs/judge_study.md, "What a GRPO seed is made of"). `seed` keeps the data (the held-out split, the balanced
+    # subset); these set the order TRL feeds the items in (-1: `seed`) and the completions it samples (-1: the
+    # order's seed, as TRL's one seed draws both)
+    grpo_order_seed: int = -1
+    grpo_sampling_seed: int = -1
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
     run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1
@@ -325,6 +331,9 @@ class JudgeTrainingConfig(StageBase):
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if self.grpo_save_every < 0:
             raise ValueError(f"grpo_save_every must be 0 (off) or positive, not {self.grpo_save_every}")
+        for name in ("grpo_order_seed", "grpo_sampling_seed"):
+            if getattr(self, name) < -1:
+                raise ValueError(f"{name} must be -1 (follow `seed`) or a seed, not {getattr(self, name)}")
         if self.grpo_num_processes < 1:
             raise ValueError(f"grpo_num_processes must be at least 1, not {self.grpo_num_processes}")
         check_batch_split("sft_batch_size", self.sft_batch_size, self.sft_num_processes)

@@ -260,6 +260,32 @@ def test_grpo_sampling_depends_on_what_the_evaluation_does_to_the_global_rng_onl
     assert (trajectory(5) == trajectory(6)) is isolate
 
 
+def test_grpo_sampling_seed_changes_the_completions_and_not_the_items_or_their_order(tok, tmp_path, monkeypatch):
+    # What TRL hands the reward, call by call: the prompts (which items, in which order) and the sampled completions.
+    from stepwiser_core import judge_rl
+
+    def run(name, seed, sampling_seed):
+        seen = []
+
+        def cot_reward(prompts, completions, label, **kwargs):  # TRL logs a reward under its function's name
+            seen.append((list(prompts), list(completions)))
+            return judge_rl.cot_reward(completions, label)
+
+        monkeypatch.setitem(judge_rl.REWARDS, "cot", cot_reward)
+        items = balance(judge_items_from_records([RECORD, {**RECORD, "problem_id": 8}], "abs_q"), seed=0)
+        settings = GRPOSettings(learning_rate=1e-3, max_steps=4, batch_size=8, max_completion_length=8, seed=seed,
+                                sampling_seed=sampling_seed)
+        grpo_train(_tiny_judge(tok), tok, rl_dataset(items, tok), settings, tmp_path / name, progress=False)
+        return [p for p, _ in seen], [c for _, c in seen]
+
+    prompts, completions = run("plain", 0, None)
+    assert len(prompts) == 4  # one generation round per step
+    assert run("same", 0, 0) == (prompts, completions)  # reseeding with the run's own seed changes nothing
+    other_prompts, other_completions = run("resampled", 0, 1)
+    assert other_prompts == prompts and other_completions != completions
+    assert run("reordered", 1, 0)[0] != prompts  # TRL's seed orders the items
+
+
 def test_grpo_keeps_loadable_checkpoints_without_changing_the_run(tok, tmp_path):
     import torch
 
