@@ -738,14 +738,18 @@ def training_trend(history: pd.DataFrame, window: int = 20,
 
 def evaluation_shift(history: pd.DataFrame,
                      columns: Sequence[str] = ("eval_positive_rate", "eval_acc_truth_on_correct",
-                                               "eval_acc_truth_on_wrong", "eval_first_error_f1")) -> pd.DataFrame:
+                                               "eval_acc_truth_on_wrong", "eval_first_error_f1"),
+                     until_step: int | None = None) -> pd.DataFrame:
     """Per run (column `run`), each in-training evaluation column at the first and at the last evaluation
     (`<col>_first`, `<col>_last`) and their difference (`<col>_change`): how far GRPO moved the held-out
-    judgments, e.g. how far its share of Positive verdicts fell. Training-only rows (NaN evaluation columns) are
+    judgments, e.g. how far its share of Positive verdicts fell. With `until_step`, the last evaluation at or before
+    that step: what the curve showed by then, an early warning. Training-only rows (NaN evaluation columns) are
     left out; a run without two evaluations is an error, since it has no shift to report."""
     missing = [c for c in (*columns, "run", "step") if c not in history.columns]
     if missing:
         raise ValueError(f"evaluation_shift: history has no column(s) {missing}")
+    if until_step is not None:
+        history = history[history["step"] <= until_step]
     rows = []
     for run, g in history.groupby("run", sort=False):
         g = g.dropna(subset=list(columns)).sort_values("step")

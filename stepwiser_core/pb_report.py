@@ -161,3 +161,48 @@ def correlations_by_recipe(frame: pd.DataFrame, predictors: Sequence[str], targe
             rows.append({"recipe": recipe, "predictor": p, "n": len(g),
                          **{f"r_{t}": (float(g[p].corr(g[t])) if len(g) >= 3 else float("nan")) for t in targets}})
     return pd.DataFrame(rows)
+
+
+SEED_PARTS = ("data", "order", "sampling")  # what notebook 03's `seed`, `grpo_order_seed`, `grpo_sampling_seed` draw
+
+
+def seed_part_judge(prefix: str, data: int, order: int, sampling: int) -> str:
+    """The judge name of one cell of a seed-part design: `<prefix>d<data>o<order>s<sampling>`."""
+    return f"{prefix}d{data}o{order}s{sampling}"
+
+
+def seed_part_cells(scores: pd.DataFrame, prefix: str, seed_a: int, seed_b: int,
+                    columns: Sequence[str] = ("average_f1",)) -> pd.DataFrame:
+    """The eight cells of a 2 × 2 × 2 design over the parts of a GRPO seed (`SEED_PARTS`) between two seeds a and b,
+    from score tables whose judges are named by `seed_part_judge`: one row per cell with each part's seed, and
+    `columns`. A missing cell, or one scored twice, is an error (the design needs all eight)."""
+    rows = []
+    for data in (seed_a, seed_b):
+        for order in (seed_a, seed_b):
+            for sampling in (seed_a, seed_b):
+                judge = seed_part_judge(prefix, data, order, sampling)
+                found = scores[scores["judge"] == judge]
+                if len(found) != 1:
+                    raise ValueError(f"seed-part design {seed_a} vs {seed_b}: judge {judge!r} is scored "
+                                     f"{len(found)} times, not once")
+                rows.append({"judge": judge, "data": data, "order": order, "sampling": sampling,
+                             **{c: float(found[c].iloc[0]) for c in columns}})
+    return pd.DataFrame(rows)
+
+
+def seed_part_effects(cells: pd.DataFrame, seed_a: int, seed_b: int, column: str = "average_f1") -> pd.DataFrame:
+    """Per part of the seed, its main effect in the 2 × 2 × 2 design `cells` (`seed_part_cells`): the four paired
+    differences (part at b − part at a, the other two parts held), their mean (`effect`), min and max, and the share
+    of the design's variance the part explains (its sum of squares 2·effect² over the total; the three shares and the
+    interactions' add up to 1). With `seed_b` the seed whose run drifted, a part with a large effect and a share
+    near 1 carries the drift."""
+    total = float(((cells[column] - cells[column].mean()) ** 2).sum())
+    rows = []
+    for part in SEED_PARTS:
+        others = [p for p in SEED_PARTS if p != part]
+        at = {s: cells[cells[part] == s].set_index(others)[column] for s in (seed_a, seed_b)}
+        diffs = (at[seed_b] - at[seed_a].reindex(at[seed_b].index)).to_numpy()
+        effect = float(diffs.mean())
+        rows.append({"part": part, "effect": effect, "min": float(diffs.min()), "max": float(diffs.max()),
+                     "variance_share": 2 * effect ** 2 / total if total > 0 else float("nan")})
+    return pd.DataFrame(rows)

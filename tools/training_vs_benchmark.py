@@ -10,6 +10,7 @@ F1 and correct-step pass rate, within each recipe (judges named `<stem><seed>`) 
     --history stepwiser_rel_effective_seed0=results/toy/03_judge_training/grpo_history.csv#stepwiser_rel_effective \\
         ... --out rel_effective_training_vs_benchmark
 
+`--until-step 25` reads each curve only up to step 25: whether the fate shows that early.
 A history file holding several runs (notebook 03's `grpo_history.csv`) needs `#RUN` to pick one. Writes
 results/<tier>/04_processbench/<out>.{csv,md} (per judge) and <out>_correlations.{csv,md}.
 """
@@ -56,6 +57,8 @@ def main() -> None:
     ap.add_argument("--tier", default="toy")
     ap.add_argument("--table", action="append", required=True, help="a score table's name (repeat to combine)")
     ap.add_argument("--history", action="append", required=True, help="JUDGE=PATH[#RUN] (repeat)")
+    ap.add_argument("--until-step", type=int, default=None,
+                    help="read each run's curve only up to this step (the early warning it gave by then)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -71,7 +74,7 @@ def main() -> None:
         judge, history = read_history(spec)
         if judge not in scores.index:
             raise SystemExit(f"--history {spec!r}: judge {judge!r} is in none of the tables {args.table}")
-        shift = evaluation_shift(history.assign(run=judge), SHIFTS).iloc[0].to_dict()
+        shift = evaluation_shift(history.assign(run=judge), SHIFTS, until_step=args.until_step).iloc[0].to_dict()
         rows.append({"judge": judge, **{t: float(scores.loc[judge, t]) for t in TARGETS},
                      **{k: v for k, v in shift.items() if k != "run"}})
     per_judge = pd.DataFrame(rows)

@@ -464,6 +464,11 @@ def test_evaluation_shift_reads_the_first_and_last_evaluation_per_run():
     assert t.loc["a", "eval_positive_rate_last"] == pytest.approx(0.5)
     assert t.loc["a", "eval_positive_rate_change"] == pytest.approx(-0.2)
     assert t.loc["b", "eval_positive_rate_change"] == pytest.approx(0.1)  # 0.8 at step 0 → 0.9 at step 50
+    a_only = history[history["run"] == "a"]
+    early = evaluation_shift(a_only, columns=("eval_positive_rate",), until_step=49).set_index("run")
+    assert early.loc["a", "step_last"] == 25 and early.loc["a", "eval_positive_rate_change"] == pytest.approx(-0.1)
+    with pytest.raises(ValueError, match="'b' has 1 evaluation"):  # b's only evaluation by step 49 is step 0
+        evaluation_shift(history, columns=("eval_positive_rate",), until_step=49)
     with pytest.raises(ValueError, match="needs two"):
         evaluation_shift(history[history["step"] != 50], columns=("eval_positive_rate",))
     with pytest.raises(ValueError, match="no column"):

@@ -242,3 +242,28 @@ def test_correlations_by_recipe_within_each_recipe_and_over_all():
     assert math.isnan(t.loc["b_seed", "r_f1"])  # two judges: no correlation reported
     # Over all five the between-recipe gap dominates: b has the larger shift and the lower F1.
     assert t.loc["all", "r_f1"] == pytest.approx(frame["shift"].corr(frame["f1"])) and t.loc["all", "r_f1"] < 0
+
+
+def test_seed_part_effects_recover_each_parts_main_effect_and_its_variance_share():
+    # A made-up design: the data seed moves F1 by 10, the order by 1, the sampling not at all, plus a data x order
+    # interaction of 2 (only where both are seed 2). Main effects by hand: data 10 + 2/2 = 11, order 1 + 1 = 2.
+    rows = [{"judge": pb_report.seed_part_judge("re_", d, o, s), "average_f1": 60 + 10 * (d == 2) + (o == 2)
+             + 2 * (d == 2 and o == 2)} for d in (1, 2) for o in (1, 2) for s in (1, 2)]
+    scores = pd.DataFrame([*rows, {"judge": "zero_shot", "average_f1": 79.2}])
+    cells = pb_report.seed_part_cells(scores, "re_", 1, 2)
+    assert len(cells) == 8 and list(cells.columns) == ["judge", "data", "order", "sampling", "average_f1"]
+    effects = pb_report.seed_part_effects(cells, 1, 2).set_index("part")
+    assert effects["effect"].to_dict() == pytest.approx({"data": 11.0, "order": 2.0, "sampling": 0.0})
+    assert (effects.loc["data", "min"], effects.loc["data", "max"]) == (10.0, 12.0)
+    y = cells["average_f1"]
+    total = ((y - y.mean()) ** 2).sum()
+    assert effects.loc["data", "variance_share"] == pytest.approx(2 * 11 ** 2 / total)
+    assert effects["variance_share"].sum() < 1  # the interaction holds the rest
+    # reversing which seed is "b" flips the effects' sign and keeps the shares
+    flipped = pb_report.seed_part_effects(cells, 2, 1).set_index("part")
+    assert flipped["effect"].to_dict() == pytest.approx({"data": -11.0, "order": -2.0, "sampling": 0.0})
+    assert flipped["variance_share"].to_dict() == pytest.approx(effects["variance_share"].to_dict())
+    with pytest.raises(ValueError, match="re_d2o2s2.*0 times"):
+        pb_report.seed_part_cells(scores[scores["judge"] != "re_d2o2s2"], "re_", 1, 2)
+    with pytest.raises(ValueError, match="2 times"):
+        pb_report.seed_part_cells(pd.concat([scores, scores.iloc[:1]]), "re_", 1, 2)
