@@ -190,19 +190,33 @@ def seed_part_cells(scores: pd.DataFrame, prefix: str, seed_a: int, seed_b: int,
     return pd.DataFrame(rows)
 
 
-def seed_part_effects(cells: pd.DataFrame, seed_a: int, seed_b: int, column: str = "average_f1") -> pd.DataFrame:
-    """Per part of the seed, its main effect in the 2 × 2 × 2 design `cells` (`seed_part_cells`): the four paired
-    differences (part at b − part at a, the other two parts held), their mean (`effect`), min and max, and the share
-    of the design's variance the part explains (its sum of squares 2·effect² over the total; the three shares and the
-    interactions' add up to 1). With `seed_b` the seed whose run drifted, a part with a large effect and a share
-    near 1 carries the drift."""
-    total = float(((cells[column] - cells[column].mean()) ** 2).sum())
+def seed_part_differences(cells: pd.DataFrame, seed_a: int, seed_b: int, column: str = "average_f1") -> pd.DataFrame:
+    """Per part of the seed, the four paired differences of the design `cells` (`seed_part_cells`) between cells that
+    differ in that part alone (part at b − part at a, the other two parts held at `other_seeds`). `clean` marks the
+    two that involve neither corner (all parts a, all parts b): where the corners were picked for their outcomes (a
+    seed that did well against one that drifted), the other two regress to the mean and carry that pick."""
     rows = []
     for part in SEED_PARTS:
         others = [p for p in SEED_PARTS if p != part]
         at = {s: cells[cells[part] == s].set_index(others)[column] for s in (seed_a, seed_b)}
-        diffs = (at[seed_b] - at[seed_a].reindex(at[seed_b].index)).to_numpy()
-        effect = float(diffs.mean())
-        rows.append({"part": part, "effect": effect, "min": float(diffs.min()), "max": float(diffs.max()),
-                     "variance_share": 2 * effect ** 2 / total if total > 0 else float("nan")})
+        for held in at[seed_b].index:
+            rows.append({"part": part, "other_seeds": "/".join(map(str, held)),
+                         "diff": float(at[seed_b][held] - at[seed_a][held]), "clean": len(set(held)) == 2})
+    return pd.DataFrame(rows)
+
+
+def seed_part_effects(cells: pd.DataFrame, seed_a: int, seed_b: int, column: str = "average_f1") -> pd.DataFrame:
+    """Per part of the seed, its main effect in the 2 × 2 × 2 design `cells` (`seed_part_cells`): the mean of its four
+    paired differences (`seed_part_differences`; `effect`), their min and max, the share of the design's variance the
+    part explains (its sum of squares 2·effect² over the total; the three shares and the interactions' add up to 1),
+    and the mean of its two clean differences (`clean_effect`). With `seed_b` the seed whose run drifted, a part with
+    a large effect carries the drift; if the corners were picked for their outcomes, read `clean_effect`."""
+    total = float(((cells[column] - cells[column].mean()) ** 2).sum())
+    diffs = seed_part_differences(cells, seed_a, seed_b, column)
+    rows = []
+    for part, g in diffs.groupby("part", sort=False):
+        effect = float(g["diff"].mean())
+        rows.append({"part": part, "effect": effect, "min": float(g["diff"].min()), "max": float(g["diff"].max()),
+                     "variance_share": 2 * effect ** 2 / total if total > 0 else float("nan"),
+                     "clean_effect": float(g.loc[g["clean"], "diff"].mean())})
     return pd.DataFrame(rows)

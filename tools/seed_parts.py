@@ -12,7 +12,10 @@ scored by `tools/pb_step_audit.py --table T` under the name `<prefix>dDoOsS`; th
 
 prints and writes, per pair, each part's main effect (b − a, over the four pairs of cells that differ in it alone)
 on the average F1, the correct-step pass rate and the first-error catch rate, with the share of the design's
-variance it explains: results/<tier>/04_processbench/NAME.{csv,md} (the cells) and NAME_effects.{csv,md}.
+variance it explains and its clean effect (the two differences that leave out the corners a·a·a and b·b·b, which
+were picked for their outcomes: a seed that did well against one that drifted); and, over all pairs, each part's
+clean differences pooled, with the exact sign-flip p-value (`pb_uncertainty.paired_seed_test`).
+Writes results/<tier>/04_processbench/NAME.{csv,md} (the cells), NAME_effects.{csv,md} and NAME_pooled.{csv,md}.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ def main() -> None:
     import pandas as pd
 
     from stepwiser_core import pb_report
+    from stepwiser_core.pb_uncertainty import paired_seed_test
     from stepwiser_core.tables import write_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,7 +46,7 @@ def main() -> None:
 
     folder = ROOT / "results" / args.tier / "04_processbench"
     scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
-    all_cells, all_effects = [], []
+    all_cells, all_effects, all_diffs = [], [], []
     for pair in args.pair:
         try:
             a, b = (int(s) for s in pair.split(","))
@@ -56,14 +60,24 @@ def main() -> None:
         for column in COLUMNS:
             effects = pb_report.seed_part_effects(cells, a, b, column)
             all_effects.append(effects.assign(pair=f"{a} vs {b}", score=column))
+            all_diffs.append(pb_report.seed_part_differences(cells, a, b, column).assign(score=column))
     cells = pd.concat(all_cells, ignore_index=True)
     cells = cells[["pair", *[c for c in cells.columns if c != "pair"]]]
     effects = pd.concat(all_effects, ignore_index=True)[["pair", "score", "part", "effect", "min", "max",
-                                                          "variance_share"]]
+                                                          "variance_share", "clean_effect"]]
+    diffs = pd.concat(all_diffs, ignore_index=True)
+    pooled = []
+    for (score, part), g in diffs[diffs["clean"]].groupby(["score", "part"], sort=False):
+        t = paired_seed_test(list(g["diff"]), [0.0] * len(g))
+        pooled.append({"score": score, "part": part, "clean_differences": t.n, "mean": t.mean_diff,
+                       "sd": t.sd_diff, "b_higher": t.a_better, "p_sign_flip": t.p_two_sided})
+    pooled = pd.DataFrame(pooled)
     print(cells.round(3).to_string(index=False))
     print(effects.round(3).to_string(index=False))
+    print(pooled.round(3).to_string(index=False))
     write_table(cells.round(3), folder, args.out)
     write_table(effects.round(3), folder, f"{args.out}_effects")
+    write_table(pooled.round(3), folder, f"{args.out}_pooled")
 
 
 if __name__ == "__main__":

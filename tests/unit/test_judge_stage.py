@@ -259,6 +259,11 @@ def test_seed_part_effects_recover_each_parts_main_effect_and_its_variance_share
     total = ((y - y.mean()) ** 2).sum()
     assert effects.loc["data", "variance_share"] == pytest.approx(2 * 11 ** 2 / total)
     assert effects["variance_share"].sum() < 1  # the interaction holds the rest
+    # the clean differences leave out the two corners: data's are at order 1 / sampling 2 and order 2 / sampling 1
+    diffs = pb_report.seed_part_differences(cells, 1, 2)
+    clean = diffs[diffs["clean"] & (diffs["part"] == "data")].set_index("other_seeds")["diff"]
+    assert clean.to_dict() == {"1/2": 10.0, "2/1": 12.0} and diffs["clean"].sum() == 6 and len(diffs) == 12
+    assert effects.loc["data", "clean_effect"] == 11.0 and effects.loc["sampling", "clean_effect"] == 0.0
     # reversing which seed is "b" flips the effects' sign and keeps the shares
     flipped = pb_report.seed_part_effects(cells, 2, 1).set_index("part")
     assert flipped["effect"].to_dict() == pytest.approx({"data": -11.0, "order": -2.0, "sampling": 0.0})
