@@ -3,7 +3,9 @@ its first and last 20 steps (`judge_rl.training_trend`), from the committed `grp
 "training reward, steps 1–20 → 81–100" and the entropy / zero-advantage figures beside it.
 
     python tools/grpo_trend.py        # reads and writes results/toy/03_judge_training/ (grpo_trend.{csv,md})
-    python tools/grpo_trend.py --history RUN/history.csv ...   # print the same for runs of tools/judge_experiment.py
+    python tools/grpo_trend.py --history [NAME=]RUN/history.csv ...   # print the same for tools/judge_experiment.py runs
+
+Each such run is named NAME, or its path (they all call their run `exp_<rule>`, so they are told apart by file).
 """
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tier", default="toy")
     ap.add_argument("--window", type=int, default=20)
-    ap.add_argument("--history", nargs="*", default=[], help="history.csv files to summarise (printed, not written)")
+    ap.add_argument("--history", nargs="*", default=[],
+                    help="[NAME=]history.csv files to summarise, one run each (printed, not written)")
     args = ap.parse_args()
     if args.history:
-        histories = pd.concat([pd.read_csv(h) for h in args.history], ignore_index=True)
+        named = [spec.partition("=")[::2] if "=" in spec else (spec, spec) for spec in args.history]
+        histories = pd.concat([pd.read_csv(path).assign(run=name) for name, path in named], ignore_index=True)
         print(training_trend(histories, args.window).round(4).to_string(index=False))
         return
     cfg = load_config(JudgeTrainingConfig, ROOT / "params" / args.tier / "03_judge_training.yaml", {}, args.tier)
