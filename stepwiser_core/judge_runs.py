@@ -239,7 +239,8 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
         epsilon_high=cfg.epsilon_high if epsilon_high is None else epsilon_high, beta=cfg.beta,
         temperature=cfg.temperature, max_completion_length=cfg.max_completion_length,
         seed=cfg.seed if cfg.grpo_order_seed < 0 else cfg.grpo_order_seed,
-        sampling_seed=None if cfg.grpo_sampling_seed < 0 else cfg.grpo_sampling_seed, use_vllm=cfg.grpo_use_vllm, vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization,
+        sampling_seed=None if cfg.grpo_sampling_seed < 0 else cfg.grpo_sampling_seed,
+        use_vllm=cfg.grpo_use_vllm, vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization,
         save_every=cfg.grpo_save_every)
     eval_options = dict(items=items_eval, rules=cfg.rules, template=cfg.judge_template, cot=cot,
                         max_new_tokens=cfg.max_completion_length, batch_size=cfg.gen_batch_size, seed=cfg.seed,
