@@ -20,7 +20,7 @@ import numpy as np
 
 from .labels import LABEL_RULES, label_trajectory
 from .label_quality import true_step_labels
-from .stages import PROBLEM_SOURCES
+from .stages import PROBLEM_SOURCES, UNTAGGED_RESPONSES
 from .verify import AnswerVerifier
 from .world.checker import check_steps
 from .world.problems import Problem, generate_problems
@@ -127,12 +127,21 @@ def prefilter(problems: Sequence[Problem], samples: Sequence[Sequence[str]], ver
 
 
 def make_trajectories(kept: Sequence[tuple[Problem, float, list[str]]], verifier: AnswerVerifier,
-                      segmentation: str, per_prompt: int) -> list[Trajectory]:
-    """The first `per_prompt` pre-filter samples of each kept prompt, cut into steps."""
+                      segmentation: str, per_prompt: int, untagged: str = "drop") -> list[Trajectory]:
+    """The first `per_prompt` pre-filter samples of each kept prompt, cut into steps.
+
+    A sample with no step (no `<chunk>` tag, or nothing but blank lines) is dropped (`untagged` "drop", the paper's
+    way: it cannot be labelled), or taken as one step, the whole response (`untagged` "one_chunk"; smoke/debug only:
+    the smoke tier's untrained policy writes tags by chance, so without this its later stages got data only by luck).
+    """
+    if untagged not in UNTAGGED_RESPONSES:
+        raise ValueError(f"unknown untagged {untagged!r}; valid: {', '.join(UNTAGGED_RESPONSES)}")
     out = []
     for problem, rate, texts in kept:
         for text in texts[:per_prompt]:
             steps, ends = cut_points(text, segmentation)
+            if not steps and untagged == "one_chunk" and text.strip():
+                steps, ends = [text.strip("\n")], [len(text)]
             if steps:
                 known, first_error = exact_first_error(problem, steps)
                 out.append(Trajectory(problem, text, steps, ends, verifier.is_correct(text, str(problem.answer)),
@@ -267,11 +276,13 @@ class Annotation:
 def annotate(engine, tokenizer, problems: Sequence[Problem], template: str, segmentation: str,
              verifier: AnswerVerifier, rules: dict[str, dict], default_rule: str, generator: str, *,
              samples_per_prompt: int, per_prompt: int, m_draw: int, m_label: int, temperature: float,
-             max_new_tokens: int, seed: int, keep_all: bool = False, max_kept: int = 0) -> Annotation:
+             max_new_tokens: int, seed: int, keep_all: bool = False, max_kept: int = 0,
+             untagged: str = "drop") -> Annotation:
     """The whole labelling pipeline for one policy (paper §3.2, §4.1): sample `samples_per_prompt` responses per
     prompt, pre-filter, cut `per_prompt` trajectories per kept prompt at `segmentation`, draw `m_draw` rollouts
     after every step but the last (`engine`: a `RolloutEngine`), and label from the first `m_label`. `max_kept`: at
-    most this many prompts pass the pre-filter (0: all)."""
+    most this many prompts pass the pre-filter (0: all); `untagged`: see `make_trajectories`. Nothing left to label
+    (no prompt passes the pre-filter, or no kept sample has a step) is an error that says which, before any rollout."""
     from .base_policy import sample_solutions
     from .generation import Sampling, chat_prompt
     from .instruct import policy_prompt
@@ -279,7 +290,15 @@ def annotate(engine, tokenizer, problems: Sequence[Problem], template: str, segm
     samples = sample_solutions(engine, tokenizer, problems,
                                Sampling(max_new_tokens, temperature, samples_per_prompt, seed), template)
     kept = prefilter(problems, samples, verifier, keep_all, max_kept)
-    trajectories = make_trajectories(kept, verifier, segmentation, per_prompt)
+    if not kept:
+        raise ValueError(f"{generator}: no prompt passed the pre-filter: each of the {len(problems)} was solved in all "
+                         f"or none of its {samples_per_prompt} samples (smoke/debug: keep_all keeps every prompt)")
+    trajectories = make_trajectories(kept, verifier, segmentation, per_prompt, untagged)
+    if not trajectories:
+        raise ValueError(f"{generator}: none of the {sum(len(t[:per_prompt]) for _, _, t in kept)} samples of the "
+                         f"{len(kept)} kept prompts has a step under {segmentation!r} segmentation, so there is nothing "
+                         f"to label (chunks: the policy wrote no <chunk> tag; smoke/debug: untagged 'one_chunk' takes "
+                         f"such a response as one chunk)")
     prompts = [chat_prompt(tokenizer, policy_prompt(t.problem.text, template)) for t in trajectories]
     continuations = engine.rollout(rollout_prefixes(trajectories, prompts), m_draw,
                                    Sampling(max_new_tokens, temperature, 1, seed + 1))

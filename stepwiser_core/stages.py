@@ -15,6 +15,7 @@ GENERATION_BACKENDS = ("engine", "vllm")
 # Where notebooks 01 and 02 draw prompts from: the toy world (exact step truth) or NuminaMath-CoT (numina.py; the
 # paper's). Who segments in 01: the toy teacher or an instruct LLM (llm_segmenter.py; the paper's).
 PROBLEM_SOURCES = ("toy", "numina")
+UNTAGGED_RESPONSES = ("drop", "one_chunk")  # RolloutLabelConfig.untagged_response
 SEGMENTERS = ("toy", "llm")
 
 
@@ -206,6 +207,9 @@ class RolloutLabelConfig(StageBase):
     prefilter_samples: int = 8  # [P §4.1] 16
     trajectories_per_prompt: int = 4  # NOT SPECIFIED (the paper seems to annotate all 16)
     prefilter_keep_all: bool = False  # smoke/debug only: annotate every prompt (pass rate clipped into (0, 1))
+    # a chunk-policy sample with no <chunk> tag: "drop" it (the paper's way; it has no chunk to label) or take the
+    # whole response as "one_chunk" (smoke/debug only: the smoke tier's untrained policy writes tags by chance)
+    untagged_response: str = "drop"
     # --- rollouts: [P §4.1] M = 16 at temperature 1 (rollout temperature NOT SPECIFIED; we use 1)
     rollouts: int = 16
     rollouts_max: int = 32  # extra rollouts of the chunk data, for label quality vs M up to 32
@@ -232,6 +236,9 @@ class RolloutLabelConfig(StageBase):
         check_problem_source(self)
         if self.prefilter_max_kept < 0:
             raise ValueError(f"prefilter_max_kept must be >= 0 (0: keep all), not {self.prefilter_max_kept}")
+        if self.untagged_response not in UNTAGGED_RESPONSES:
+            raise ValueError(f"untagged_response must be one of {', '.join(UNTAGGED_RESPONSES)}, "
+                             f"not {self.untagged_response!r}")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Stage-02 helpers: cutting a response at its steps, the rule set, and success matrices."""
 import numpy as np
+import pytest
 
 from stepwiser_core import rollout_labels as rl
 from stepwiser_core.labels import LABEL_RULES, label_trajectory
 from stepwiser_core.rollout_labels import Trajectory, cut_points, rules_from_config, success_matrices
+from stepwiser_core.stages import RolloutLabelConfig
 from stepwiser_core.verify import ExactVerifier
 from stepwiser_core.world.problems import generate_problems
 
@@ -123,3 +125,33 @@ def test_toy_trajectories_keep_their_exact_truth():
     assert known and first_error == 0
     t = Trajectory(p, "x", ["nonsense"], [1], False, 0.5, 0)
     assert t.truth_known and t.true_labels() == [False]
+
+
+def test_an_untagged_sample_is_dropped_or_one_chunk_and_nothing_to_label_is_a_clear_error(monkeypatch):
+    p = generate_problems(0, 1, levels=(1,))[0]
+    kept = [(p, 0.5, ["no tags here", "<chunk>x = 1</chunk>", "\n\n"])]
+    verifier = ExactVerifier()
+    assert [t.steps for t in rl.make_trajectories(kept, verifier, "chunks", 3)] == [["x = 1"]]
+    whole = rl.make_trajectories(kept, verifier, "chunks", 3, untagged="one_chunk")
+    assert [t.steps for t in whole] == [["no tags here"], ["x = 1"]]  # a blank response still has no step
+    assert whole[0].ends == [len("no tags here")] and whole[0].truth_known
+    with pytest.raises(ValueError, match="unknown untagged"):
+        rl.make_trajectories(kept, verifier, "chunks", 3, untagged="keep")
+    with pytest.raises(ValueError, match="untagged_response must be one of"):
+        RolloutLabelConfig(untagged_response="keep")
+
+    class NoRollouts:  # the errors come before any rollout is drawn
+        def rollout(self, *args, **kwargs):
+            raise AssertionError("rolled out with nothing to label")
+
+    def annotate(texts, **kwargs):
+        monkeypatch.setattr("stepwiser_core.base_policy.sample_solutions", lambda *args, **kw: [texts])
+        return rl.annotate(NoRollouts(), None, [p], "toy_chunk", "chunks", verifier,
+                           rules_from_config(0.8, 0.4, 4, "abs"), "rel_ratio", "toy-chunk-policy",
+                           samples_per_prompt=2, per_prompt=2, m_draw=2, m_label=2, temperature=1.0,
+                           max_new_tokens=8, seed=0, **kwargs)
+
+    with pytest.raises(ValueError, match="none of the 2 samples of the 1 kept prompts has a step under 'chunks'"):
+        annotate(["no tags", "none either"], keep_all=True)
+    with pytest.raises(ValueError, match="no prompt passed the pre-filter"):
+        annotate(["no tags", "none either"])  # both wrong: pass rate 0

@@ -73,7 +73,7 @@ from datasets import Dataset
 from stepwiser_core.io import atomic_dir
 
 chunks = rl.annotate(engine, tokenizer, problems, cfg.chunk_template, "chunks", verifier, rules, cfg.default_rule,
-                     f"{cfg.tier}-chunk-policy", m_draw=cfg.rollouts_max, **sizes)
+                     f"{cfg.tier}-chunk-policy", m_draw=cfg.rollouts_max, untagged=cfg.untagged_response, **sizes)
 kept, trajectories, successes, records = chunks.kept, chunks.trajectories, chunks.successes, chunks.records
 with atomic_dir(run_dir / "stepwise_chunks") as tmp:
     Dataset.from_list(records).save_to_disk(tmp)
