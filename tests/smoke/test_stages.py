@@ -1,11 +1,13 @@
 """The notebook series end to end through the runner on the smoke tier (00 to 04), determinism, paper-tier path."""
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from stepwiser_core.models import build_model, save_model
 
@@ -14,10 +16,11 @@ REQUIRED = ("step_error_rate", "problem_accuracy", "error_kind_shares", "zero_sh
             "zero_shot_judge_step_accuracy")
 
 
-def run_stage(tmp: Path, *extra: str, stage: str = "00_policy") -> subprocess.CompletedProcess:
+def run_stage(tmp: Path, *extra: str, stage: str = "00_policy",
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "stepwiser_core.run", stage, "--params", "params/smoke",
            "--runs-root", str(tmp / "runs"), "-p", "results_root", str(tmp / "results"), *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +116,12 @@ def test_03_and_04_on_the_paper_tiers_path(series, tmp_path):
     runs = series / "runs" / "smoke"
     paper = ("--runs-root", str(tmp_path / "runs"), "-p", "results_root", str(tmp_path / "results"),
              "-p", "judge_template", "paper")
+    # two processes need a GPU each (models.default_device); a one-GPU machine runs them on the CPU over gloo, as CI
+    # does (on the H200 they asked for cuda:1 and stopped, rightly, with "has no GPU of its own")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""} if torch.cuda.device_count() == 1 else None
     judges = run_stage(series, *paper, "-p", "judge_warmup_steps", "0", "-p", "sft_num_processes", "2",
                        "-p", "judge_init_dir", str(runs / "01_segmentation" / "model"),
-                       "-p", "labels_dir", str(runs / "02_rollout_labels"), stage="03_judge_training")
+                       "-p", "labels_dir", str(runs / "02_rollout_labels"), stage="03_judge_training", env=env)
     assert judges.returncode == 0, judges.stdout + judges.stderr
     judges_dir = tmp_path / "runs" / "smoke" / "03_judge_training"
     registry = json.loads((judges_dir / "judges.json").read_text())
