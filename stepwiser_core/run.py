@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import logging
 import os
 import secrets
 import shlex
@@ -210,9 +211,29 @@ def _describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _PapermillNameWarnings(logging.Filter):
+    """Drops papermill's two warnings about parameter names. Papermill reads a parameters cell one assignment per
+    line; ours packs several to a line (tools/nbbuild.py), so it warned "Unable to parse line" for each line and
+    "Passed unknown parameter" for every name, some 40 lines per stage that would hide a real warning. The runner
+    checks the names itself, exactly, before anything runs (`_check_notebook_matches` parses the cell)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Unable to parse line", "Passed unknown parameter"))
+
+
+_PAPERMILL_NAME_WARNINGS = _PapermillNameWarnings()
+
+
+def quiet_papermill_name_warnings() -> None:
+    for name in ("papermill", "papermill.translators"):  # a logger's filters do not see its children's records
+        logging.getLogger(name).addFilter(_PAPERMILL_NAME_WARNINGS)  # idempotent: the same filter is added once
+
+
 def _execute(plan: StagePlan, repo_dir: Path) -> str | None:
     """Execute the notebook into the run folder; returns an error summary, or None on success."""
     import papermill  # lazy: papermill and its kernel machinery take seconds to import
+
+    quiet_papermill_name_warnings()
 
     # Papermill saves the output notebook while it runs; a temporary name keeps a partial one from ever
     # looking like a finished `executed.ipynb`. It must end in .ipynb, or papermill warns.

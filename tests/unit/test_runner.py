@@ -186,3 +186,18 @@ def test_resume_force_changed_parameter_and_failure(
     assert not (run_dir / "run.json").exists() and not (run_dir / "executed.ipynb").exists()
     assert (run_dir / "failed.ipynb").exists()
     assert read_json(run_dir / "provenance.json")["status"] == "failed"
+
+
+def test_papermill_name_warnings_are_dropped_and_its_other_warnings_kept(caplog):
+    import logging
+
+    from stepwiser_core.run import quiet_papermill_name_warnings
+
+    quiet_papermill_name_warnings()
+    quiet_papermill_name_warnings()  # twice: still one filter
+    assert len(logging.getLogger("papermill").filters) == 1
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("papermill").warning("Passed unknown parameter: seed")
+        logging.getLogger("papermill.translators").warning("Unable to parse line 3 'a = 1; b = 2'.")
+        logging.getLogger("papermill").warning("Input notebook does not contain a cell with tag 'parameters'")
+    assert [r.getMessage() for r in caplog.records] == ["Input notebook does not contain a cell with tag 'parameters'"]
