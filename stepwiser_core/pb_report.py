@@ -91,9 +91,10 @@ def gap_to_own_init(rows: pd.DataFrame) -> pd.DataFrame:
 
 def seeded_rows(scores: pd.DataFrame, prefix: str) -> pd.DataFrame:
     """The rows of an experiment's score table (`tools/pb_step_audit.py --table`: `judge`, `average_f1`, ...) whose
-    judge is named `<prefix>_<label_rule>_s<seed>`, as (`label_rule`, `seed`, `f1`) rows for `seed_summary`. Other
-    judges (the zero-shot init, a run with a suffix such as `_unbalanced`) are left out."""
-    parts = scores["judge"].str.extract(rf"^{re.escape(prefix)}_(?P<label_rule>.+)_s(?P<seed>\d+)$")
+    judge is named `<prefix>_<label_rule>_s<seed>` or `<prefix>_<label_rule>_seed<seed>` (both naming styles are in
+    results/), as (`label_rule`, `seed`, `f1`) rows for `seed_summary`. Other judges (the zero-shot init, a run with a
+    suffix such as `_unbalanced`) are left out."""
+    parts = scores["judge"].str.extract(rf"^{re.escape(prefix)}_(?P<label_rule>.+?)_s(?:eed)?(?P<seed>\d+)$")
     kept = parts["label_rule"].notna()
     return pd.DataFrame({"label_rule": parts.loc[kept, "label_rule"], "seed": parts.loc[kept, "seed"].astype(int),
                          "f1": scores.loc[kept, "average_f1"].astype(float)}).reset_index(drop=True)

@@ -177,6 +177,11 @@ def test_seeded_rows_reads_rule_and_seed_from_the_judge_names():
                                        {"label_rule": "abs_q", "seed": 1, "f1": 0.0}]
     out = pb_report.seed_summary(rows, reference_f1=11.8).set_index("label_rule")
     assert out.loc["abs_q", "f1_mean"] == pytest.approx(15.95) and out.loc["abs_q", "seeds_above_reference"] == 1
+    # the other naming style in results/ (`tools/grpo_seeds.py`, the seed tables): `<prefix>_<rule>_seed<seed>`
+    long = pd.DataFrame({"judge": ["stepwiser_rel_effective_seed12", "stepwiser_abs_q_seed0_unbalanced"],
+                         "average_f1": [77.2, 1.0]})
+    assert pb_report.seeded_rows(long, "stepwiser").to_dict("records") == [
+        {"label_rule": "rel_effective", "seed": 12, "f1": 77.2}]
 
 
 def test_gap_to_own_init_compares_each_seed_with_its_own_zero_shot_judge():
