@@ -1,7 +1,7 @@
 """Mean, sd and range over GRPO seeds, per label rule, of an experiment's judges on toy ProcessBench, from the
 score tables `tools/pb_step_audit.py --table` wrote (judges named `<prefix>_<rule>_s<seed>` or
-`<prefix>_<rule>_seed<seed>`), against a reference
-judge of those tables (`pb_report.seeded_rows`, `pb_report.seed_summary`):
+`<prefix>_<rule>_seed<seed>`), against a reference judge of those tables (`pb_report.seeded_rows`,
+`pb_report.seed_summary`):
 
     python tools/seed_summary.py --table lazy_strategy_warmup1200 --prefix lazy1200 --reference lazy1200_zero_shot \\
         --out lazy_strategy_warmup1200_summary
