@@ -89,6 +89,18 @@ def gap_to_own_init(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def reference_f1(scores: pd.DataFrame, judge: str) -> float:
+    """The average F1 of the fixed judge (e.g. the zero-shot init) in score tables combined from several
+    `tools/pb_step_audit.py --table` runs. Each such table scores that judge again (for its bootstrap columns), so it
+    may appear several times; the copies must agree, since the same judge on the same benchmark gives the same F1.
+    Absent, or scored differently (tables from different benchmarks or inits mixed by mistake), is a ValueError."""
+    found = scores.loc[scores["judge"] == judge, "average_f1"].astype(float).drop_duplicates()
+    if len(found) != 1:
+        raise ValueError(f"reference judge {judge!r}: {len(found)} different scores {found.tolist()}, expected one "
+                         "(tables from different benchmarks or inits?)")
+    return float(found.iloc[0])
+
+
 def seeded_rows(scores: pd.DataFrame, prefix: str) -> pd.DataFrame:
     """The rows of an experiment's score table (`tools/pb_step_audit.py --table`: `judge`, `average_f1`, ...) whose
     judge is named `<prefix>_<label_rule>_s<seed>` or `<prefix>_<label_rule>_seed<seed>` (both naming styles are in

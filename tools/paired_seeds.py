@@ -38,17 +38,15 @@ def main() -> None:
     args = ap.parse_args()
 
     folder = ROOT / "results" / args.tier / "04_processbench"
-    tables = [pd.read_csv(folder / f"{name}.csv") for name in args.table]
-    # The reference is scored in every table; one row of it is enough (the tables agree on it or this stops).
-    scores = pd.concat(tables, ignore_index=True)
-    reference = scores.loc[scores["judge"] == args.reference, "average_f1"].unique()
-    if len(reference) != 1:
-        raise SystemExit(f"--reference {args.reference!r}: scores {list(reference)} in {args.table}, expected one")
+    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    try:
+        ref = pb_report.reference_f1(scores, args.reference)
+    except ValueError as err:
+        raise SystemExit(f"--reference in {args.table}: {err}") from None
     scores = scores[scores["judge"] != args.reference]
     pairs = pb_report.paired_recipes(scores, args.a, args.b)
     if pairs.empty:
         raise SystemExit(f"no seed has both {args.a}<seed> and {args.b}<seed> in {args.table}")
-    ref = float(reference[0])
     rows = []
     for name, x, y in [(f"{args.a} − {args.b}", pairs["a"], pairs["b"]),
                        (f"{args.a} − {args.reference}", pairs["a"], [ref] * len(pairs)),

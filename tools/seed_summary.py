@@ -34,12 +34,11 @@ def main() -> None:
 
     folder = ROOT / "results" / args.tier / "04_processbench"
     scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
-    # each table usually scores the reference again (for its bootstrap columns): the same judge, the same F1
-    reference = scores.loc[scores["judge"] == args.reference, "average_f1"].drop_duplicates()
-    if len(reference) != 1:
-        raise SystemExit(f"--reference {args.reference!r}: {len(reference)} different scores in {args.table}, "
-                         "expected 1")
-    summary = pb_report.seed_summary(pb_report.seeded_rows(scores, args.prefix), float(reference.iloc[0]))
+    try:
+        reference = pb_report.reference_f1(scores, args.reference)
+    except ValueError as err:
+        raise SystemExit(f"--reference in {args.table}: {err}") from None
+    summary = pb_report.seed_summary(pb_report.seeded_rows(scores, args.prefix), reference)
     print(summary.round(1).to_string(index=False))
     write_table(summary.round(1), folder, args.out)
 

@@ -184,6 +184,19 @@ def test_seeded_rows_reads_rule_and_seed_from_the_judge_names():
         {"label_rule": "rel_effective", "seed": 12, "f1": 77.2}]
 
 
+def test_reference_f1_takes_the_fixed_judge_scored_alike_in_several_tables_and_refuses_otherwise():
+    # two tables, each scoring the zero-shot init again beside its own runs
+    tables = pd.DataFrame({"judge": ["zero_shot", "a_seed0", "zero_shot", "a_seed1"],
+                           "average_f1": [79.9, 77.0, 79.9, 80.8]})
+    assert pb_report.reference_f1(tables, "zero_shot") == 79.9
+    # another init's (or benchmark's) table mixed in by mistake: not one score, a clear error
+    mixed = pd.concat([tables, pd.DataFrame({"judge": ["zero_shot"], "average_f1": [79.2]})])
+    with pytest.raises(ValueError, match=r"'zero_shot': 2 different scores \[79.9, 79.2\]"):
+        pb_report.reference_f1(mixed, "zero_shot")
+    with pytest.raises(ValueError, match="'init': 0 different scores"):
+        pb_report.reference_f1(tables, "init")
+
+
 def test_gap_to_own_init_compares_each_seed_with_its_own_zero_shot_judge():
     rows = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "judge": ["zero_shot", "abs_q", "rel_ratio"] * 2,
                          "f1": [80.0, 70.0, 85.0, 60.0, 65.0, 50.0]})
