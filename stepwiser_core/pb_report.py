@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .pb_uncertainty import paired_seed_test
 from .tables import to_markdown
 
 TABLE_COLUMNS = ["judge", "label_rule", "subset", "acc_error", "acc_correct", "f1"]
@@ -232,4 +233,38 @@ def seed_part_effects(cells: pd.DataFrame, seed_a: int, seed_b: int, column: str
         rows.append({"part": part, "effect": effect, "min": float(g["diff"].min()), "max": float(g["diff"].max()),
                      "variance_share": 2 * effect ** 2 / total if total > 0 else float("nan"),
                      "clean_effect": float(g.loc[g["clean"], "diff"].mean())})
+    return pd.DataFrame(rows)
+
+
+def design_differences(cells: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Every paired difference (`seed_part_differences`) of the seed-part designs in `cells`: the cells of one or more
+    designs, each row's design named by its `pair` column, "A vs B" (as `tools/seed_parts.py` writes its cells), and
+    of several written designs when a `design` column tells them apart. One row per difference and score column, with
+    its `design` (if any), `pair` and `score`."""
+    keys = [k for k in ("design", "pair") if k in cells.columns]
+    if "pair" not in keys:
+        raise ValueError("design_differences needs a 'pair' column (\"A vs B\") naming each row's design")
+    out = []
+    for key, g in cells.groupby(keys, sort=False):
+        pair = key[-1] if isinstance(key, tuple) else key
+        match = re.fullmatch(r"\s*(\d+)\s+vs\s+(\d+)\s*", str(pair))
+        if not match:
+            raise ValueError(f"pair {pair!r}: expected 'A vs B'")
+        a, b = int(match.group(1)), int(match.group(2))
+        labels = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        for column in columns:
+            out.append(seed_part_differences(g, a, b, column).assign(**labels, score=column))
+    return pd.concat(out, ignore_index=True)
+
+
+def pooled_seed_part_test(diffs: pd.DataFrame) -> pd.DataFrame:
+    """Per score and part of the seed, the clean differences of `diffs` (`seed_part_differences` or
+    `design_differences` rows, with a `score` column) pooled over the designs they come from: their number, mean and
+    sd, how many are positive (the drifting seed's part higher), and the exact sign-flip p-value
+    (`pb_uncertainty.paired_seed_test`, at most 20 differences)."""
+    rows = []
+    for (score, part), g in diffs[diffs["clean"]].groupby(["score", "part"], sort=False):
+        t = paired_seed_test(list(g["diff"]), [0.0] * len(g))
+        rows.append({"score": score, "part": part, "clean_differences": t.n, "mean": t.mean_diff, "sd": t.sd_diff,
+                     "b_higher": t.a_better, "p_sign_flip": t.p_two_sided})
     return pd.DataFrame(rows)

@@ -16,6 +16,15 @@ variance it explains and its clean effect (the two differences that leave out th
 were picked for their outcomes: a seed that did well against one that drifted); and, over all pairs, each part's
 clean differences pooled, with the exact sign-flip p-value (`pb_uncertainty.paired_seed_test`).
 Writes results/<tier>/04_processbench/NAME.{csv,md} (the cells), NAME_effects.{csv,md} and NAME_pooled.{csv,md}.
+
+Designs run from different inits (whose seed numbers and judge names may coincide) are pooled from what this tool
+wrote for each, their cells:
+
+    python tools/seed_parts.py --pool seed_parts_rel_effective_design --pool intel900_seed_parts_rel_effective_design \
+        --out seed_parts_rel_effective_both_inits
+
+writes results/<tier>/04_processbench/NAME.{csv,md}, the pooled clean differences alone (the rates there are read
+from the cells as written, to three decimals).
 """
 from __future__ import annotations
 
@@ -33,20 +42,34 @@ def main() -> None:
     import pandas as pd
 
     from stepwiser_core import pb_report
-    from stepwiser_core.pb_uncertainty import paired_seed_test
     from stepwiser_core.tables import write_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tier", default="toy")
-    ap.add_argument("--table", action="append", required=True, help="a score table's name (repeat to combine)")
-    ap.add_argument("--prefix", required=True, help="the cells' judge-name prefix, before d<D>o<O>s<S>")
-    ap.add_argument("--pair", action="append", required=True, help="A,B: the two seeds of one design (repeat)")
+    ap.add_argument("--table", action="append", help="a score table's name (repeat to combine)")
+    ap.add_argument("--prefix", help="the cells' judge-name prefix, before d<D>o<O>s<S>")
+    ap.add_argument("--pair", action="append", help="A,B: the two seeds of one design (repeat)")
+    ap.add_argument("--pool", action="append", metavar="DESIGN",
+                    help="instead: pool the clean differences of designs this tool wrote (DESIGN = an earlier --out)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    if bool(args.pool) == bool(args.table or args.prefix or args.pair):
+        ap.error("give either --table, --prefix and --pair (a new design) or --pool (designs already written)")
+    if not args.pool and not (args.table and args.prefix and args.pair):
+        ap.error("a new design needs --table, --prefix and --pair")
 
     folder = ROOT / "results" / args.tier / "04_processbench"
+    if args.pool:
+        # Designs already written (their cells, `<NAME>.csv`), pooled: the same part's clean differences over them all.
+        cells = pd.concat([pd.read_csv(folder / f"{name}.csv").assign(design=name) for name in args.pool],
+                          ignore_index=True)
+        pooled = pb_report.pooled_seed_part_test(pb_report.design_differences(cells, COLUMNS))
+        pooled = pooled.round(3).assign(p_sign_flip=pooled["p_sign_flip"].round(4))  # p down to 1/4096 (12 signs)
+        print(pooled.to_string(index=False))
+        write_table(pooled, folder, args.out, digits=4)
+        return
     scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
-    all_cells, all_effects, all_diffs = [], [], []
+    all_cells, all_effects = [], []
     for pair in args.pair:
         try:
             a, b = (int(s) for s in pair.split(","))
@@ -60,25 +83,17 @@ def main() -> None:
         for column in COLUMNS:
             effects = pb_report.seed_part_effects(cells, a, b, column)
             all_effects.append(effects.assign(pair=f"{a} vs {b}", score=column))
-            all_diffs.append(pb_report.seed_part_differences(cells, a, b, column).assign(score=column))
     cells = pd.concat(all_cells, ignore_index=True)
     cells = cells[["pair", *[c for c in cells.columns if c != "pair"]]]
     effects = pd.concat(all_effects, ignore_index=True)[["pair", "score", "part", "effect", "min", "max",
                                                           "variance_share", "clean_effect"]]
-    diffs = pd.concat(all_diffs, ignore_index=True)
-    pooled = []
-    for (score, part), g in diffs[diffs["clean"]].groupby(["score", "part"], sort=False):
-        t = paired_seed_test(list(g["diff"]), [0.0] * len(g))
-        pooled.append({"score": score, "part": part, "clean_differences": t.n, "mean": t.mean_diff,
-                       "sd": t.sd_diff, "b_higher": t.a_better, "p_sign_flip": t.p_two_sided})
-    pooled = pd.DataFrame(pooled)
+    pooled = pb_report.pooled_seed_part_test(pb_report.design_differences(cells, COLUMNS))
     print(cells.round(3).to_string(index=False))
     print(effects.round(3).to_string(index=False))
     print(pooled.round(3).to_string(index=False))
     write_table(cells.round(3), folder, args.out)
     write_table(effects.round(3), folder, f"{args.out}_effects")
     write_table(pooled.round(3), folder, f"{args.out}_pooled")
-
 
 if __name__ == "__main__":
     main()

@@ -290,3 +290,29 @@ def test_seed_part_effects_recover_each_parts_main_effect_and_its_variance_share
         pb_report.seed_part_cells(scores[scores["judge"] != "re_d2o2s2"], "re_", 1, 2)
     with pytest.raises(ValueError, match="2 times"):
         pb_report.seed_part_cells(pd.concat([scores, scores.iloc[:1]]), "re_", 1, 2)
+
+
+def test_seed_part_designs_pool_their_clean_differences_across_designs_and_inits():
+    # Two written designs whose seeds and judge names coincide (two inits): the data part costs 4 in the first and 2
+    # in the second, the sampling part 0 in the first and -6 in the second; nothing else moves.
+    def design(data_effect: float, sampling_effect: float) -> pd.DataFrame:
+        rows = [{"judge": pb_report.seed_part_judge("re_", d, o, s),
+                 "average_f1": 70 - data_effect * (d == 7) + sampling_effect * (s == 7)}
+                for d in (1, 7) for o in (1, 7) for s in (1, 7)]
+        return pb_report.seed_part_cells(pd.DataFrame(rows), "re_", 1, 7).assign(pair="1 vs 7")
+    cells = pd.concat([design(4.0, 0.0).assign(design="amd"), design(2.0, -6.0).assign(design="intel")])
+    diffs = pb_report.design_differences(cells, ["average_f1"])
+    assert len(diffs) == 2 * 12 and set(diffs["design"]) == {"amd", "intel"}
+    # each design's differences are those of the one-design function
+    amd = diffs[diffs["design"] == "amd"].reset_index(drop=True)[["part", "other_seeds", "diff", "clean"]]
+    pd.testing.assert_frame_equal(amd, pb_report.seed_part_differences(design(4.0, 0.0), 1, 7))
+    pooled = pb_report.pooled_seed_part_test(diffs).set_index("part")
+    assert pooled["clean_differences"].to_dict() == {"data": 4, "order": 4, "sampling": 4}
+    assert pooled.loc["data", "mean"] == pytest.approx(-3.0) and pooled.loc["data", "b_higher"] == 0
+    # four negative differences: 2 of the 16 sign patterns are as extreme
+    assert pooled.loc["data", "p_sign_flip"] == pytest.approx(0.125)
+    assert pooled.loc["sampling", "mean"] == pytest.approx(-3.0) and pooled.loc["order", "mean"] == 0.0
+    with pytest.raises(ValueError, match="'pair' column"):
+        pb_report.design_differences(cells.drop(columns="pair"), ["average_f1"])
+    with pytest.raises(ValueError, match="'1-7': expected 'A vs B'"):
+        pb_report.design_differences(cells.assign(pair="1-7"), ["average_f1"])
