@@ -149,7 +149,8 @@ def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTraining
     them; the held-out evaluation and ProcessBench never ask about such chunks)."""
     after = None if cfg.max_steps_after_error < 0 else cfg.max_steps_after_error
     items = {rule: judge_rl.judge_items_from_records(train_records, rule, after) for rule in cfg.rules}
-    balanced = {rule: judge_rl.balance(its, cfg.seed, cfg.balance, cfg.balance_positive_share)
+    balance_seed = cfg.seed if cfg.grpo_balance_seed < 0 else cfg.grpo_balance_seed
+    balanced = {rule: judge_rl.balance(its, balance_seed, cfg.balance, cfg.balance_positive_share)
                 for rule, its in items.items()}
     table = pd.DataFrame([{"rule": r, "items": len(items[r]),
                            "positive_share": judge_rl.label_shares(items[r])["positive_share"],

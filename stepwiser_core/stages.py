@@ -295,6 +295,9 @@ class JudgeTrainingConfig(StageBase):
     # order's seed, as TRL's one seed draws both)
     grpo_order_seed: int = -1
     grpo_sampling_seed: int = -1
+    # NOT the paper: the data part split in two. `seed` then keeps the held-out split (which problems are trained on)
+    # and this draws which items 50/50 balancing keeps (-1: `seed`)
+    grpo_balance_seed: int = -1
     # --- which runs ([P Table 5/6])
     run_no_clip_higher: bool = True  # also train with ε_high set to ε_low: why clip-higher matters [P §4.1, Fig. 4]
     run_no_cot: bool = True  # [P Table 6] "− CoT": verdict only, format penalty −1
@@ -338,7 +341,7 @@ class JudgeTrainingConfig(StageBase):
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if self.grpo_save_every < 0:
             raise ValueError(f"grpo_save_every must be 0 (off) or positive, not {self.grpo_save_every}")
-        for name in ("grpo_order_seed", "grpo_sampling_seed"):
+        for name in ("grpo_order_seed", "grpo_sampling_seed", "grpo_balance_seed"):
             if getattr(self, name) < -1:
                 raise ValueError(f"{name} must be -1 (follow `seed`) or a seed, not {getattr(self, name)}")
         if self.grpo_num_processes < 1:

@@ -26,6 +26,21 @@ def test_training_sets_balance_per_rule_and_report_the_paper_share():
     assert row["negatives_after_first_error"] == 0.0  # the one Negative is the first error itself
 
 
+def test_grpo_balance_seed_redraws_the_balanced_subset_and_nothing_else():
+    # 12 Positive and 2 Negative items: balancing keeps both Negatives and 2 of the 12 Positives, drawn by a seed
+    records = [record(f"p{i}", [True, True, True, True, True, True, False]) for i in range(2)]
+    def kept(**kw) -> list[tuple[str, str]]:
+        _, balanced, _ = judge_runs.training_sets(records, JudgeTrainingConfig(rules=["abs_q"], **kw))
+        return [(it["problem_id"], it["step"]) for it in balanced["abs_q"]]
+    # -1 follows `seed`: every earlier run keeps its balanced subset
+    assert kept(seed=3) == kept(seed=3, grpo_balance_seed=3) == kept(seed=3, grpo_balance_seed=-1)
+    assert kept(seed=7, grpo_balance_seed=3) == kept(seed=3)  # the subset follows the balance seed, not `seed`
+    draws = {tuple(sorted(kept(seed=0, grpo_balance_seed=b))) for b in range(6)}
+    assert len(draws) > 1  # other balance seeds keep other Positives
+    with pytest.raises(ValueError, match="grpo_balance_seed must be -1"):
+        JudgeTrainingConfig(grpo_balance_seed=-2)
+
+
 def test_training_sets_count_negatives_after_the_first_true_error():
     cfg = JudgeTrainingConfig(rules=["abs_q"], balance=False)
     rec = record("a", [True, False, False, False])
