@@ -268,3 +268,51 @@ def pooled_seed_part_test(diffs: pd.DataFrame) -> pd.DataFrame:
         rows.append({"score": score, "part": part, "clean_differences": t.n, "mean": t.mean_diff, "sd": t.sd_diff,
                      "b_higher": t.a_better, "p_sign_flip": t.p_two_sided})
     return pd.DataFrame(rows)
+
+
+DATA_HALVES = ("split", "balance")  # the data part of a seed, split by `grpo_balance_seed`: held-out split, balanced subset
+
+
+def data_half_judge(prefix: str, split: int, balance: int, order: int, sampling: int) -> str:
+    """The judge name of one cell of a data-halves design: `<prefix>d<split>o<order>s<sampling>` where the balance seed
+    follows the split's (`grpo_balance_seed` -1: the cells of a seed-part design), `<prefix>d<split>b<balance>o<order>
+    s<sampling>` where it does not."""
+    if split == balance:
+        return seed_part_judge(prefix, split, order, sampling)
+    return f"{prefix}d{split}b{balance}o{order}s{sampling}"
+
+
+def data_half_cells(scores: pd.DataFrame, prefix: str, seed_a: int, seed_b: int, order: int, sampling: int,
+                    columns: Sequence[str] = ("average_f1",)) -> pd.DataFrame:
+    """The four cells of a 2 × 2 design over the two halves of a seed's data (`DATA_HALVES`) between seeds a and b, the
+    order and sampling seeds held at `order` and `sampling`: one row per cell with its split and balance seeds and
+    `columns`, from score tables whose judges are named by `data_half_judge`. A missing or twice-scored cell is an
+    error."""
+    rows = []
+    for split in (seed_a, seed_b):
+        for balance in (seed_a, seed_b):
+            judge = data_half_judge(prefix, split, balance, order, sampling)
+            found = scores[scores["judge"] == judge]
+            if len(found) != 1:
+                raise ValueError(f"data-halves design {seed_a} vs {seed_b}: judge {judge!r} is scored {len(found)} "
+                                 "times, not once")
+            rows.append({"judge": judge, "split": split, "balance": balance, "order": order, "sampling": sampling,
+                         **{c: float(found[c].iloc[0]) for c in columns}})
+    return pd.DataFrame(rows)
+
+
+def data_half_differences(cells: pd.DataFrame, seed_a: int, seed_b: int, column: str = "average_f1") -> pd.DataFrame:
+    """Per half of the data, its two paired differences in the 2 × 2 `cells` (`data_half_cells`): that half at b − at a,
+    the other half held at `other_seeds`. `clean` marks a difference neither of whose cells is a corner of the
+    seed-part design (all four seeds one seed: a run picked for its outcome); with the order and sampling seeds
+    different, all four are clean. `pooled_seed_part_test` pools the clean ones."""
+    parts = cells.set_index(["split", "balance"])
+    corner = {key: len({*key, *row[["order", "sampling"]]}) == 1 for key, row in parts.iterrows()}
+    rows = []
+    for part in DATA_HALVES:
+        for held in (seed_a, seed_b):
+            key = (lambda s: (s, held)) if part == "split" else (lambda s: (held, s))
+            rows.append({"part": part, "other_seeds": str(held),
+                         "diff": float(parts.loc[key(seed_b), column] - parts.loc[key(seed_a), column]),
+                         "clean": not (corner[key(seed_a)] or corner[key(seed_b)])})
+    return pd.DataFrame(rows)

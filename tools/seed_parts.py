@@ -17,6 +17,15 @@ were picked for their outcomes: a seed that did well against one that drifted); 
 clean differences pooled, with the exact sign-flip p-value (`pb_uncertainty.paired_seed_test`).
 Writes results/<tier>/04_processbench/NAME.{csv,md} (the cells), NAME_effects.{csv,md} and NAME_pooled.{csv,md}.
 
+The data part itself splits in two (`grpo_balance_seed`, NOT the paper: which items 50/50 balancing keeps; `seed`
+then keeps the held-out split alone). A 2 × 2 over those halves between seeds a and b, the order and sampling seeds
+held at O and S, reads cells named `<prefix>d<split>b<balance>o<O>s<S>` (`<prefix>d<split>o<O>s<S>` where the two
+halves share a seed: the seed-part design's own cells):
+
+    python tools/seed_parts.py --table T --prefix re_ --halves 1,7,1,7 --halves 3,4,3,4 --out NAME
+
+writes NAME.{csv,md} (the cells), NAME_differences.{csv,md} and NAME_pooled.{csv,md}.
+
 Designs run from different inits (whose seed numbers and judge names may coincide) are pooled from what this tool
 wrote for each, their cells:
 
@@ -49,14 +58,17 @@ def main() -> None:
     ap.add_argument("--table", action="append", help="a score table's name (repeat to combine)")
     ap.add_argument("--prefix", help="the cells' judge-name prefix, before d<D>o<O>s<S>")
     ap.add_argument("--pair", action="append", help="A,B: the two seeds of one design (repeat)")
+    ap.add_argument("--halves", action="append", metavar="A,B,O,S",
+                    help="instead of --pair: a 2 x 2 over the data's halves (the held-out split, `seed`; the balanced "
+                         "subset, `grpo_balance_seed`) between seeds A and B, the order and sampling seeds held at O, S")
     ap.add_argument("--pool", action="append", metavar="DESIGN",
                     help="instead: pool the clean differences of designs this tool wrote (DESIGN = an earlier --out)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    if bool(args.pool) == bool(args.table or args.prefix or args.pair):
-        ap.error("give either --table, --prefix and --pair (a new design) or --pool (designs already written)")
-    if not args.pool and not (args.table and args.prefix and args.pair):
-        ap.error("a new design needs --table, --prefix and --pair")
+    if bool(args.pool) == bool(args.table or args.prefix or args.pair or args.halves):
+        ap.error("give either --table, --prefix and --pair or --halves (a new design) or --pool (designs already written)")
+    if not args.pool and not (args.table and args.prefix and (bool(args.pair) != bool(args.halves))):
+        ap.error("a new design needs --table, --prefix and either --pair or --halves")
 
     folder = ROOT / "results" / args.tier / "04_processbench"
     if args.pool:
@@ -69,6 +81,9 @@ def main() -> None:
         write_table(pooled, folder, args.out, digits=4)
         return
     scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    if args.halves:
+        halves(scores, args.prefix, args.halves, folder, args.out)
+        return
     all_cells, all_effects = [], []
     for pair in args.pair:
         try:
@@ -94,6 +109,37 @@ def main() -> None:
     write_table(cells.round(3), folder, args.out)
     write_table(effects.round(3), folder, f"{args.out}_effects")
     write_table(pooled.round(3), folder, f"{args.out}_pooled")
+
+def halves(scores, prefix: str, specs: list[str], folder: Path, out: str) -> None:
+    """The data-halves designs: per design its four cells and four differences, and the clean differences pooled."""
+    import pandas as pd
+
+    from stepwiser_core import pb_report
+    from stepwiser_core.tables import write_table
+
+    all_cells, all_diffs = [], []
+    for spec in specs:
+        try:
+            a, b, order, sampling = (int(x) for x in spec.split(","))
+        except ValueError:
+            raise SystemExit(f"--halves {spec!r}: expected four seeds, A,B,O,S") from None
+        try:
+            cells = pb_report.data_half_cells(scores, prefix, a, b, order, sampling, COLUMNS)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
+        label = f"{a} vs {b}, o{order} s{sampling}"
+        all_cells.append(cells.assign(pair=label))
+        all_diffs += [pb_report.data_half_differences(cells, a, b, c).assign(pair=label, score=c) for c in COLUMNS]
+    cells = pd.concat(all_cells, ignore_index=True)
+    cells = cells[["pair", *[c for c in cells.columns if c != "pair"]]]
+    diffs = pd.concat(all_diffs, ignore_index=True)
+    pooled = pb_report.pooled_seed_part_test(diffs)
+    for frame in (cells, diffs, pooled):
+        print(frame.round(3).to_string(index=False))
+    write_table(cells.round(3), folder, out)
+    write_table(diffs.round(3), folder, f"{out}_differences")
+    write_table(pooled.round(3), folder, f"{out}_pooled")
+
 
 if __name__ == "__main__":
     main()

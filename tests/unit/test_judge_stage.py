@@ -292,6 +292,28 @@ def test_seed_part_effects_recover_each_parts_main_effect_and_its_variance_share
         pb_report.seed_part_cells(pd.concat([scores, scores.iloc[:1]]), "re_", 1, 2)
 
 
+def test_data_halves_design_reads_the_split_and_the_balanced_subset_apart():
+    # Order 1, sampling 7 held; the split seed moves F1 by -5, the balance seed by -1; names as the runs are scored:
+    # a cell whose balance seed follows its split's is the seed-part design's cell (no "b" part)
+    f1 = {(1, 1): 80.0, (1, 7): 79.0, (7, 1): 75.0, (7, 7): 74.0}
+    names = {(1, 1): "re_d1o1s7", (1, 7): "re_d1b7o1s7", (7, 1): "re_d7b1o1s7", (7, 7): "re_d7o1s7"}
+    assert all(pb_report.data_half_judge("re_", d, b, 1, 7) == n for (d, b), n in names.items())
+    scores = pd.DataFrame({"judge": [*names.values(), "zero_shot"], "average_f1": [*f1.values(), 79.9]})
+    cells = pb_report.data_half_cells(scores, "re_", 1, 7, order=1, sampling=7)
+    assert len(cells) == 4 and set(cells["judge"]) == set(names.values())
+    diffs = pb_report.data_half_differences(cells, 1, 7).set_index(["part", "other_seeds"])["diff"]
+    assert diffs.to_dict() == {("split", "1"): -5.0, ("split", "7"): -5.0, ("balance", "1"): -1.0,
+                               ("balance", "7"): -1.0}
+    assert pb_report.data_half_differences(cells, 1, 7)["clean"].all()
+    # with order and sampling both seed 1, the cell d1o1s1 is the design's corner a·a·a: its differences are not clean
+    corner = scores.assign(judge=scores["judge"].str.replace("o1s7", "o1s1"))
+    held = pb_report.data_half_differences(pb_report.data_half_cells(corner, "re_", 1, 7, 1, 1), 1, 7)
+    assert held.set_index(["part", "other_seeds"])["clean"].to_dict() == {
+        ("split", "1"): False, ("split", "7"): True, ("balance", "1"): False, ("balance", "7"): True}
+    with pytest.raises(ValueError, match="re_d7b1o1s7.*0 times"):
+        pb_report.data_half_cells(scores[scores["judge"] != "re_d7b1o1s7"], "re_", 1, 7, 1, 7)
+
+
 def test_seed_part_designs_pool_their_clean_differences_across_designs_and_inits():
     # Two written designs whose seeds and judge names coincide (two inits): the data part costs 4 in the first and 2
     # in the second, the sampling part 0 in the first and -6 in the second; nothing else moves.
