@@ -110,6 +110,7 @@ def main() -> None:
     write_table(effects.round(3), folder, f"{args.out}_effects")
     write_table(pooled.round(3), folder, f"{args.out}_pooled")
 
+
 def halves(scores, prefix: str, specs: list[str], folder: Path, out: str) -> None:
     """The data-halves designs: per design its four cells and four differences, and the clean differences pooled."""
     import pandas as pd
