@@ -20,7 +20,7 @@ import importlib.util
 import math
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -421,6 +421,32 @@ def judge_items_from_records(records: Sequence[dict], rule: str,
                 "true_label": None if truth[i] is None else bool(truth[i]), "q_value": float(q[i]),
             })
     return items
+
+
+def is_false_alarm(item: Mapping[str, Any]) -> bool:
+    """A Negative rollout label on a chunk the exact checker calls correct (a label-noise Negative)."""
+    return not item["label"] and item["true_label"] is True
+
+
+def drop_false_alarms(items: Sequence[dict], seed: int, control: bool = False) -> list[dict]:
+    """DIAGNOSTIC, NOT the method (it reads the exact truth, which training never may): a balanced training set
+    without its k false-alarm Negatives (`is_false_alarm`) and without k randomly chosen Positives, so that the label
+    mix stays where balancing put it and only the false alarms leave. `control=True` drops k randomly chosen *other*
+    Negatives instead (a truly wrong chunk or one after the first true error) and the same k Positives: a set of the
+    same size and mix that keeps its false alarms. The kept items stay in their order; the same items and seed give
+    the same set."""
+    negatives = [i for i, it in enumerate(items) if not it["label"]]
+    alarms = [i for i in negatives if is_false_alarm(items[i])]
+    others = [i for i in negatives if not is_false_alarm(items[i])]
+    positives = [i for i, it in enumerate(items) if it["label"]]
+    k = len(alarms)
+    if k > len(positives) or (control and k > len(others)):
+        raise ValueError(f"cannot drop {k} false alarms' worth: {len(positives)} Positive and {len(others)} other "
+                         f"Negative items")
+    rng = random.Random(seed)
+    dropped = set(rng.sample(positives, k))  # drawn first, so both arms drop the same Positives
+    dropped |= set(rng.sample(others, k)) if control else set(alarms)
+    return [it for i, it in enumerate(items) if i not in dropped]
 
 
 def balance(items: Sequence[dict], seed: int, enabled: bool = True, positive_share: float = 0.5) -> list[dict]:

@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--oracle-clean", action="store_true",
                     help="DIAGNOSTIC, not the method: train only on items whose label equals the exact truth (drops "
                          "chunks after the first true error and mislabelled chunks), then balance")
+    ap.add_argument("--drop-negatives", choices=["false_alarms", "random"], default=None,
+                    help="DIAGNOSTIC, not the method: after balancing, drop the k false-alarm Negatives (Negative "
+                         "label, correct chunk) and k random Positives; `random`: k random other Negatives and the "
+                         "same k Positives instead, the size control (judge_rl.drop_false_alarms)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     warm_id = hashlib.sha256(json.dumps(warm_keys, sort_keys=True).encode()).hexdigest()[:10]
     warm_dir = Path(args.out) / f"warm_{warm_id}"
     suffix = "_oracle_clean" if args.oracle_clean else ""
+    suffix += f"_drop_{args.drop_negatives}" if args.drop_negatives else ""
     suffix += "" if args.variant == "stepwiser" else f"_{args.variant}"
     rule = args.rule or cfg.ablation_rule
     # the run folder names the config, the rule and the init, so that runs that differ only in those do not share
@@ -136,6 +141,15 @@ def main(argv: list[str] | None = None) -> None:
             balanced = {rule: oracle_clean_balanced(items[rule], cfg)}
             print(f"oracle-clean: {len(truth_agreeing(items[rule]))} of {len(items[rule])} items agree with the "
                   f"truth; {len(balanced[rule])} after balancing", flush=True)
+        if args.drop_negatives:
+            from stepwiser_core.judge_rl import drop_false_alarms, is_false_alarm
+
+            before = balanced[rule]
+            balance_seed = cfg.seed if cfg.grpo_balance_seed < 0 else cfg.grpo_balance_seed
+            balanced = {rule: drop_false_alarms(before, balance_seed, control=args.drop_negatives == "random")}
+            print(f"drop {args.drop_negatives}: {sum(map(is_false_alarm, before))} false alarms among "
+                  f"{len(before)} balanced items; {len(balanced[rule])} kept, "
+                  f"{sum(map(is_false_alarm, balanced[rule]))} false alarms left", flush=True)
         options = judge_runs.grpo_variant_options(args.variant, cfg)
         name = f"exp_{rule}" if args.variant == "stepwiser" else f"exp_{args.variant}_{rule}"
         trained, frame = judge_runs.train_grpo_judge(name, rule, balanced[rule], items_eval, tokenizer, cfg,

@@ -7,9 +7,9 @@ import pytest
 
 from stepwiser_core.judge import DIRECT_INSTRUCTION
 from stepwiser_core.judge_rl import (GRPOSettings, _decision_free_trainer, balance, cot_reward,
-                                     decision_char_spans, decision_free_mask, direct_reward, evaluation_shift,
-                                     grpo_config, grpo_train, history_frame, judge_items_from_records, label_shares,
-                                     rl_dataset, training_trend)
+                                     decision_char_spans, decision_free_mask, direct_reward, drop_false_alarms,
+                                     evaluation_shift, grpo_config, grpo_train, history_frame,
+                                     judge_items_from_records, label_shares, rl_dataset, training_trend)
 from stepwiser_core.models import ModelShape, build_model
 from stepwiser_core.tokenizer import build_tokenizer
 
@@ -139,6 +139,37 @@ def test_disabled_balance_leaves_the_items_alone():
     assert balance(items, seed=0, enabled=False) == items
     with pytest.raises(ValueError, match="cannot balance"):
         balance(_items(3, 0), seed=0)
+
+
+def _truth_items():
+    """A balanced set: 6 Positive (one on a wrong chunk), 6 Negative of which 2 are false alarms (correct chunk),
+    3 true errors and 1 after the first true error (truth None)."""
+    truths = [True] * 5 + [False] + [True, True, False, False, False, None]
+    return [{"id": i, "label": i < 6, "true_label": t} for i, t in enumerate(truths)]
+
+
+def test_drop_false_alarms_removes_them_and_as_many_positives_and_keeps_the_order():
+    items = _truth_items()
+    out = drop_false_alarms(items, seed=0)
+    ids = [it["id"] for it in out]
+    assert 6 not in ids and 7 not in ids and {8, 9, 10, 11} <= set(ids)  # every other Negative stays
+    assert len(out) == 8 and sum(it["label"] for it in out) == 4  # two Positives left too: still 50/50
+    assert ids == sorted(ids)  # the balanced set's order, minus the dropped
+    assert drop_false_alarms(items, seed=0) == out
+    assert len({tuple(it["id"] for it in drop_false_alarms(items, seed=s)) for s in range(10)}) > 1
+
+
+def test_drop_false_alarms_control_drops_other_negatives_and_the_same_positives():
+    items = _truth_items()
+    out, control = drop_false_alarms(items, seed=3), drop_false_alarms(items, seed=3, control=True)
+    assert len(control) == len(out) and sum(it["label"] for it in control) == 4
+    assert {6, 7} <= {it["id"] for it in control}  # the control keeps its false alarms
+    assert len({8, 9, 10, 11} - {it["id"] for it in control}) == 2  # and loses two of the other Negatives
+    assert [it for it in out if it["label"]] == [it for it in control if it["label"]]  # one Positive draw for both
+    clean = [{"label": True, "true_label": True}] * 2 + [{"label": False, "true_label": False}] * 2
+    assert drop_false_alarms(clean, seed=0) == clean  # no false alarm: nothing to drop
+    with pytest.raises(ValueError, match="cannot drop"):
+        drop_false_alarms([{"label": True, "true_label": True}] + [{"label": False, "true_label": True}] * 2, seed=0)
 
 
 # ----------------------------------------------------------------------------------------- dataset and GRPO

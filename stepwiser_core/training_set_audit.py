@@ -1,0 +1,131 @@
+"""What a GRPO judge's training set holds, measured against the exact truth and the init's greedy verdicts, and which
+of those properties go with how the runs trained on it end on the benchmark (docs/judge_study.md, "What in a
+training set makes a run drift"). A DIAGNOSTIC: it reads the exact truth, which training never does.
+
+A training set is named by the two seeds that draw it (`pb_report.data_half_judge`): the held-out split (`seed`),
+which decides the training problems and so, when Negatives are the minority label, every Negative item, and the
+balance draw (`grpo_balance_seed`), which decides the Positives kept.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def item_key(item: Mapping[str, Any]) -> str:
+    """One judge item's identity: problem, accepted history and chunk (two trajectories of one problem can share a
+    step index, not all three)."""
+    return repr((item["problem_id"], tuple(item["history"]), item["chunk"]))
+
+
+def set_profile(items: Sequence[Mapping[str, Any]], init_verdicts: Mapping[str, bool | None]) -> dict[str, float]:
+    """The make-up of one balanced training set (items with `label`, `true_label`, `level`, `step`) and what the
+    verdict reward asks of the init on it (`init_verdicts` by `item_key`; None = unparseable, which never matches a
+    label).
+
+    The shares are of the set's Negatives or Positives; the `init_*` counts are the items on which the reward pays
+    the init to change its greedy verdict, split by the exact truth: `init_passes_false_alarms`, a correct chunk the
+    init passes and the label calls Negative (the reward pays for a false alarm); `init_passes_true_errors`, a wrong
+    chunk (or one after the first true error) the init passes and the label rejects; `init_rejects_positives`, a
+    Positive the init rejects."""
+    if not items:
+        raise ValueError("an empty training set has no profile")
+    frame = pd.DataFrame({"label": [bool(it["label"]) for it in items],
+                          "truth": [it["true_label"] for it in items],
+                          "level": [float(it["level"]) for it in items],
+                          "step": [int(it["step"]) for it in items]})
+    missing = [item_key(it) for it in items if item_key(it) not in init_verdicts]
+    if missing:
+        raise KeyError(f"{len(missing)} training items have no init verdict, e.g. {missing[0][:120]}")
+    frame["init"] = [init_verdicts[item_key(it)] for it in items]
+    neg, pos = frame[~frame["label"]], frame[frame["label"]]
+    false_alarm = neg["truth"].map(lambda t: t is True)
+    passes = neg["init"].map(lambda v: v is True)
+
+    def share(mask: pd.Series) -> float:
+        return float(mask.mean()) if len(mask) else float("nan")
+
+    return {"items": len(frame), "negatives": len(neg),
+            "false_alarm_share": share(false_alarm),
+            "after_error_share": share(neg["truth"].map(lambda t: t is None)),
+            "wrong_positive_share": share(pos["truth"].map(lambda t: t is False)),
+            "mean_level": float(frame["level"].mean()), "negatives_mean_level": float(neg["level"].mean()),
+            "mean_step": float(frame["step"].mean()), "negatives_mean_step": float(neg["step"].mean()),
+            "init_reward": float((frame["init"] == frame["label"]).mean()),
+            "init_passes_false_alarms": int((passes & false_alarm).sum()),
+            "init_passes_true_errors": int((passes & ~false_alarm).sum()),
+            "init_rejects_positives": int(pos["init"].map(lambda v: v is False).sum())}
+
+
+PROFILE_FEATURES = ("negatives", "false_alarm_share", "after_error_share", "wrong_positive_share", "mean_level",
+                    "negatives_mean_level", "mean_step", "negatives_mean_step", "init_reward",
+                    "init_passes_false_alarms", "init_passes_true_errors", "init_rejects_positives")
+
+
+def training_set_of(judge: str, seed_stem: str, part_prefix: str) -> tuple[int, int] | None:
+    """The (split seed, balance seed) a GRPO judge trained on, from its name: `<seed_stem><k>` (the paper's recipe
+    on seed k: (k, k)), `<part_prefix>d<split>o<o>s<s>` (a seed-part cell: (split, split)) or
+    `<part_prefix>d<split>b<balance>o<o>s<s>` (a data-half cell); None for any other judge."""
+    m = re.fullmatch(re.escape(seed_stem) + r"(\d+)", judge)
+    if m:
+        return int(m[1]), int(m[1])
+    m = re.fullmatch(re.escape(part_prefix) + r"d(\d+)(?:b(\d+))?o\d+s\d+", judge)
+    if m:
+        return int(m[1]), int(m[2] if m[2] is not None else m[1])
+    return None
+
+
+def runs_by_training_set(scores: pd.DataFrame, seed_stem: str, part_prefix: str,
+                         columns: Sequence[str] = ("average_f1", "correct_steps_passed", "first_errors_caught")
+                         ) -> pd.DataFrame:
+    """Per training set (split, balance), the number of judges that trained on it and the mean of `columns` over
+    them, from score tables (`judge` plus `columns`). A judge scored in several tables counts once; one scored
+    differently in two is an error (the scoring is deterministic, so that means two different judges)."""
+    rows = []
+    for judge, g in scores.groupby("judge", sort=True):
+        seeds = training_set_of(judge, seed_stem, part_prefix)
+        if seeds is None:
+            continue
+        values = g[list(columns)].drop_duplicates()
+        if len(values) > 1:
+            raise ValueError(f"judge {judge} is scored differently in two tables: {values.to_dict('records')}")
+        rows.append({"split": seeds[0], "balance": seeds[1], **values.iloc[0].to_dict()})
+    if not rows:
+        raise ValueError(f"no judge named {seed_stem}<k> or {part_prefix}d<split>[b<balance>]o<o>s<s>")
+    frame = pd.DataFrame(rows)
+    return (frame.groupby(["split", "balance"], sort=True)
+            .agg(runs=("split", "size"), **{c: (c, "mean") for c in columns}).reset_index())
+
+
+def permutation_correlation(x: Sequence[float], y: Sequence[float], permutations: int = 20_000,
+                            seed: int = 0) -> tuple[float, float]:
+    """Pearson r and its two-sided permutation p-value (the share of random pairings of x with y whose |r| is at
+    least the observed one; exact enough for the 10-20 points it is used on, and free of a normality assumption)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError(f"need two equally long series of at least 3 points, got {len(x)} and {len(y)}")
+    if x.std() == 0 or y.std() == 0:
+        return float("nan"), float("nan")
+    r = float(np.corrcoef(x, y)[0, 1])
+    rng = np.random.default_rng(seed)
+    shuffled = np.array([np.corrcoef(x, rng.permutation(y))[0, 1] for _ in range(permutations)])
+    return r, float((np.abs(shuffled) >= abs(r) - 1e-12).mean())
+
+
+def profile_correlations(frame: pd.DataFrame, features: Sequence[str], targets: Sequence[str],
+                         permutations: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """Each feature against each target over the rows of `frame`: n, Pearson r with its permutation p, Spearman's
+    rho; and the Bonferroni-adjusted p over the features tested against that target (a feature picked from a dozen
+    needs it)."""
+    rows = []
+    for target in targets:
+        for feature in features:
+            r, p = permutation_correlation(frame[feature], frame[target], permutations, seed)
+            rho = float(frame[feature].rank().corr(frame[target].rank()))
+            rows.append({"target": target, "feature": feature, "n": len(frame), "r": r, "p": p, "rho": rho,
+                         "p_bonferroni": min(1.0, p * len(features)) if p == p else p})
+    return pd.DataFrame(rows)
