@@ -66,36 +66,37 @@ PROFILE_FEATURES = ("negatives", "false_alarm_share", "after_error_share", "wron
                     "init_passes_false_alarms", "init_passes_true_errors", "init_rejects_positives")
 
 
-def training_set_of(judge: str, seed_stem: str, part_prefix: str) -> tuple[int, int] | None:
-    """The (split seed, balance seed) a GRPO judge trained on, from its name: `<seed_stem><k>` (the paper's recipe
-    on seed k: (k, k)), `<part_prefix>d<split>o<o>s<s>` (a seed-part cell: (split, split)) or
+def run_seeds_of(judge: str, seed_stem: str, part_prefix: str) -> tuple[int, int, int, int] | None:
+    """The seeds of a GRPO run from its judge's name, (split, balance, order, sampling): `<seed_stem><k>` (the
+    paper's recipe on seed k: all four k), `<part_prefix>d<split>o<o>s<s>` (a seed-part cell: balance = split) or
     `<part_prefix>d<split>b<balance>o<o>s<s>` (a data-half cell); None for any other judge."""
     m = re.fullmatch(re.escape(seed_stem) + r"(\d+)", judge)
     if m:
-        return int(m[1]), int(m[1])
-    m = re.fullmatch(re.escape(part_prefix) + r"d(\d+)(?:b(\d+))?o\d+s\d+", judge)
+        return (int(m[1]),) * 4
+    m = re.fullmatch(re.escape(part_prefix) + r"d(\d+)(?:b(\d+))?o(\d+)s(\d+)", judge)
     if m:
-        return int(m[1]), int(m[2] if m[2] is not None else m[1])
+        return int(m[1]), int(m[2] if m[2] is not None else m[1]), int(m[3]), int(m[4])
     return None
 
 
 def runs_by_training_set(scores: pd.DataFrame, seed_stem: str, part_prefix: str,
                          columns: Sequence[str] = ("average_f1", "correct_steps_passed", "first_errors_caught")
                          ) -> pd.DataFrame:
-    """Per training set (split, balance), the number of judges that trained on it and the mean of `columns` over
-    them, from score tables (`judge` plus `columns`). A judge scored in several tables counts once; one scored
-    differently in two is an error (the scoring is deterministic, so that means two different judges)."""
+    """Per training set (split, balance), the number of GRPO runs that trained on it and the mean of `columns` over
+    them, from score tables (`judge` plus `columns`). A run is its four seeds (`run_seeds_of`), so one judge scored
+    in several tables, or under two names (a seed-part design's corner is the seed's own run), counts once; one run
+    scored differently is an error (the scoring is deterministic, so that means two different judges)."""
+    named = scores.assign(seeds=[run_seeds_of(j, seed_stem, part_prefix) for j in scores["judge"]])
+    named = named[named["seeds"].notna()]
+    if named.empty:
+        raise ValueError(f"no judge named {seed_stem}<k> or {part_prefix}d<split>[b<balance>]o<o>s<s>")
     rows = []
-    for judge, g in scores.groupby("judge", sort=True):
-        seeds = training_set_of(judge, seed_stem, part_prefix)
-        if seeds is None:
-            continue
+    for seeds, g in named.groupby("seeds", sort=True):
         values = g[list(columns)].drop_duplicates()
         if len(values) > 1:
-            raise ValueError(f"judge {judge} is scored differently in two tables: {values.to_dict('records')}")
+            raise ValueError(f"run {seeds} ({', '.join(sorted(set(g['judge'])))}) is scored differently: "
+                             f"{values.to_dict('records')}")
         rows.append({"split": seeds[0], "balance": seeds[1], **values.iloc[0].to_dict()})
-    if not rows:
-        raise ValueError(f"no judge named {seed_stem}<k> or {part_prefix}d<split>[b<balance>]o<o>s<s>")
     frame = pd.DataFrame(rows)
     return (frame.groupby(["split", "balance"], sort=True)
             .agg(runs=("split", "size"), **{c: (c, "mean") for c in columns}).reset_index())

@@ -1,7 +1,7 @@
 """What in a GRPO training set goes with how far the runs trained on it drift (a DIAGNOSTIC: it reads the exact
 truth). Rebuilds, from notebook 02's labels and 03's parameters, the balanced training set of every (split, balance)
-seed pair that judges in the score tables trained on (`training_set_audit.training_set_of`: `<seed-stem><k>` and
-the seed-part / data-half cells `<part-prefix>d<split>[b<balance>]o<o>s<s>`), judges all its items greedily with the
+seed pair that judges in the score tables trained on (`training_set_audit.run_seeds_of`: `<seed-stem><k>` and
+the seed-part / data-half cells `<part-prefix>d<split>[b<balance>]o<o>s<s>`; a run counts once), judges all its items greedily with the
 init, profiles each set (`training_set_audit.set_profile`) beside its runs' mean benchmark scores, and correlates
 each property with those scores over two units: `split`, the sets the paper's recipe draws (balance seed = split
 seed), one per held-out split, so independent; and `set`, every set, of which those sharing a split share their

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from stepwiser_core.training_set_audit import (item_key, permutation_correlation, profile_correlations,
-                                               runs_by_training_set, set_profile, training_set_of)
+                                               run_seeds_of, runs_by_training_set, set_profile)
 
 
 def _item(i, label, truth, level=1, step=0, history=()):
@@ -42,24 +42,24 @@ def test_set_profile_counts_what_the_reward_asks_of_the_init_by_the_truth():
         set_profile([], init)
 
 
-def test_training_set_of_reads_the_paper_recipe_the_seed_part_and_the_data_half_names():
-    assert training_set_of("stepwiser_rel_effective_seed7", "stepwiser_rel_effective_seed", "re_") == (7, 7)
-    assert training_set_of("re_d3o4s3", "stepwiser_rel_effective_seed", "re_") == (3, 3)
-    assert training_set_of("re_d3b4o4s3", "stepwiser_rel_effective_seed", "re_") == (3, 4)
+def test_run_seeds_of_reads_the_paper_recipe_the_seed_part_and_the_data_half_names():
+    assert run_seeds_of("stepwiser_rel_effective_seed7", "stepwiser_rel_effective_seed", "re_") == (7, 7, 7, 7)
+    assert run_seeds_of("re_d3o4s5", "stepwiser_rel_effective_seed", "re_") == (3, 3, 4, 5)
+    assert run_seeds_of("re_d3b4o4s3", "stepwiser_rel_effective_seed", "re_") == (3, 4, 4, 3)
     for other in ("zero_shot", "gated_rel_effective_seed1", "stepwiser_rel_ratio_seed1", "re_d3b4"):
-        assert training_set_of(other, "stepwiser_rel_effective_seed", "re_") is None
+        assert run_seeds_of(other, "stepwiser_rel_effective_seed", "re_") is None
 
 
-def test_runs_by_training_set_averages_each_judge_once_and_refuses_a_judge_scored_two_ways():
+def test_runs_by_training_set_counts_each_run_once_and_refuses_a_run_scored_two_ways():
     scores = pd.DataFrame([
         {"judge": "zero_shot", "average_f1": 80.0},
-        {"judge": "s_seed1", "average_f1": 70.0}, {"judge": "re_d1o1s1", "average_f1": 70.0},  # two judges, one set
+        {"judge": "s_seed1", "average_f1": 70.0}, {"judge": "re_d1o1s1", "average_f1": 70.0},  # one run, two names
         {"judge": "re_d1o2s1", "average_f1": 76.0}, {"judge": "re_d1o2s1", "average_f1": 76.0},  # scored twice, alike
         {"judge": "re_d1b2o1s1", "average_f1": 60.0}])
     out = runs_by_training_set(scores, "s_seed", "re_", ("average_f1",))
-    assert out.to_dict("records") == [{"split": 1, "balance": 1, "runs": 3, "average_f1": pytest.approx(72.0)},
+    assert out.to_dict("records") == [{"split": 1, "balance": 1, "runs": 2, "average_f1": pytest.approx(73.0)},
                                       {"split": 1, "balance": 2, "runs": 1, "average_f1": 60.0}]
-    scores.loc[len(scores)] = {"judge": "re_d1o2s1", "average_f1": 75.0}
+    scores.loc[len(scores)] = {"judge": "re_d1o1s1", "average_f1": 75.0}
     with pytest.raises(ValueError, match="scored differently"):
         runs_by_training_set(scores, "s_seed", "re_", ("average_f1",))
     with pytest.raises(ValueError, match="no judge named"):
