@@ -1,12 +1,11 @@
 """What in a GRPO training set goes with how far the runs trained on it drift (a DIAGNOSTIC: it reads the exact
 truth). Rebuilds, from notebook 02's labels and 03's parameters, the balanced training set of every (split, balance)
-seed pair that judges in the score tables trained on (`training_set_audit.run_seeds_of`: `<seed-stem><k>` and
-the seed-part / data-half cells `<part-prefix>d<split>[b<balance>]o<o>s<s>`; a run counts once), judges all its items greedily with the
-init, profiles each set (`training_set_audit.set_profile`) beside its runs' mean benchmark scores, and correlates
-each property with those scores over two units: `split`, the sets the paper's recipe draws (balance seed = split
-seed), one per held-out split, so independent; and `set`, every set, of which those sharing a split share their
-Negatives (so its p-values are optimistic).
-
+seed pair that judges in the score tables trained on (`training_set_audit.run_seeds_of`: `<seed-stem><k>` and the
+seed-part / data-half cells `<part-prefix>d<split>[b<balance>]o<o>s<s>`; a run counts once), judges all its items
+greedily with the init, profiles each set (`training_set_audit.set_profile`) beside its runs' mean benchmark scores,
+and correlates each property with those scores over two units: `split`, the sets the paper's recipe draws (balance
+seed = split seed), one per held-out split, so independent; and `set`, every set, of which those sharing a split
+share their Negatives (so its p-values are optimistic).
     python tools/training_set_audit.py --init runs/toy/03_judge_training/judge_init --rule rel_effective \\
         --table intel900_grpo_seeds --table intel900_more_seeds --table intel900_rel_effective_seeds_7_9 \\
         --table intel900_seed_parts_rel_effective --table intel900_data_halves_rel_effective \\
