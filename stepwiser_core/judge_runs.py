@@ -142,6 +142,11 @@ def _truth_known(records: Sequence[Mapping[str, Any]]) -> bool:
     return any(judge_stage.has_truth(r) for r in records)
 
 
+def balance_seed(cfg: JudgeTrainingConfig) -> int:
+    """The seed of the balance draw (which items 50/50 balancing keeps): `grpo_balance_seed`, or `seed` at -1."""
+    return cfg.seed if cfg.grpo_balance_seed < 0 else cfg.grpo_balance_seed
+
+
 def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTrainingConfig
                   ) -> tuple[dict[str, list[dict]], dict[str, list[dict]], pd.DataFrame]:
     """Per rule: every training item, the balanced ones, and a table of both beside the paper's positive shares,
@@ -149,8 +154,7 @@ def training_sets(train_records: Sequence[Mapping[str, Any]], cfg: JudgeTraining
     them; the held-out evaluation and ProcessBench never ask about such chunks)."""
     after = None if cfg.max_steps_after_error < 0 else cfg.max_steps_after_error
     items = {rule: judge_rl.judge_items_from_records(train_records, rule, after) for rule in cfg.rules}
-    balance_seed = cfg.seed if cfg.grpo_balance_seed < 0 else cfg.grpo_balance_seed
-    balanced = {rule: judge_rl.balance(its, balance_seed, cfg.balance, cfg.balance_positive_share)
+    balanced = {rule: judge_rl.balance(its, balance_seed(cfg), cfg.balance, cfg.balance_positive_share)
                 for rule, its in items.items()}
     table = pd.DataFrame([{"rule": r, "items": len(items[r]),
                            "positive_share": judge_rl.label_shares(items[r])["positive_share"],

@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> None:
             from stepwiser_core.judge_rl import drop_false_alarms, is_false_alarm
 
             before = balanced[rule]
-            balance_seed = cfg.seed if cfg.grpo_balance_seed < 0 else cfg.grpo_balance_seed
-            balanced = {rule: drop_false_alarms(before, balance_seed, control=args.drop_negatives == "random")}
+            balanced = {rule: drop_false_alarms(before, judge_runs.balance_seed(cfg),
+                                                control=args.drop_negatives == "random")}
             print(f"drop {args.drop_negatives}: {sum(map(is_false_alarm, before))} false alarms among "
                   f"{len(before)} balanced items; {len(balanced[rule])} kept, "
                   f"{sum(map(is_false_alarm, balanced[rule]))} false alarms left", flush=True)
