@@ -79,13 +79,13 @@ def run_seeds_of(judge: str, seed_stem: str, part_prefix: str) -> tuple[int, int
     return None
 
 
-def runs_by_training_set(scores: pd.DataFrame, seed_stem: str, part_prefix: str,
-                         columns: Sequence[str] = ("average_f1", "correct_steps_passed", "first_errors_caught")
-                         ) -> pd.DataFrame:
-    """Per training set (split, balance), the number of GRPO runs that trained on it and the mean of `columns` over
-    them, from score tables (`judge` plus `columns`). A run is its four seeds (`run_seeds_of`), so one judge scored
-    in several tables, or under two names (a seed-part design's corner is the seed's own run), counts once; one run
-    scored differently is an error (the scoring is deterministic, so that means two different judges)."""
+def training_runs(scores: pd.DataFrame, seed_stem: str, part_prefix: str,
+                  columns: Sequence[str] = ("average_f1", "correct_steps_passed", "first_errors_caught")
+                  ) -> pd.DataFrame:
+    """One row per GRPO run in score tables (`judge` plus `columns`): its four seeds (`run_seeds_of`: `split`,
+    `balance`, `order`, `sampling`) and its scores. A run is its four seeds, so one judge scored in several tables, or
+    under two names (a seed-part design's corner is the seed's own run), counts once; one run scored differently is
+    an error (the scoring is deterministic, so that means two different judges)."""
     named = scores.assign(seeds=[run_seeds_of(j, seed_stem, part_prefix) for j in scores["judge"]])
     named = named[named["seeds"].notna()]
     if named.empty:
@@ -96,10 +96,74 @@ def runs_by_training_set(scores: pd.DataFrame, seed_stem: str, part_prefix: str,
         if len(values) > 1:
             raise ValueError(f"run {seeds} ({', '.join(sorted(set(g['judge'])))}) is scored differently: "
                              f"{values.to_dict('records')}")
-        rows.append({"split": seeds[0], "balance": seeds[1], **values.iloc[0].to_dict()})
-    frame = pd.DataFrame(rows)
+        rows.append({"split": seeds[0], "balance": seeds[1], "order": seeds[2], "sampling": seeds[3],
+                     **values.iloc[0].to_dict()})
+    return pd.DataFrame(rows)
+
+
+def runs_by_training_set(scores: pd.DataFrame, seed_stem: str, part_prefix: str,
+                         columns: Sequence[str] = ("average_f1", "correct_steps_passed", "first_errors_caught")
+                         ) -> pd.DataFrame:
+    """Per training set (split, balance), the number of GRPO runs that trained on it and the mean of `columns` over
+    them (`training_runs`: a run counts once)."""
+    frame = training_runs(scores, seed_stem, part_prefix, columns)
     return (frame.groupby(["split", "balance"], sort=True)
             .agg(runs=("split", "size"), **{c: (c, "mean") for c in columns}).reset_index())
+
+
+def _one_way_anova(values: np.ndarray, groups: np.ndarray) -> tuple[float, float, float]:
+    """Between- and within-group mean squares, and n0 (the group size that makes the one-way random-effects
+    estimator unbiased when groups differ in size), for values labelled by integer group codes 0..k-1."""
+    k, n = int(groups.max()) + 1, len(values)
+    sizes = np.bincount(groups, minlength=k).astype(float)
+    means = np.bincount(groups, weights=values, minlength=k) / sizes
+    msb = float((sizes * (means - values.mean()) ** 2).sum() / (k - 1))
+    msw = float(((values - means[groups]) ** 2).sum() / (n - k))
+    n0 = float((n - (sizes ** 2).sum() / n) / (k - 1))
+    return msb, msw, n0
+
+
+def variance_components(runs: pd.DataFrame, value: str, by: Sequence[str] = ("split", "balance"),
+                        permutations: int = 20_000, seed: int = 0) -> dict[str, float]:
+    """How much of the spread of `value` over GRPO runs is their training set's (the groups `by`) and how much the
+    run's own (order and sampling), by the one-way random-effects ANOVA: `var_between` (the sets' own spread, >= 0),
+    `var_within` (between runs on one set), `icc` = var_between / (var_between + var_within), the share of a run's
+    variance its set explains, and `f` = MSB / MSW with its permutation p (the share of random reassignments of the
+    runs to sets of the same sizes whose F is at least the observed one: free of a normality assumption). Sets with a
+    single run add nothing to the within-set part and are left out (`sets`, `runs` count those used)."""
+    frame = runs.dropna(subset=[value])
+    sizes = frame.groupby(list(by))[value].transform("size")
+    frame = frame[sizes >= 2]
+    groups = frame.groupby(list(by), sort=True).ngroup().to_numpy()
+    values = frame[value].to_numpy(float)
+    k, n = (int(groups.max()) + 1 if len(groups) else 0), len(values)
+    if k < 2 or n - k < 1:
+        raise ValueError(f"need at least two sets with two runs each, got {k} sets and {n} runs")
+    msb, msw, n0 = _one_way_anova(values, groups)
+    var_between = max(0.0, (msb - msw) / n0)
+    f = msb / msw if msw > 0 else float("inf")
+    rng = np.random.default_rng(seed)
+    null = np.array([_one_way_anova(rng.permutation(values), groups)[:2] for _ in range(permutations)])
+    with np.errstate(divide="ignore"):
+        null_f = null[:, 0] / null[:, 1]
+    return {"sets": k, "runs": n, "mean": float(values.mean()), "ms_between": msb, "ms_within": msw, "n0": n0,
+            "sd_between": var_between ** 0.5, "sd_within": msw ** 0.5,
+            "icc": var_between / (var_between + msw) if var_between + msw > 0 else float("nan"),
+            "f": f, "p": float((null_f >= f - 1e-12).mean())}
+
+
+def own_and_redrawn(runs: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Per set the paper's recipe draws (balance seed = split seed), `own`: `value` of the seed's own run (order and
+    sampling seeds = the split seed) and `redrawn`: the mean over the other runs on that set, with their count; sets
+    lacking either are left out. Whether `own` predicts `redrawn` across sets is a test of a set effect that needs no
+    model of the variance."""
+    rows = []
+    for split, g in runs[runs["split"] == runs["balance"]].groupby("split", sort=True):
+        own = (g["order"] == split) & (g["sampling"] == split)
+        if own.sum() == 1 and (~own).any():
+            rows.append({"split": int(split), "own": float(g.loc[own, value].iloc[0]),
+                         "redrawn": float(g.loc[~own, value].mean()), "redrawn_runs": int((~own).sum())})
+    return pd.DataFrame(rows, columns=["split", "own", "redrawn", "redrawn_runs"])
 
 
 def permutation_correlation(x: Sequence[float], y: Sequence[float], permutations: int = 20_000,

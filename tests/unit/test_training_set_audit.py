@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from stepwiser_core.training_set_audit import (item_key, permutation_correlation, profile_correlations,
-                                               run_seeds_of, runs_by_training_set, set_profile)
+                                               own_and_redrawn, run_seeds_of, runs_by_training_set, set_profile,
+                                               training_runs, variance_components)
 
 
 def _item(i, label, truth, level=1, step=0, history=()):
@@ -66,6 +67,49 @@ def test_runs_by_training_set_counts_each_run_once_and_refuses_a_run_scored_two_
         runs_by_training_set(scores[scores["judge"] == "zero_shot"], "s_seed", "re_", ("average_f1",))
 
 
+def test_training_runs_keeps_each_runs_four_seeds():
+    scores = pd.DataFrame([{"judge": "s_seed1", "average_f1": 70.0}, {"judge": "re_d1o11s11", "average_f1": 74.0},
+                           {"judge": "re_d2b3o4s5", "average_f1": 60.0}])
+    out = training_runs(scores, "s_seed", "re_", ("average_f1",)).to_dict("records")
+    assert out == [{"split": 1, "balance": 1, "order": 1, "sampling": 1, "average_f1": 70.0},
+                   {"split": 1, "balance": 1, "order": 11, "sampling": 11, "average_f1": 74.0},
+                   {"split": 2, "balance": 3, "order": 4, "sampling": 5, "average_f1": 60.0}]
+
+
+def _runs(groups):
+    return pd.DataFrame([{"split": g, "balance": g, "average_f1": v} for g, values in enumerate(groups)
+                         for v in values])
+
+
+def test_variance_components_on_a_hand_computed_anova():
+    # set means 2, 6, 10 (grand 6): MSB = 2 * (16 + 0 + 16) / 2 = 32; every run 1 from its set's mean: MSW = 6 / 3 = 2;
+    # n0 = 2, so var_between = (32 - 2) / 2 = 15 and ICC = 15 / 17; F = 16. Of the 15 ways to pair six runs into
+    # three sets of two, only the observed one reaches F = 16: p = 1/15.
+    out = variance_components(_runs([[1, 3], [5, 7], [9, 11]]), "average_f1", permutations=20_000)
+    assert (out["sets"], out["runs"], out["mean"]) == (3, 6, 6.0)
+    assert (out["ms_between"], out["ms_within"], out["n0"], out["f"]) == pytest.approx((32, 2, 2, 16))
+    assert out["sd_between"] == pytest.approx(15 ** 0.5) and out["icc"] == pytest.approx(15 / 17)
+    assert out["p"] == pytest.approx(1 / 15, abs=0.01)
+
+
+def test_variance_components_with_unequal_sets_and_sets_of_one_run():
+    # sizes 3 and 2 (a third set has one run and is left out): n0 = (5 - 13/5) / 1 = 2.4
+    out = variance_components(_runs([[1, 2, 3], [4, 6], [100]]), "average_f1", permutations=200)
+    assert (out["sets"], out["runs"]) == (2, 5) and out["n0"] == pytest.approx(2.4)
+    means, grand = (2.0, 5.0), 16 / 5
+    msb = 3 * (means[0] - grand) ** 2 + 2 * (means[1] - grand) ** 2
+    assert out["ms_between"] == pytest.approx(msb) and out["ms_within"] == pytest.approx(4 / 3)
+
+
+def test_variance_components_finds_no_set_effect_where_the_sets_are_alike():
+    out = variance_components(_runs([[1, 5], [2, 4], [5, 1], [4, 2]]), "average_f1", permutations=2000)
+    assert out["sd_between"] == 0 and out["icc"] == 0 and out["p"] == 1.0  # equal set means: F = 0, the minimum
+    noise = np.random.default_rng(3).normal(size=(12, 3))
+    assert variance_components(_runs(noise.tolist()), "average_f1", permutations=2000)["p"] > 0.05
+    with pytest.raises(ValueError, match="two sets with two runs"):
+        variance_components(_runs([[1, 2], [3]]), "average_f1")
+
+
 def test_permutation_correlation_finds_a_real_relation_and_not_a_random_one():
     x = np.arange(12, dtype=float)
     r, p = permutation_correlation(x, 2 * x + 1, permutations=2000)
@@ -90,3 +134,15 @@ def test_profile_correlations_adjusts_for_the_number_of_features_tried():
     assert row["r"] == pytest.approx(1.0) and row["rho"] == pytest.approx(1.0) and row["n"] == 10
     assert row["p_bonferroni"] == pytest.approx(min(1.0, 2 * row["p"]))
     assert set(out["feature"]) == {"a", "b"} and set(out["target"]) == {"f1"}
+
+
+def test_own_and_redrawn_pairs_a_seeds_own_run_with_the_other_runs_on_its_set():
+    runs = pd.DataFrame([
+        {"split": 1, "balance": 1, "order": 1, "sampling": 1, "average_f1": 70.0},    # own
+        {"split": 1, "balance": 1, "order": 11, "sampling": 11, "average_f1": 74.0},
+        {"split": 1, "balance": 1, "order": 7, "sampling": 1, "average_f1": 78.0},    # a seed-part cell: redrawn order
+        {"split": 1, "balance": 2, "order": 1, "sampling": 1, "average_f1": 10.0},    # another set: not seed 1's
+        {"split": 2, "balance": 2, "order": 2, "sampling": 2, "average_f1": 60.0},    # no other run: left out
+        {"split": 3, "balance": 3, "order": 11, "sampling": 11, "average_f1": 60.0}])  # no own run: left out
+    out = own_and_redrawn(runs, "average_f1")
+    assert out.to_dict("records") == [{"split": 1, "own": 70.0, "redrawn": 76.0, "redrawn_runs": 2}]
