@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -88,6 +89,20 @@ def gap_to_own_init(rows: pd.DataFrame) -> pd.DataFrame:
         "gap_min": g.gap.min(), "gap_max": g.gap.max(),
         "seeds_above_own_init": g.gap.apply(lambda d: int((d > 0).sum()))})
     return out.reset_index()
+
+
+def score_tables(folder: str | Path, names: Sequence[str], tag: str | None = None) -> pd.DataFrame:
+    """The score tables `tools/pb_step_audit.py --table NAME` wrote (`<folder>/<NAME>.csv`), stacked; with `tag`,
+    each row carries its table's name in that column. A name with no table is a ValueError naming every missing one
+    (a typo in one of a dozen `--table` flags should not surface as a traceback)."""
+    folder = Path(folder)
+    missing = [name for name in names if not (folder / f"{name}.csv").is_file()]
+    if missing:
+        raise ValueError(f"no score table {', '.join(missing)} in {folder}")
+    if not names:
+        raise ValueError("no score table named")
+    return pd.concat([pd.read_csv(folder / f"{name}.csv").assign(**({tag: name} if tag else {})) for name in names],
+                     ignore_index=True)
 
 
 def reference_f1(scores: pd.DataFrame, judge: str) -> float:

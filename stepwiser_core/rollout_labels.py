@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from .stages import PROBLEM_SOURCES, UNTAGGED_RESPONSES
 from .verify import AnswerVerifier
 from .world.checker import check_steps
 from .world.problems import Problem, generate_problems
+
+if TYPE_CHECKING:  # pandas is imported where a table is built, to keep this module's import light
+    import pandas as pd
 
 _CHUNK = re.compile(r"<chunk>(.*?)(?:</chunk>|$)", re.DOTALL)
 _BLANK = re.compile(r"\n[ \t]*\n")

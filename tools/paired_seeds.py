@@ -38,7 +38,10 @@ def main() -> None:
     args = ap.parse_args()
 
     folder = ROOT / "results" / args.tier / "04_processbench"
-    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    try:
+        scores = pb_report.score_tables(folder, args.table)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     try:
         ref = pb_report.reference_f1(scores, args.reference)
     except ValueError as err:

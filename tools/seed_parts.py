@@ -73,14 +73,19 @@ def main() -> None:
     folder = ROOT / "results" / args.tier / "04_processbench"
     if args.pool:
         # Designs already written (their cells, `<NAME>.csv`), pooled: the same part's clean differences over them all.
-        cells = pd.concat([pd.read_csv(folder / f"{name}.csv").assign(design=name) for name in args.pool],
-                          ignore_index=True)
+        try:
+            cells = pb_report.score_tables(folder, args.pool, tag="design")
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
         pooled = pb_report.pooled_seed_part_test(pb_report.design_differences(cells, COLUMNS))
         pooled = pooled.round(3).assign(p_sign_flip=pooled["p_sign_flip"].round(4))  # p down to 1/4096 (12 signs)
         print(pooled.to_string(index=False))
         write_table(pooled, folder, args.out, digits=4)
         return
-    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    try:
+        scores = pb_report.score_tables(folder, args.table)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     if args.halves:
         halves(scores, args.prefix, args.halves, folder, args.out)
         return

@@ -19,8 +19,6 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    import pandas as pd
-
     from stepwiser_core import pb_report
     from stepwiser_core.tables import write_table
 
@@ -33,7 +31,10 @@ def main() -> None:
     args = ap.parse_args()
 
     folder = ROOT / "results" / args.tier / "04_processbench"
-    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    try:
+        scores = pb_report.score_tables(folder, args.table)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     try:
         reference = pb_report.reference_f1(scores, args.reference)
     except ValueError as err:

@@ -43,8 +43,8 @@ def main() -> None:
     args = ap.parse_args()
 
     folder = ROOT / "results" / args.tier / "04_processbench"
-    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
     try:
+        scores = pb_report.score_tables(folder, args.table)
         reference = pb_report.reference_f1(scores, args.reference)
         runs = training_set_audit.training_runs(scores, args.seed_stem, args.part_prefix, TARGETS)
     except ValueError as err:

@@ -30,7 +30,7 @@ def main() -> None:
     import pandas as pd
     import torch
 
-    from stepwiser_core import judge_runs, training_set_audit
+    from stepwiser_core import judge_runs, pb_report, training_set_audit
     from stepwiser_core.config import load_config, parse_cli_value
     from stepwiser_core.judge_stage import as_judge_items
     from stepwiser_core.models import load_model
@@ -53,8 +53,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     folder = ROOT / "results" / args.tier / "04_processbench"
-    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
     try:
+        scores = pb_report.score_tables(folder, args.table)
         runs = training_set_audit.runs_by_training_set(scores, args.seed_stem, args.part_prefix, TARGETS)
     except ValueError as err:
         raise SystemExit(str(err)) from None

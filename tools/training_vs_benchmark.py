@@ -63,7 +63,10 @@ def main() -> None:
     args = ap.parse_args()
 
     folder = ROOT / "results" / args.tier / "04_processbench"
-    scores = pd.concat([pd.read_csv(folder / f"{name}.csv") for name in args.table], ignore_index=True)
+    try:
+        scores = pb_report.score_tables(folder, args.table)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     # The init is scored in every table; any judge named in two tables must have one score there, or this stops.
     distinct = scores.groupby("judge")[list(TARGETS)].nunique().max(axis=1)
     if conflicting := sorted(distinct[distinct > 1].index):

@@ -197,6 +197,20 @@ def test_reference_f1_takes_the_fixed_judge_scored_alike_in_several_tables_and_r
         pb_report.reference_f1(tables, "init")
 
 
+def test_score_tables_stacks_named_tables_and_names_every_missing_one(tmp_path):
+    pd.DataFrame({"judge": ["zero_shot", "a"], "average_f1": [79.9, 70.0]}).to_csv(tmp_path / "t1.csv", index=False)
+    pd.DataFrame({"judge": ["zero_shot"], "average_f1": [79.9]}).to_csv(tmp_path / "t2.csv", index=False)
+    scores = pb_report.score_tables(tmp_path, ["t1", "t2"], tag="table")
+    assert scores.to_dict("records") == [{"judge": "zero_shot", "average_f1": 79.9, "table": "t1"},
+                                         {"judge": "a", "average_f1": 70.0, "table": "t1"},
+                                         {"judge": "zero_shot", "average_f1": 79.9, "table": "t2"}]
+    assert list(pb_report.score_tables(tmp_path, ["t2"]).columns) == ["judge", "average_f1"]
+    with pytest.raises(ValueError, match="no score table t3, t4 in"):
+        pb_report.score_tables(tmp_path, ["t1", "t3", "t4"])
+    with pytest.raises(ValueError, match="no score table named"):
+        pb_report.score_tables(tmp_path, [])
+
+
 def test_gap_to_own_init_compares_each_seed_with_its_own_zero_shot_judge():
     rows = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "judge": ["zero_shot", "abs_q", "rel_ratio"] * 2,
                          "f1": [80.0, 70.0, 85.0, 60.0, 65.0, 50.0]})
