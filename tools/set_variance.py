@@ -67,7 +67,8 @@ def main() -> None:
     write_table(table.round(4), folder, args.out)
 
     paired = training_set_audit.own_and_redrawn(runs, "average_f1")
-    r, p = training_set_audit.permutation_correlation(paired["own"], paired["redrawn"], args.permutations)
+    r, p = (training_set_audit.permutation_correlation(paired["own"], paired["redrawn"], args.permutations)
+            if len(paired) >= 3 else (float("nan"), float("nan")))  # a correlation needs three sets
     paired = pd.concat([paired, pd.DataFrame([{"split": "r (permutation p)", "own": r, "redrawn": p,
                                                "redrawn_runs": paired["redrawn_runs"].sum()}])], ignore_index=True)
     print(paired.round(3).to_string(index=False))
