@@ -52,8 +52,9 @@ def main() -> None:
     runs = runs.assign(vs_reference=runs["average_f1"] - reference)
     write_table(runs.round(4), folder, f"{args.out}_runs")
 
-    pools = {"every set with two runs or more": runs,
-             "the paper's sets (balance seed = split seed)": runs[runs["split"] == runs["balance"]]}
+    pools = {"every set with two runs or more": runs}
+    if not (runs["split"] == runs["balance"]).all():  # otherwise the second pool is the first again
+        pools["the paper's sets (balance seed = split seed)"] = runs[runs["split"] == runs["balance"]]
     rows = []
     for pool, frame in pools.items():
         for target in TARGETS:
