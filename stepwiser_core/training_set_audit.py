@@ -126,11 +126,12 @@ def _one_way_anova(values: np.ndarray, groups: np.ndarray) -> tuple[float, float
 def variance_components(runs: pd.DataFrame, value: str, by: Sequence[str] = ("split", "balance"),
                         permutations: int = 20_000, seed: int = 0) -> dict[str, float]:
     """How much of the spread of `value` over GRPO runs is their training set's (the groups `by`) and how much the
-    run's own (order and sampling), by the one-way random-effects ANOVA: `var_between` (the sets' own spread, >= 0),
-    `var_within` (between runs on one set), `icc` = var_between / (var_between + var_within), the share of a run's
-    variance its set explains, and `f` = MSB / MSW with its permutation p (the share of random reassignments of the
-    runs to sets of the same sizes whose F is at least the observed one: free of a normality assumption). Sets with a
-    single run add nothing to the within-set part and are left out (`sets`, `runs` count those used)."""
+    run's own (order and sampling), by the one-way random-effects ANOVA: `sd_between` (the sets' own spread: the
+    square root of (MSB - MSW) / n0, floored at 0), `sd_within` (between runs on one set: the root of MSW), `icc` =
+    between-set variance / (between + within), the share of a run's variance its set explains, and `f` = MSB / MSW
+    with its permutation p (the share of random reassignments of the runs to sets of the same sizes whose F is at
+    least the observed one: free of a normality assumption). Sets with a single run add nothing to the within-set
+    part and are left out (`sets`, `runs` count those used)."""
     frame = runs.dropna(subset=[value])
     sizes = frame.groupby(list(by))[value].transform("size")
     frame = frame[sizes >= 2]

@@ -4,13 +4,15 @@ by its four seeds (`training_set_audit.run_seeds_of`: `<seed-stem><k>`, and `<pa
 for a run on seed `split`'s set with other order and sampling seeds); a run scored under two names counts once.
 
     python tools/set_variance.py --table intel900_grpo_seeds --table intel900_more_seeds \\
-        --table intel900_rel_effective_seeds_7_9 --table intel900_seed_parts_rel_effective \\
-        --table intel900_data_halves_rel_effective --table intel900_data_halves_rel_effective_2 \\
-        --table intel900_rel_effective_sets_redrawn --seed-stem stepwiser_rel_effective_seed --part-prefix re_ \\
+        --table intel900_rel_effective_seeds_7_9 --table intel900_rel_effective_sets_redrawn_a \\
+        --table intel900_rel_effective_sets_redrawn_b --seed-stem stepwiser_rel_effective_seed --part-prefix re_ \\
         --reference zero_shot --out intel900_rel_effective_set_variance
 
+(with `--table intel900_seed_parts_rel_effective --table intel900_data_halves_rel_effective --table
+intel900_data_halves_rel_effective_2` added: `--out intel900_rel_effective_set_variance_all`).
+
 Writes results/<tier>/04_processbench/<out>.{csv,md} (the one-way random-effects ANOVA per score, over every set
-with two runs or more, and over the paper's sets alone), <out>_runs.{csv,md} (every run, with its difference from
+with two runs or more, and over the paper's sets alone where others are given), <out>_runs.{csv,md} (every run, with its difference from
 the reference) and <out>_own_vs_redrawn.{csv,md} (per set of the paper's recipe, its seed's own run against the mean
 of the other runs on it, and their correlation across sets).
 """
