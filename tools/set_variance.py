@@ -12,9 +12,9 @@ for a run on seed `split`'s set with other order and sampling seeds); a run scor
 intel900_data_halves_rel_effective_2` added: `--out intel900_rel_effective_set_variance_all`).
 
 Writes results/<tier>/04_processbench/<out>.{csv,md} (the one-way random-effects ANOVA per score, over every set
-with two runs or more, and over the paper's sets alone where others are given), <out>_runs.{csv,md} (every run, with its difference from
-the reference) and <out>_own_vs_redrawn.{csv,md} (per set of the paper's recipe, its seed's own run against the mean
-of the other runs on it, and their correlation across sets).
+with two runs or more, and over the paper's sets alone where others are given), <out>_runs.{csv,md} (every run,
+with its difference from the reference) and <out>_own_vs_redrawn.{csv,md} (per set of the paper's recipe, its
+seed's own run against the mean of the other runs on it, and their correlation across sets).
 """
 from __future__ import annotations
 
