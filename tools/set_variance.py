@@ -13,8 +13,9 @@ intel900_data_halves_rel_effective_2` added: `--out intel900_rel_effective_set_v
 
 Writes results/<tier>/04_processbench/<out>.{csv,md} (the one-way random-effects ANOVA per score, over every set
 with two runs or more, and over the paper's sets alone where others are given), <out>_runs.{csv,md} (every run,
-with its difference from the reference) and <out>_own_vs_redrawn.{csv,md} (per set of the paper's recipe, its
-seed's own run against the mean of the other runs on it, and their correlation across sets).
+with its difference from the reference), <out>_sets.{csv,md} (each set's mean over its runs) and
+<out>_own_vs_redrawn.{csv,md} (per set of the paper's recipe, its seed's own run against the mean of the other runs
+on it, and their correlation across sets).
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def main() -> None:
         raise SystemExit(str(err)) from None
     runs = runs.assign(vs_reference=runs["average_f1"] - reference)
     write_table(runs.round(4), folder, f"{args.out}_runs")
+    sets = training_set_audit.runs_by_training_set(scores, args.seed_stem, args.part_prefix, TARGETS)
+    write_table(sets.assign(vs_reference=sets["average_f1"] - reference).round(4), folder, f"{args.out}_sets")
 
     pools = {"every set with two runs or more": runs}
     if not (runs["split"] == runs["balance"]).all():  # otherwise the second pool is the first again
