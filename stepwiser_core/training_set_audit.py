@@ -8,6 +8,7 @@ balance draw (`grpo_balance_seed`), which decides the Positives kept.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -59,6 +60,58 @@ def set_profile(items: Sequence[Mapping[str, Any]], init_verdicts: Mapping[str, 
             "init_passes_false_alarms": int((passes & false_alarm).sum()),
             "init_passes_true_errors": int((passes & ~false_alarm).sum()),
             "init_rejects_positives": int(pos["init"].map(lambda v: v is False).sum())}
+
+
+def mixed_group_chance(matches: int, samples: int, group_size: int) -> float:
+    """The chance that a GRPO group of `group_size` completions of one item holds both rewards (so the item carries a
+    gradient), estimated without bias from `matches` label-matching verdicts among `samples` draws: the chance that
+    `group_size` of the draws, taken without replacement, all match or all miss is an unbiased estimate of q^g or
+    (1 - q)^g, where plugging in q = matches / samples would not be."""
+    if not 0 <= matches <= samples or group_size < 1 or samples < group_size:
+        raise ValueError(f"need 0 <= matches <= samples and samples >= group_size >= 1, got {matches}, {samples}, "
+                         f"{group_size}")
+    total = math.comb(samples, group_size)
+    return 1.0 - (math.comb(matches, group_size) + math.comb(samples - matches, group_size)) / total
+
+
+def sampled_pressure(items: Sequence[Mapping[str, Any]], sampled: Mapping[str, Sequence[bool | None]],
+                     group_size: int) -> dict[str, float]:
+    """Where the verdict reward pushes the init on one balanced training set, read from the init's sampled verdicts
+    (`sampled` by `item_key`, several draws at GRPO's temperature; None = unparseable, which never matches): each item
+    pushes the judge towards its label only when its group is mixed (`mixed_group_chance`), so the expected share of
+    the set's items that push, split by the label's direction and the exact truth, is a first-order picture of the
+    prior shift a run on the set receives (per item of the set):
+
+    `push_reject_correct` (Negative label, chunk correct: a false alarm paid), `push_reject_wrong` (Negative label,
+    chunk wrong or after the first error), `push_pass_correct`, `push_pass_wrong` (Positive label: a wrong chunk
+    passed); `net_push_negative` = the two Negative pushes less the two Positive ones; `sampled_reward` = the init's
+    mean reward over its draws, `mixed_share` = the expected share of items with a gradient."""
+    if not items:
+        raise ValueError("an empty training set has no pressure")
+    rows = []
+    for it in items:
+        key = item_key(it)
+        if key not in sampled:
+            raise KeyError(f"a training item has no sampled verdicts: {key[:120]}")
+        draws = list(sampled[key])
+        matches = sum(v is not None and v == bool(it["label"]) for v in draws)
+        rows.append((bool(it["label"]), it["true_label"] is True, matches / len(draws),
+                     mixed_group_chance(matches, len(draws), group_size)))
+    frame = pd.DataFrame(rows, columns=["label", "correct", "reward", "mixed"])
+    n = len(frame)
+
+    def push(label: bool, correct: bool) -> float:
+        return float(frame.loc[(frame["label"] == label) & (frame["correct"] == correct), "mixed"].sum() / n)
+
+    out = {"push_reject_correct": push(False, True), "push_reject_wrong": push(False, False),
+           "push_pass_correct": push(True, True), "push_pass_wrong": push(True, False)}
+    out["net_push_negative"] = (out["push_reject_correct"] + out["push_reject_wrong"]
+                                - out["push_pass_correct"] - out["push_pass_wrong"])
+    return {**out, "sampled_reward": float(frame["reward"].mean()), "mixed_share": float(frame["mixed"].mean())}
+
+
+SAMPLED_FEATURES = ("push_reject_correct", "push_reject_wrong", "push_pass_correct", "push_pass_wrong",
+                    "net_push_negative", "sampled_reward", "mixed_share")
 
 
 PROFILE_FEATURES = ("negatives", "false_alarm_share", "after_error_share", "wrong_positive_share", "mean_level",

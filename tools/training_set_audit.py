@@ -11,6 +11,7 @@ share their Negatives (so its p-values are optimistic).
         --table intel900_seed_parts_rel_effective --table intel900_data_halves_rel_effective \\
         --table intel900_data_halves_rel_effective_2 --seed-stem stepwiser_rel_effective_seed --part-prefix re_ \\
         --out intel900_rel_effective_training_sets
+Add `--samples 8` to profile, from the init's sampled verdicts, where the verdict reward pushes it on each set.
 
 Writes results/<tier>/04_processbench/<out>.{csv,md} (per set) and <out>_correlations.{csv,md}.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +48,10 @@ def main() -> None:
     ap.add_argument("--part-prefix", default="re_", help="the seed-part / data-half cells' name prefix")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="a 03 parameter the runs overrode besides the seeds (as judge_experiment.py's -p)")
+    ap.add_argument("--samples", type=int, default=0,
+                    help="also sample the init this many times per item at GRPO's temperature and profile where the "
+                         "verdict reward pushes it (training_set_audit.sampled_pressure; 0: greedy profile only)")
+    ap.add_argument("--sample-seed", type=int, default=0, help="the seed of those draws")
     ap.add_argument("--permutations", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", required=True)
@@ -76,16 +82,29 @@ def main() -> None:
     verdicts = evaluation.generative(model).judge(as_judge_items(list(unique.values())))
     init_verdicts = {key: v[0] for key, v in zip(unique, verdicts)}
     print(f"{len(sets)} training sets, {len(unique)} distinct items judged by the init", flush=True)
+    features = list(training_set_audit.PROFILE_FEATURES)
+    pressure = {key: {} for key in sets}
+    if args.samples:
+        if args.samples < cfg.num_generations:
+            raise SystemExit(f"--samples must be at least GRPO's group size ({cfg.num_generations})")
+        sampler = judge_runs.HeldoutEvaluation(list(unique.values()), tokenizer, replace(cfg, seed=args.sample_seed))
+        draws = sampler.generative(model, n=args.samples, temperature=cfg.temperature).judge(
+            as_judge_items(list(unique.values())))
+        sampled = dict(zip(unique, draws))
+        pressure = {key: training_set_audit.sampled_pressure(items, sampled, cfg.num_generations)
+                    for key, items in sets.items()}
+        features += training_set_audit.SAMPLED_FEATURES
+        print(f"sampled {args.samples} verdicts per item at T = {cfg.temperature}", flush=True)
 
-    profiles = pd.DataFrame([{"split": s, "balance": b, **training_set_audit.set_profile(items, init_verdicts)}
-                             for (s, b), items in sets.items()])
+    profiles = pd.DataFrame([{"split": s, "balance": b, **training_set_audit.set_profile(items, init_verdicts),
+                              **pressure[(s, b)]} for (s, b), items in sets.items()])
     table = runs.merge(profiles, on=["split", "balance"])
     print(table.round(3).to_string(index=False))
     write_table(table.round(4), folder, args.out)
 
     units = {"split": table[table["split"] == table["balance"]], "set": table}
     correlations = pd.concat([training_set_audit.profile_correlations(
-        frame, training_set_audit.PROFILE_FEATURES, TARGETS, args.permutations).assign(unit=unit)
+        frame, features, TARGETS, args.permutations).assign(unit=unit)
         for unit, frame in units.items()], ignore_index=True)
     correlations = correlations[["unit", *[c for c in correlations.columns if c != "unit"]]]
     print(correlations[correlations["target"] == "average_f1"].round(3).to_string(index=False))

@@ -146,3 +146,38 @@ def test_own_and_redrawn_pairs_a_seeds_own_run_with_the_other_runs_on_its_set():
         {"split": 3, "balance": 3, "order": 11, "sampling": 11, "average_f1": 60.0}])  # no own run: left out
     out = own_and_redrawn(runs, "average_f1")
     assert out.to_dict("records") == [{"split": 1, "own": 70.0, "redrawn": 76.0, "redrawn_runs": 2}]
+
+
+def test_mixed_group_chance_is_the_exact_chance_of_a_group_with_both_rewards():
+    from itertools import combinations
+
+    from stepwiser_core.training_set_audit import mixed_group_chance
+    # every group of 4 of the 8 draws, counted by hand: mixed unless all 4 match or all 4 miss
+    draws = [True] * 5 + [False] * 3
+    groups = list(combinations(range(8), 4))
+    mixed = sum(len({draws[i] for i in g}) == 2 for g in groups) / len(groups)
+    assert mixed_group_chance(5, 8, 4) == pytest.approx(mixed) == pytest.approx(1 - 5 / 70)
+    assert mixed_group_chance(8, 8, 4) == 0.0 and mixed_group_chance(0, 8, 4) == 0.0
+    assert mixed_group_chance(1, 4, 4) == 1.0
+    # unbiased where the plug-in is not: averaged over binomial draws it equals 1 - q^4 - (1-q)^4
+    q = 0.3
+    expected = sum(math.comb(8, m) * q ** m * (1 - q) ** (8 - m) * mixed_group_chance(m, 8, 4) for m in range(9))
+    assert expected == pytest.approx(1 - q ** 4 - (1 - q) ** 4)
+    with pytest.raises(ValueError):
+        mixed_group_chance(5, 3, 4)
+
+
+def test_sampled_pressure_splits_the_push_by_the_label_and_the_truth():
+    from stepwiser_core.training_set_audit import sampled_pressure
+    items = [_item(0, False, True), _item(1, False, False), _item(2, True, True), _item(3, True, None)]
+    sampled = {item_key(items[0]): [True, True, False, False],   # mixed: pays the false alarm
+               item_key(items[1]): [False] * 4,                  # all match the label: no gradient
+               item_key(items[2]): [True, None, True, True],     # unparseable never matches: mixed
+               item_key(items[3]): [None] * 4}                   # all miss: no gradient
+    p = sampled_pressure(items, sampled, group_size=4)
+    assert p["push_reject_correct"] == 0.25 and p["push_reject_wrong"] == 0.0
+    assert p["push_pass_correct"] == 0.25 and p["push_pass_wrong"] == 0.0
+    assert p["net_push_negative"] == 0.0 and p["mixed_share"] == 0.5
+    assert p["sampled_reward"] == pytest.approx((0.5 + 1 + 0.75 + 0) / 4)
+    with pytest.raises(KeyError, match="no sampled verdicts"):
+        sampled_pressure(items, {}, 4)
