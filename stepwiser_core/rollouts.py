@@ -109,8 +109,12 @@ class RolloutEngine:
         return [self.tokenizer.batch_decode(rows, skip_special_tokens=True) for rows in ids]
 
     @torch.inference_mode()
-    def rollout_ids(self, prefixes: Sequence[str], m: int, sampling: Sampling) -> list[list[list[int]]]:
-        """m continuations per prefix as token ids, each ending with eos unless it hit `max_new_tokens`."""
+    def rollout_ids(self, prefixes: Sequence[str], m: int, sampling: Sampling,
+                    stop_ids: Sequence[int] = ()) -> list[list[list[int]]]:
+        """m continuations per prefix as token ids, each ending with eos unless it hit `max_new_tokens`.
+
+        With `stop_ids`, a continuation also ends at (and includes) the first of those tokens: one `</chunk>` at a
+        time for chunk-reset search (`search.chunk_reset`). Without them the draws are exactly those of before."""
         if m < 1:
             raise ValueError(f"m must be >= 1, not {m}")
         if not prefixes:  # e.g. every trajectory was a single (final) chunk: nothing to roll out
@@ -142,7 +146,8 @@ class RolloutEngine:
         with tqdm(total=sum(r for _, r in units), desc=self.desc, unit="rollout",
                   disable=not self.progress, leave=False) as bar:
             for batch in batches:
-                out = self._decode_batch([tokens[d] for d, _ in batch], [r for _, r in batch], sampling, generator)
+                out = self._decode_batch([tokens[d] for d, _ in batch], [r for _, r in batch], sampling, generator,
+                                         stop_ids)
                 for (d, r), start in zip(batch, accumulate([r for _, r in batch], initial=0)):
                     rows_of[d] += out[start:start + r]
                 bar.update(sum(r for _, r in batch))
@@ -153,9 +158,11 @@ class RolloutEngine:
         return result
 
     def _decode_batch(self, prefix_tokens: list[list[int]], counts: list[int], sampling: Sampling,
-                      generator: torch.Generator) -> list[list[int]]:
-        """Prefill each prefix once, expand to counts[i] rows each, sample until eos or max_new_tokens."""
+                      generator: torch.Generator, stop_ids: Sequence[int] = ()) -> list[list[int]]:
+        """Prefill each prefix once, expand to counts[i] rows each, sample until eos (or a stop token) or
+        max_new_tokens."""
         device, eos, max_new = self.model.device, self.tokenizer.eos_token_id, sampling.max_new_tokens
+        enders = torch.tensor(sorted({eos, *stop_ids}), device=device)
         n_prefix, width = len(prefix_tokens), max(len(t) for t in prefix_tokens)
         capacity = width + max_new
         ids = torch.full((n_prefix, width), self.tokenizer.pad_token_id, dtype=torch.long)
@@ -182,7 +189,7 @@ class RolloutEngine:
         for step in range(max_new):
             tok = sample_tokens(logits, sampling.temperature, generator)  # [batch rows]
             out[row_ids, step] = tok  # finished rows write after their eos; cut off below
-            alive &= tok != eos
+            alive &= ~torch.isin(tok, enders) if stop_ids else tok != eos
             n_alive = int(alive.sum())
             if n_alive == 0 or step == max_new - 1:
                 break
@@ -202,9 +209,9 @@ class RolloutEngine:
             logits = self.model(input_ids=tok[:, None], attention_mask=mask[:, :length + 1],
                                 position_ids=next_pos[:, None], cache=cache, use_cache=True).logits[:, -1]
             next_pos = next_pos + 1
-        return [_until_eos(row, eos) for row in out.tolist()]
+        return [_until_end(row, {eos, *stop_ids}) for row in out.tolist()]
 
 
-def _until_eos(row: list[int], eos: int) -> list[int]:
-    """The tokens up to and including the first eos (all of them if there is none)."""
-    return row[:row.index(eos) + 1] if eos in row else row
+def _until_end(row: list[int], enders: set[int]) -> list[int]:
+    """The tokens up to and including the first of `enders` (eos, stop tokens; all of them if there is none)."""
+    return next((row[:i + 1] for i, t in enumerate(row) if t in enders), row)

@@ -385,10 +385,41 @@ class ProcessBenchConfig(StageBase):
                              f"only that many benchmark problems per level")
 
 
+@dataclass(frozen=True)
+class InferenceSearchConfig(StageBase):
+    """05_inference_search: chunk-reset reasoning with every judge of notebook 03 (paper §4.4, Table 7)."""
+
+    judges_dir: str = ""  # the judges of notebook 03; empty means <runs_root>/<tier>/03_judge_training
+    policy_dir: str = ""  # the chunk policy; empty means <runs_root>/<tier>/01_segmentation/model
+    chunk_template: str = "toy_chunk"  # the chunk policy's prompt, as in 01
+    judge_template: str = "toy"
+    verifier: str = "exact"  # final-answer check: "exact" (toy) or "math_verify" (paper)
+    math500_path: str = ""  # the paper tier's problems ([P] MATH500); toy: 00's held-out problems
+    n_problems: int = 400  # the first N of those problems (0: all)
+    samples_per_problem: int = 4  # searches per problem (the paper's base rows look like Avg@32: NOT SPECIFIED)
+    max_attempts: int = 5  # [P §4.4] "up to 5 attempts"; we count the first draw among them (NOT SPECIFIED)
+    max_chunks: int = 16  # a search that has accepted this many chunks stops unfinished (toy solutions have <= 7)
+    max_chunk_tokens: int = 160  # per draw of a chunk
+    temperature: float = 1.0  # the policy's temperature (NOT SPECIFIED; the annotation temperature)
+    judge_max_new_tokens: int = 80  # greedy judgments, as 04's
+    gen_batch_size: int = 128
+    exact_judge: bool = True  # also search with the exact checker as the judge (a DIAGNOSTIC ceiling; toy only)
+    # --- the judges' generation backend (GENERATION_BACKENDS); the chunk policy always samples on our engine
+    generation_backend: str = "engine"
+    vllm_gpu_memory_utilization: float = 0.9
+    vllm_tensor_parallel_size: int = 1
+
+    def __post_init__(self):
+        check_generation_backend(self)
+        if self.samples_per_problem < 1 or self.max_attempts < 1 or self.n_problems < 0:
+            raise ValueError("samples_per_problem and max_attempts must be at least 1, n_problems at least 0")
+
+
 STAGES: dict[str, type] = {
     "00_policy": PolicyConfig,
     "01_segmentation": SegmentationConfig,
     "02_rollout_labels": RolloutLabelConfig,
     "03_judge_training": JudgeTrainingConfig,
     "04_processbench": ProcessBenchConfig,
+    "05_inference_search": InferenceSearchConfig,
 }

@@ -1,4 +1,4 @@
-"""The notebook series end to end through the runner on the smoke tier (00 to 04), determinism, paper-tier path."""
+"""The notebook series end to end through the runner on the smoke tier (00 to 05), determinism, paper-tier path."""
 import json
 import math
 import os
@@ -36,7 +36,7 @@ def series(tmp_path_factory) -> Path:
 
 @pytest.mark.smoke
 def test_the_series_runs_and_is_deterministic(series, tmp_path):
-    """00 to 04 on the smoke tier: every stage's outputs, a re-run skipped, a fresh run with the same numbers."""
+    """00 to 05 on the smoke tier: every stage's outputs, a re-run skipped, a fresh run with the same numbers."""
     out = series / "results" / "smoke" / "00_policy"
     metrics = json.loads((out / "metrics.json").read_text())
     assert all(k in metrics for k in REQUIRED)
@@ -85,6 +85,15 @@ def test_the_series_runs_and_is_deterministic(series, tmp_path):
     versus = (series / "results" / "smoke" / "04_processbench" / "versus_zero_shot.csv").read_text().splitlines()
     assert versus[0].startswith("judge,diff_vs_zero_shot,ci95_low,ci95_high,share_not_above")
     assert {line.split(",")[0] for line in versus[1:]} >= set(registry) - {"zero_shot"}  # every other judge, once
+
+    searched = run_stage(series, stage="05_inference_search")
+    assert searched.returncode == 0, searched.stdout + searched.stderr
+    search_out = series / "results" / "smoke" / "05_inference_search"
+    table7 = (search_out / "table7.csv").read_text().splitlines()
+    assert table7[0].startswith("judge,label_rule,searches,problems,accuracy,accuracy_se,vs_baseline")
+    assert [line.split(",")[0] for line in table7[1:]] == ["none", "exact", *registry]  # the policy alone first
+    search_metrics = json.loads((search_out / "metrics.json").read_text())
+    assert search_metrics["searches_per_judge"] == 4 * 2 and search_metrics["vs_none"]["none"] == 0.0
 
     second = run_stage(tmp_path)  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr

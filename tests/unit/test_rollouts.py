@@ -97,6 +97,29 @@ def test_finished_rows_stop_at_eos_and_leave_the_batch_without_changing_others(v
     assert all("<|im_end|>" not in t for t in engine(varied_model, tok).rollout(ps[:2], 2, Sampling(30, 1.0)))
 
 
+def test_stop_tokens_cut_each_row_at_the_first_one_and_change_nothing_without_them(varied_model, toy_tokenizer):
+    tok = toy_tokenizer
+    ps = prompts(tok, MIXED + [m.upper() for m in MIXED])
+    eng = engine(varied_model, tok, compact_fraction=0.0)
+    full = [x[0] for x in eng.rollout_ids(ps, 1, Sampling(30, 0.0))]
+    # stop at the commonest tokens the rows write, so that most rows (not all) stop early
+    counts = torch.bincount(torch.tensor([t for r in full for t in r]))
+    stops = [int(t) for t in counts.argsort(descending=True)[:2] if int(t) != tok.eos_token_id]
+    cut = [x[0] for x in eng.rollout_ids(ps, 1, Sampling(30, 0.0), stop_ids=stops)]
+
+    def until_stop(row):
+        return next((row[:i + 1] for i, t in enumerate(row) if t in stops), row)
+
+    assert cut == [until_stop(r) for r in full]  # greedy: the same rows, each cut at its first stop token
+    assert sum(len(c) < len(f) for c, f in zip(cut, full)) >= 3
+    sampled = eng.rollout_ids(ps, 4, Sampling(30, 1.0, seed=5), stop_ids=stops)
+    for row in (r for x in sampled for r in x):
+        ends = [i for i, t in enumerate(row) if t in stops or t == tok.eos_token_id]
+        assert ends in ([], [len(row) - 1]) and (ends or len(row) == 30)  # an ender only ever last
+    s = Sampling(30, 1.0, seed=5)
+    assert eng.rollout_ids(ps, 4, s, stop_ids=()) == eng.rollout_ids(ps, 4, s)
+
+
 def test_reproducible_for_a_seed_and_different_for_another(tiny_model, toy_tokenizer):
     eng, ps = engine(tiny_model, toy_tokenizer, max_batch_rows=8), prompts(toy_tokenizer, MIXED)
     s = Sampling(max_new_tokens=12, temperature=1.0, seed=7)

@@ -1,0 +1,223 @@
+"""Chunk-reset reasoning (paper §4.4, Table 7): the policy writes one chunk at a time, a judge reads it, and a chunk
+judged Negative is thrown away and drawn again from the same prefix.
+
+The paper leaves three choices open (reference/paper.md §5); ours, each a parameter:
+- `max_attempts` counts every draw of a chunk, the first included (the paper: "up to 5 attempts");
+- when every attempt is rejected, the last one is kept (`exhausted` counts those chunks), so a search always ends;
+- an unparseable verdict counts as a rejection: only a Positive verdict lets a chunk through.
+
+All searches advance together, one chunk a round: every open search draws its next chunk in one batch of the policy
+(`RolloutEngine.rollout_ids` with `</chunk>` as a stop token), and every drawn chunk is judged in one batch. Each round
+draws from its own seed, so a redrawn chunk is a fresh sample, and a rerun with the same seed gives the same searches.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from transformers import PreTrainedTokenizerBase
+
+from .generation import Sampling
+from .judges import JudgeQuery, StepJudge, majority
+from .rollouts import RolloutEngine
+from .segmentation import parse_chunks_lenient
+from .tokenizer import CHUNK_CLOSE
+from .world.checker import check_steps
+from .world.problems import Problem
+
+
+@dataclass
+class SearchState:
+    """One search in progress: the prefix it continues (prompt and accepted text), what it accepted and threw away."""
+
+    problem: str
+    prefix: str
+    accepted: list[str] = field(default_factory=list)  # accepted chunks' texts, tags removed
+    text: str = ""  # the response as written: the accepted continuations, tags included
+    accepted_tokens: int = 0
+    rejected_tokens: int = 0
+    rejected_chunks: int = 0
+    exhausted: int = 0
+    attempt: int = 0  # draws of the current chunk so far
+    finished: bool = False  # the policy ended its turn (an accepted chunk ending in eos, or eos alone)
+    stopped: bool = False  # hit `max_chunks` before finishing
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    max_attempts: int = 5  # draws per chunk, the first included [P §4.4: "up to 5 attempts"]
+    max_chunks: int = 16  # a search that has accepted this many chunks stops unfinished
+    max_chunk_tokens: int = 160  # per draw
+    temperature: float = 1.0  # NOT SPECIFIED by the paper; the policy's annotation temperature
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.max_attempts < 1 or self.max_chunks < 1 or self.max_chunk_tokens < 1 or self.temperature <= 0:
+            raise ValueError(f"invalid search settings: {self}")
+
+
+def round_seed(seed: int, round_index: int) -> int:
+    """The sampling seed of one round: distinct per round, so a chunk drawn again is a new sample."""
+    return int(np.random.SeedSequence([seed, round_index]).generate_state(1)[0])
+
+
+def chunk_text(continuation: str) -> str:
+    """The step one drawn continuation adds (tags and separators removed; "" when it adds none, e.g. eos alone)."""
+    return "\n".join(parse_chunks_lenient(continuation))
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One drawn continuation: its text (special tokens removed, tags kept), its length in tokens, and whether the
+    policy ended its turn in it (eos)."""
+
+    text: str
+    tokens: int
+    ends_turn: bool
+
+
+class ChunkSampler(Protocol):
+    def draw(self, prefixes: Sequence[str], sampling: Sampling) -> list[Draw]:
+        """One continuation per prefix, up to and including the next `</chunk>` (or the end of the turn)."""
+
+
+class EngineChunkSampler:
+    """Chunks from our `RolloutEngine`, which stops a row at the `</chunk>` token (one token in the toy tokenizer).
+    A tokenizer that spells `</chunk>` with several tokens (an instruct model's) needs stop strings: vLLM's `stop`,
+    not wired yet (README, "The paper tier, as it stands")."""
+
+    def __init__(self, engine: RolloutEngine, tokenizer: PreTrainedTokenizerBase):
+        stop = tokenizer.convert_tokens_to_ids(CHUNK_CLOSE)
+        if stop is None or stop == tokenizer.unk_token_id or tokenizer.tokenize(CHUNK_CLOSE) != [CHUNK_CLOSE]:
+            raise ValueError(f"the policy's tokenizer has no single {CHUNK_CLOSE} token; chunk-reset on our engine "
+                             f"needs one (stop strings through vLLM are not wired yet)")
+        self.engine, self.tokenizer, self.stop = engine, tokenizer, stop
+
+    def draw(self, prefixes: Sequence[str], sampling: Sampling) -> list[Draw]:
+        rows = [r[0] for r in self.engine.rollout_ids(prefixes, 1, sampling, stop_ids=[self.stop])]
+        texts = self.tokenizer.batch_decode(rows, skip_special_tokens=True)
+        eos = self.tokenizer.eos_token_id
+        return [Draw(t, len(r), bool(r) and r[-1] == eos) for t, r in zip(texts, rows)]
+
+
+def chunk_reset(sampler: ChunkSampler, problems: Sequence[str], prompts: Sequence[str], judge: StepJudge | None,
+                settings: SearchSettings, progress: Callable[[int, int], None] | None = None) -> list[SearchState]:
+    """One chunk-reset search per (problem text, policy prompt) pair; `judge` None accepts every chunk (the policy
+    alone, drawn chunk by chunk). Returns the finished searches in input order."""
+    if len(problems) != len(prompts):
+        raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
+    states = [SearchState(problem, prompt) for problem, prompt in zip(problems, prompts)]
+    for round_index in range(settings.max_chunks * settings.max_attempts + 1):
+        open_ = [s for s in states if not (s.finished or s.stopped)]
+        if progress is not None:
+            progress(round_index, len(open_))
+        if not open_:
+            break
+        sampling = Sampling(settings.max_chunk_tokens, settings.temperature, 1,
+                            round_seed(settings.seed, round_index))
+        drawn = sampler.draw([s.prefix for s in open_], sampling)
+        chunks = [chunk_text(d.text) for d in drawn]
+        to_judge = [i for i, c in enumerate(chunks) if c]
+        verdicts: dict[int, bool] = {i: True for i in to_judge}
+        if judge is not None and to_judge:
+            queries = [JudgeQuery(open_[i].problem, tuple(open_[i].accepted), chunks[i]) for i in to_judge]
+            for i, votes in zip(to_judge, judge.judge(queries)):
+                verdicts[i] = majority(votes) is True
+        for i, state in enumerate(open_):
+            d = drawn[i]
+            if not chunks[i]:  # nothing but a separator and eos (or blank text): the response is over
+                state.finished, state.stopped = d.ends_turn, not d.ends_turn
+                continue
+            state.attempt += 1
+            if verdicts[i] or state.attempt >= settings.max_attempts:
+                state.exhausted += not verdicts[i]
+                state.accepted.append(chunks[i])
+                state.text += d.text
+                state.prefix += d.text
+                state.accepted_tokens += d.tokens
+                state.attempt = 0
+                state.finished = d.ends_turn
+                state.stopped = not d.ends_turn and len(state.accepted) >= settings.max_chunks
+            else:
+                state.rejected_tokens += d.tokens
+                state.rejected_chunks += 1
+    return states
+
+
+class ExactChunkJudge:
+    """The exact checker as a judge (a DIAGNOSTIC ceiling: it reads the truth, which no judge of the paper does):
+    Negative exactly when the chunk is the first wrong step of its history plus itself. After a wrong history (kept
+    when every attempt was rejected) every chunk is Positive: the checker has no truth for steps after an error."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.by_text = {p.text: p for p in problems}
+
+    def judge(self, items: Sequence[JudgeQuery]) -> list[list[bool | None]]:
+        out = []
+        for q in items:
+            if q.problem not in self.by_text:
+                raise KeyError(f"ExactChunkJudge has no problem {q.problem[:80]!r}")
+            first = check_steps(self.by_text[q.problem], [*q.history, q.chunk]).first_error
+            out.append([first != len(q.history)])
+        return out
+
+
+def search_rows(judge: str, states: Sequence[SearchState], problems: Sequence,
+                is_correct: Callable[[str, str], bool]) -> list[dict]:
+    """One row per search of `judge` (`states[i]` searched `problems[i]`): the final answer's correctness
+    (`is_correct(text, gold)`, the study's verifier: what the paper's Table 7 counts), whether it finished with no
+    wrong step (the exact checker over the accepted chunks, toy problems only: beyond the paper), and what the search
+    cost."""
+    if len(states) != len(problems):
+        raise ValueError(f"{len(states)} searches but {len(problems)} problems")
+    return [{"judge": judge, "problem_id": p.id, "level": p.level,
+             "correct": bool(is_correct(s.text, str(p.answer))),
+             # None where there is no exact checker (the paper tier's problems)
+             "no_wrong_step": (check_steps(p, s.accepted).first_error is None and s.finished
+                               if isinstance(p, Problem) else None),
+             "chunks": len(s.accepted), "accepted_tokens": s.accepted_tokens, "rejected_tokens": s.rejected_tokens,
+             "rejected_chunks": s.rejected_chunks, "exhausted": s.exhausted, "finished": s.finished}
+            for s, p in zip(states, problems)]
+
+
+def search_summary(rows: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
+    """Per judge: accuracy (mean over searches) with its standard error over problems (a problem's searches are not
+    independent draws of the benchmark, so the unit is the problem), the paired change against `baseline` (the
+    policy alone) over the same problems, the share of searches with no wrong step, and the mean accepted and
+    rejected lengths in tokens (Table 7's columns), chunks rejected and kept after the last attempt per search."""
+    per_problem = rows.groupby(["judge", "problem_id"])["correct"].mean().unstack("problem_id")
+    out = []
+    for judge, g in rows.groupby("judge", sort=False):
+        acc = per_problem.loc[judge].dropna()
+        row = {"judge": judge, "searches": len(g), "problems": len(acc), "accuracy": float(g["correct"].mean()),
+               "accuracy_se": float(acc.std(ddof=1) / np.sqrt(len(acc))) if len(acc) > 1 else float("nan")}
+        if baseline in per_problem.index:
+            diff = (acc - per_problem.loc[baseline]).dropna()
+            row["vs_baseline"] = float(diff.mean())
+            row["vs_baseline_se"] = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+        row.update({"no_wrong_step": float(g["no_wrong_step"].astype(float).mean()),
+                    "accepted_len": float(g["accepted_tokens"].mean()),
+                    "rejected_len": float(g["rejected_tokens"].mean()),
+                    "rejected_chunks": float(g["rejected_chunks"].mean()), "exhausted": float(g["exhausted"].mean()),
+                    "finished": float(g["finished"].mean())})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+# [P Table 7], Qwen2.5-1.5B-chunk on MATH500: accuracy (%), accepted and rejected lengths (tokens), by our judge names
+PAPER_TABLE7_1_5B = {"none": (44.7, 616.0, 0.0), "disc_sft_abs_q": (47.7, 625.2, 218.7),
+                     "disc_sft_rel_effective": (47.4, 612.7, 302.4), "disc_sft_rel_ratio": (50.4, 596.0, 475.8),
+                     "stepwiser_abs_q": (51.4, 599.1, 1069.2), "stepwiser_rel_effective": (52.1, 602.0, 947.4),
+                     "stepwiser_rel_ratio": (51.9, 596.4, 884.7)}
+
+
+def with_paper_table7(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` (one row per judge) with the paper's 1.5B row of the same judge beside it (`paper_accuracy`,
+    `paper_accepted_len`, `paper_rejected_len`; empty for judges the paper has no row for)."""
+    out = table.copy()
+    for k, col in enumerate(("paper_accuracy", "paper_accepted_len", "paper_rejected_len")):
+        out[col] = [PAPER_TABLE7_1_5B[j][k] if j in PAPER_TABLE7_1_5B else float("nan") for j in out["judge"]]
+    return out

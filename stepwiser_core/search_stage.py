@@ -1,0 +1,82 @@
+"""Notebook 05's glue: the problems and prompts it searches, each judge of notebook 03 opened for greedy judging, and
+one chunk-reset search per problem and sample with each of them (`search.chunk_reset`)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import judges, search
+from .backends import BackendSettings, close_backend, open_backend
+from .generation import Sampling, chat_prompt
+from .instruct import policy_prompt
+from .io import read_json
+from .models import load_model
+from .rollouts import RolloutEngine
+from .verify import make_verifier
+from .world.problems import Problem
+
+NO_JUDGE, EXACT_JUDGE = "none", "exact"
+
+
+def search_problems(cfg, tier_runs: Path) -> list:
+    """The problems to search: MATH500 with `math500_path` (the paper tier), else notebook 00's held-out toy problems
+    (the ones 01's Table 4 measures the chunk policy on); the first `n_problems` (0: all)."""
+    if cfg.math500_path:
+        from .math500 import load_math500
+
+        problems = load_math500(cfg.math500_path)
+    else:
+        problems = [Problem.from_dict(d) for d in read_json(Path(tier_runs) / "00_policy" / "eval_problems.json")]
+    return problems[:cfg.n_problems or None]
+
+
+def judge_names(registry: Mapping[str, Mapping], problems: Sequence, exact_judge: bool) -> list[str]:
+    """`none` (the policy alone), `exact` (the checker, when asked for and every problem has one) and every judge of
+    03's registry, in its order."""
+    exact = exact_judge and all(isinstance(p, Problem) for p in problems)
+    return [NO_JUDGE, *([EXACT_JUDGE] if exact else []), *registry]
+
+
+def open_greedy_judge(name: str, entry: Mapping, cfg):
+    """A judge of 03's registry as notebook 04 scores it without voting: a discriminative judge by P(+) against P(-),
+    a generative one decoding greedily; returns it with the generation backend to close afterwards (None for a
+    discriminative judge)."""
+    if entry["kind"] == "disc":
+        return judges.DiscriminativeJudge(*load_model(entry["path"])), None
+    backend = open_backend(entry["path"], BackendSettings.from_config(cfg, cfg.gen_batch_size), desc=name)
+    greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
+    return judges.GenerativeJudge(backend, backend.tokenizer, cfg.judge_template, entry["kind"] == "cot",
+                                  greedy), backend
+
+
+def run_searches(cfg, registry: Mapping[str, Mapping], problems: Sequence, policy_dir: Path,
+                 names: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Every search of every judge in `names` (`samples_per_problem` per problem, all from the same seed, so each
+    judge searches from the same first draws): one row per search (`search.search_rows`), and each judge's seconds."""
+    policy, tokenizer = load_model(policy_dir)
+    sampler = search.EngineChunkSampler(RolloutEngine(policy, tokenizer, progress=False), tokenizer)
+    settings = search.SearchSettings(cfg.max_attempts, cfg.max_chunks, cfg.max_chunk_tokens, cfg.temperature, cfg.seed)
+    searched = [p for p in problems for _ in range(cfg.samples_per_problem)]
+    prompts = [chat_prompt(tokenizer, policy_prompt(p.text, cfg.chunk_template)) for p in searched]
+    is_correct = make_verifier(cfg.verifier).is_correct
+    rows, seconds = [], {}
+    for name in names:
+        start, backend = time.perf_counter(), None
+        try:
+            if name == NO_JUDGE:
+                judge = None
+            elif name == EXACT_JUDGE:
+                judge = search.ExactChunkJudge(problems)
+            else:
+                judge, backend = open_greedy_judge(name, registry[name], cfg)
+            states = search.chunk_reset(sampler, [p.text for p in searched], prompts, judge, settings)
+        finally:
+            close_backend(backend)
+        rows += search.search_rows(name, states, searched, is_correct)
+        seconds[name] = round(time.perf_counter() - start, 1)
+        solved = sum(r["correct"] for r in rows[-len(states):]) / max(1, len(states))
+        print(f"{name:>24}: accuracy {solved:.3f} ({seconds[name]} s)", flush=True)
+    return pd.DataFrame(rows), seconds

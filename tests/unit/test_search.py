@@ -1,0 +1,182 @@
+"""Chunk-reset search: rejected chunks are redrawn from the same prefix, counted, and kept after the last attempt."""
+import pytest
+
+from stepwiser_core.generation import chat_prompt
+from stepwiser_core.judges import JudgeQuery
+from stepwiser_core.rollouts import RolloutEngine
+from stepwiser_core.search import (EngineChunkSampler, ExactChunkJudge, SearchSettings, chunk_reset, chunk_text,
+                                   round_seed)
+from stepwiser_core.world.checker import check_steps
+from stepwiser_core.world.problems import Operation, Problem
+
+# Ann has 7; +5 -> 12; *3 -> 36; -4 -> 32.
+PROBLEM = Problem("t-0", 1, "Ann", "coins", 7, (Operation("add", 5), Operation("mul", 3), Operation("sub", 4)),
+                  (), "Ann has 7 coins. Then 5 more arrive, ...")
+RIGHT = ["Ann has 7 coins.\nFirst, 5 more arrive.\n\n7+5=12", "Second, 3 times as many coins.\n12*3=36",
+         "Third, 4 are given away.\n\n36-4=32", "The answer is \\boxed{32}."]
+SLIP = "Second, 3 times as many coins.\n12*3=35"
+
+
+class ScriptedEngine:
+    """Stands in for `RolloutEngine`: hands out scripted continuations, one per request and prefix, in order, as
+    token ids (with eos where the script ends the turn); records the seeds it was given."""
+
+    def __init__(self, tokenizer, script):
+        self.tokenizer, self.script, self.seeds = tokenizer, {p: list(d) for p, d in script.items()}, []
+
+    def rollout_ids(self, prefixes, m, sampling, stop_ids=()):
+        assert m == 1 and list(stop_ids) == [self.tokenizer.convert_tokens_to_ids("</chunk>")]
+        self.seeds.append(sampling.seed)
+        out = []
+        for prefix in prefixes:
+            text, ends = self.script[next(p for p in self.script if prefix.startswith(p))].pop(0)
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            out.append([ids + [self.tokenizer.eos_token_id] if ends else ids])
+        return out
+
+
+def draws(*chunks, last_ends=True):
+    """Continuations as the chunk policy writes them: the first chunk right after the prompt, then a newline each."""
+    out = [(("" if i == 0 else "\n") + f"<chunk>{c}</chunk>", False) for i, c in enumerate(chunks)]
+    out[-1] = (out[-1][0], last_ends)
+    return out
+
+
+def search(tok, script_draws, judge, **settings):
+    prompt = chat_prompt(tok, PROBLEM.text)
+    engine = ScriptedEngine(tok, {prompt: script_draws})
+    states = chunk_reset(EngineChunkSampler(engine, tok), [PROBLEM.text], [prompt], judge, SearchSettings(**settings))
+    return states[0], engine
+
+
+def n_tokens(tok, text):
+    return len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def test_a_rejected_chunk_is_redrawn_and_its_tokens_counted_as_rejected(toy_tokenizer):
+    tok = toy_tokenizer
+    script = draws(RIGHT[0], SLIP, RIGHT[1], RIGHT[2], RIGHT[3])
+    state, engine = search(tok, script, ExactChunkJudge([PROBLEM]))
+    assert state.accepted == RIGHT and state.finished and not state.stopped
+    assert check_steps(PROBLEM, state.accepted).correct
+    assert (state.rejected_chunks, state.exhausted) == (1, 0)
+    assert state.rejected_tokens == n_tokens(tok, script[1][0])
+    assert state.accepted_tokens == sum(n_tokens(tok, t) for t, _ in script) - state.rejected_tokens + 1  # + eos
+    assert state.text == "".join(t for k, (t, _) in enumerate(script) if k != 1)
+    assert len(set(engine.seeds)) == len(engine.seeds) == 5  # one round a draw, each its own seed
+
+
+def test_without_a_judge_every_chunk_is_accepted(toy_tokenizer):
+    state, _ = search(toy_tokenizer, draws(RIGHT[0], SLIP, "Third, 4 are given away.\n\n35-4=31",
+                                           "The answer is \\boxed{31}."), None)
+    assert state.accepted[1] == SLIP and state.rejected_chunks == 0 and state.finished
+    assert not check_steps(PROBLEM, state.accepted).correct
+
+
+def test_the_last_attempt_is_kept_when_every_attempt_is_rejected(toy_tokenizer):
+    slips = [SLIP, "Second, 3 times as many coins.\n12*3=37"]
+    script = draws(RIGHT[0], *slips, "Third, 4 are given away.\n\n37-4=33", "The answer is \\boxed{33}.")
+    state, _ = search(toy_tokenizer, script, ExactChunkJudge([PROBLEM]), max_attempts=2)
+    assert state.accepted[1] == slips[1] and (state.rejected_chunks, state.exhausted) == (1, 1)
+    assert state.finished  # after a kept wrong chunk, the checker passes every later chunk
+
+
+def test_unparseable_verdicts_reject_and_eos_alone_ends_the_response(toy_tokenizer):
+    class Unsure:
+        def __init__(self):
+            self.calls = 0
+
+        def judge(self, items):
+            self.calls += len(items)
+            return [[None] if self.calls % 2 else [True] for _ in items]  # None on odd calls
+
+    script = draws(RIGHT[0], RIGHT[0], last_ends=False) + [("", True)]
+    state, _ = search(toy_tokenizer, script, Unsure())
+    assert state.accepted == [RIGHT[0]] and state.rejected_chunks == 1 and state.finished
+
+
+def test_a_search_stops_unfinished_after_max_chunks(toy_tokenizer):
+    state, _ = search(toy_tokenizer, draws(*RIGHT, last_ends=False), None, max_chunks=2)
+    assert state.accepted == RIGHT[:2] and state.stopped and not state.finished
+
+
+def test_exact_chunk_judge_and_helpers():
+    judge = ExactChunkJudge([PROBLEM])
+    assert judge.judge([JudgeQuery(PROBLEM.text, (RIGHT[0],), RIGHT[1]),
+                        JudgeQuery(PROBLEM.text, (RIGHT[0],), SLIP),
+                        JudgeQuery(PROBLEM.text, (RIGHT[0], SLIP), "Third, 4 are given away.\n\n35-4=31")]) == \
+        [[True], [False], [True]]
+    with pytest.raises(KeyError):
+        judge.judge([JudgeQuery("another problem", (), RIGHT[0])])
+    assert chunk_text("\n<chunk>a\nb</chunk>") == "a\nb" and chunk_text("\n") == ""
+    assert round_seed(0, 1) != round_seed(0, 2) and round_seed(0, 1) == round_seed(0, 1) != round_seed(1, 1)
+    with pytest.raises(ValueError):
+        SearchSettings(max_attempts=0)
+
+
+def test_on_the_engine_a_search_is_reproducible_and_bounded(tiny_model, toy_tokenizer):
+    tok = toy_tokenizer
+    texts = [PROBLEM.text, PROBLEM.text + " "]
+    prompts = [chat_prompt(tok, t) for t in texts]
+    settings = SearchSettings(max_attempts=2, max_chunks=3, max_chunk_tokens=6, seed=1)
+
+    def run(seed, judge=None):
+        sampler = EngineChunkSampler(RolloutEngine(tiny_model, tok, progress=False), tok)
+        return chunk_reset(sampler, texts, prompts, judge, SearchSettings(**{**settings.__dict__, "seed": seed}))
+
+    def summary(states):
+        return [(s.text, s.accepted_tokens, s.rejected_tokens, s.finished, s.stopped) for s in states]
+
+    first = summary(run(1))
+    assert first == summary(run(1)) and first != summary(run(2))
+    for text, tokens, rejected, finished, stopped in first:
+        assert (finished or stopped) and rejected == 0
+        assert tokens <= settings.max_chunks * settings.max_chunk_tokens
+    # an untrained model writes garbage: the checker rejects the first chunk, the second attempt is kept, and
+    # after that wrong history every chunk passes
+    judged = run(1, ExactChunkJudge([PROBLEM, Problem(**{**PROBLEM.__dict__, "text": texts[1]})]))
+    assert all(s.exhausted == 1 and s.rejected_chunks == 1 and s.rejected_tokens > 0 for s in judged)
+    with pytest.raises(ValueError, match="prompts"):
+        chunk_reset(EngineChunkSampler(RolloutEngine(tiny_model, tok, progress=False), tok), ["a"], [], None, settings)
+
+
+def test_search_rows_and_summary_by_hand(toy_tokenizer):
+    import pandas as pd
+
+    from stepwiser_core.search import SearchState, search_rows, search_summary
+
+    right = SearchState(PROBLEM.text, "", accepted=list(RIGHT), text="\\boxed{32}", accepted_tokens=40,
+                        finished=True)
+    wrong = SearchState(PROBLEM.text, "", accepted=[RIGHT[0], SLIP], text="\\boxed{35}", accepted_tokens=30,
+                        rejected_tokens=10, rejected_chunks=1, exhausted=1, finished=True)
+    rows = search_rows("j", [right, wrong], [PROBLEM, PROBLEM], lambda text, gold: gold in text)
+    assert [(r["correct"], r["no_wrong_step"], r["chunks"]) for r in rows] == [(True, True, 4), (False, False, 2)]
+    with pytest.raises(ValueError):
+        search_rows("j", [right], [], lambda t, g: True)
+    # two problems: the judge solves p1 twice and p2 once in two; the policy alone p1 once and p2 never
+    frame = pd.DataFrame([{"judge": j, "problem_id": p, "correct": c, "no_wrong_step": c, "accepted_tokens": 10,
+                           "rejected_tokens": r, "rejected_chunks": r > 0, "exhausted": 0, "finished": True}
+                          for j, p, c, r in [("none", "p1", True, 0), ("none", "p1", False, 0),
+                                             ("none", "p2", False, 0), ("none", "p2", False, 0),
+                                             ("j", "p1", True, 4), ("j", "p1", True, 0),
+                                             ("j", "p2", True, 8), ("j", "p2", False, 0)]])
+    out = search_summary(frame).set_index("judge")
+    assert out.loc["j", "accuracy"] == 0.75 and out.loc["none", "accuracy"] == 0.25
+    assert out.loc["j", "accuracy_se"] == pytest.approx(0.25)  # per-problem means 1 and 0.5: sd 0.354, / sqrt 2
+    assert out.loc["j", "vs_baseline"] == 0.5 and out.loc["j", "vs_baseline_se"] == 0.0  # +0.5 on both problems
+    assert out.loc["j", "rejected_len"] == 3.0 and out.loc["none", "vs_baseline"] == 0.0
+
+
+def test_the_engine_sampler_needs_a_single_chunk_close_token(tiny_model, toy_tokenizer):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(["Ann has 7 coins. </chunk>"], trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<|endoftext|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    plain = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<|endoftext|>", eos_token="<|im_end|>")
+    assert len(plain.tokenize("</chunk>")) > 1  # spelled with several tokens, as an instruct model's tokenizer does
+    with pytest.raises(ValueError, match="single </chunk> token"):
+        EngineChunkSampler(RolloutEngine(tiny_model, toy_tokenizer, progress=False), plain)

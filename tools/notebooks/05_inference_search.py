@@ -1,0 +1,80 @@
+from stepwiser_core.stages import InferenceSearchConfig
+
+CELLS = [
+("md", r"""
+# 05 · Chunk-reset reasoning: a judge at inference time
+
+The paper's first use of a stepwise judge (§4.4, Table 7): the chunk policy writes one chunk at a time; the judge
+reads it with the problem and the accepted chunks; a Positive chunk is kept, a Negative one is thrown away and
+drawn again from the same prefix, up to 5 attempts. The accepted solution stays about as long as the policy's own,
+while the rejected chunks are extra compute spent at inference. Table 7 reports the final-answer accuracy and the
+accepted and rejected lengths for the policy alone, Disc + SFT and StepWiser judges.
+
+What the paper leaves open, our choices (`stepwiser_core/search.py`): the 5 attempts include the first draw; when
+all are rejected the last is kept (counted as `exhausted`); an unparseable verdict rejects. Besides the paper's rows
+we search with the zero-shot judge (the init every judge of 03 starts from), RS-FT, and, on the toy tier, the exact
+checker as the judge (`exact`, a DIAGNOSTIC ceiling: what a perfect judge would buy with these attempts).
+"""),
+("params", InferenceSearchConfig),
+("code", r"""
+from IPython.display import Markdown, display
+
+from stepwiser_core import search, search_stage
+from stepwiser_core.io import atomic_write_json, read_json
+from stepwiser_core.stage_context import open_stage
+from stepwiser_core.stages import InferenceSearchConfig
+from stepwiser_core.tables import to_markdown, write_table
+
+stage = open_stage(InferenceSearchConfig, globals())
+cfg, tier_runs, run_dir, results_dir = stage.cfg, stage.tier_runs, stage.run_dir, stage.results_dir
+registry = read_json(stage.input_path(cfg.judges_dir, "03_judge_training") / "judges.json")
+policy_dir = stage.input_path(cfg.policy_dir, "01_segmentation", "model")
+problems = search_stage.search_problems(cfg, tier_runs)
+names = search_stage.judge_names(registry, problems, cfg.exact_judge)
+print(f"{len(problems)} problems x {cfg.samples_per_problem} searches, judges: {', '.join(names)}")
+cfg
+"""),
+("md", r"""
+## 1 · Every search
+
+Each judge searches the same problems from the same seed, so the policy's first draws are the same for every judge
+and the judges differ only where they reject. One row per search in `searches.csv` (in the run folder).
+"""),
+("code", r"""
+rows, seconds = search_stage.run_searches(cfg, registry, problems, policy_dir, names)
+rows.to_csv(run_dir / "searches.csv", index=False)
+"""),
+("md", r"""
+## 2 · Table 7, beside the paper's
+
+Accuracy is the share of searches whose final answer is right, with its standard error over problems; `vs_none` is
+the paired change against the policy alone over the same problems. Lengths are in tokens per search. The paper's
+rows are Qwen2.5-1.5B-chunk on MATH500 (their absolute values are not comparable with a toy world; the ordering is).
+`no_wrong_step` (beyond the paper, toy only): the share of searches that finished with every step right.
+"""),
+("code", r"""
+table = search.search_summary(rows)
+table.insert(1, "label_rule", [registry.get(n, {}).get("rule") for n in table["judge"]])
+table = search.with_paper_table7(table)
+write_table(table.round(4), results_dir, "table7")
+display(Markdown(to_markdown(table, 3)))
+"""),
+("code", r"""
+import json
+
+metrics = {"tier": cfg.tier, "seed": cfg.seed, "problems": len(problems), "searches_per_judge": len(rows) // len(names),
+           "accuracy": table.set_index("judge")["accuracy"].to_dict(),
+           "vs_none": table.set_index("judge")["vs_baseline"].to_dict(), "seconds": seconds}
+atomic_write_json(results_dir / "metrics.json", metrics)
+print(json.dumps(metrics, indent=1))
+"""),
+("md", r"""
+## Notes
+
+- The policy samples on our engine, which stops at the `</chunk>` token; a tokenizer that spells `</chunk>` with
+  several tokens (an instruct model's, the paper tier) needs stop strings, which are not wired yet (vLLM's `stop`).
+- A rejected chunk's tokens are the compute the judge adds at inference; the judge's own tokens are not counted
+  (nor are they in the paper's Table 7).
+- One seed; the searches' spread over problems is the standard error shown.
+"""),
+]
