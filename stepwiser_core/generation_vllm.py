@@ -66,6 +66,32 @@ class VLLMBackend:
         return [[self.tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in out.outputs]
                 for out in outputs]
 
+    def continue_until(self, prefixes: Sequence[str], sampling: Sampling,
+                       stop: Sequence[str]) -> list[tuple[str, int, bool]]:
+        """One continuation per prefix, ending at the first of the `stop` strings (kept in the text) or at the end of
+        the turn: (text, tokens generated, whether the turn ended). Chunk-reset search draws one `</chunk>` at a time
+        this way where the tokenizer spells the tag with several tokens (`search.VLLMChunkSampler`)."""
+        ids = self.tokenizer(list(prefixes), add_special_tokens=False)["input_ids"]
+        base = random.Random(sampling.seed).getrandbits(40)  # one seed per request, as in `rollout`
+        eos = self.tokenizer.eos_token_id
+        params = [self._sampling_params(n=1, temperature=sampling.temperature, top_p=1.0,
+                                        max_tokens=sampling.max_new_tokens, seed=base + i, stop_token_ids=[eos],
+                                        stop=list(stop), include_stop_str_in_output=True)
+                  for i in range(len(ids))]
+        outputs = self.llm.generate([{"prompt_token_ids": t} for t in ids], params, use_tqdm=self.progress)
+        out = []
+        for request in outputs:
+            c = request.outputs[0]
+            text = self.tokenizer.decode(c.token_ids, skip_special_tokens=True)
+            # the text up to the first stop string, decoded by our tokenizer (a last token may run past it)
+            ends = [text.index(s) + len(s) for s in stop if s in text]
+            text = text[:min(ends)] if ends else text
+            # a stop string sets `stop_reason` to itself; the end-of-turn token sets it to that id (or None for the
+            # model's own eos)
+            ended_turn = c.finish_reason == "stop" and c.stop_reason not in stop
+            out.append((text, len(c.token_ids), ended_turn))
+        return out
+
     def close(self) -> None:
         """Shut the engine down and free its GPU memory, so another checkpoint can be loaded in this process.
 

@@ -86,14 +86,14 @@ class ChunkSampler(Protocol):
 
 class EngineChunkSampler:
     """Chunks from our `RolloutEngine`, which stops a row at the `</chunk>` token (one token in the toy tokenizer).
-    A tokenizer that spells `</chunk>` with several tokens (an instruct model's) needs stop strings: vLLM's `stop`,
-    not wired yet (README, "The paper tier, as it stands")."""
+    A tokenizer that spells `</chunk>` with several tokens (an instruct model's) needs stop strings: `VLLMChunkSampler`
+    (`generation_backend: vllm`)."""
 
     def __init__(self, engine: RolloutEngine, tokenizer: PreTrainedTokenizerBase):
         stop = tokenizer.convert_tokens_to_ids(CHUNK_CLOSE)
         if stop is None or stop == tokenizer.unk_token_id or tokenizer.tokenize(CHUNK_CLOSE) != [CHUNK_CLOSE]:
             raise ValueError(f"the policy's tokenizer has no single {CHUNK_CLOSE} token; chunk-reset on our engine "
-                             f"needs one (stop strings through vLLM are not wired yet)")
+                             f"needs one (on GPUs, `generation_backend: vllm` stops at the string instead)")
         self.engine, self.tokenizer, self.stop = engine, tokenizer, stop
 
     def draw(self, prefixes: Sequence[str], sampling: Sampling) -> list[Draw]:
@@ -101,6 +101,17 @@ class EngineChunkSampler:
         texts = self.tokenizer.batch_decode(rows, skip_special_tokens=True)
         eos = self.tokenizer.eos_token_id
         return [Draw(t, len(r), bool(r) and r[-1] == eos) for t, r in zip(texts, rows)]
+
+
+class VLLMChunkSampler:
+    """Chunks from a `generation_vllm.VLLMBackend` (the paper tier's GPUs): vLLM stops at the string `</chunk>`,
+    however the tokenizer spells it."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def draw(self, prefixes: Sequence[str], sampling: Sampling) -> list[Draw]:
+        return [Draw(*d) for d in self.backend.continue_until(prefixes, sampling, [CHUNK_CLOSE])]
 
 
 def chunk_reset(sampler: ChunkSampler, problems: Sequence[str], prompts: Sequence[str], judge: StepJudge | None,

@@ -56,8 +56,28 @@ def run_searches(cfg, registry: Mapping[str, Mapping], problems: Sequence, polic
                  names: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
     """Every search of every judge in `names` (`samples_per_problem` per problem, all from the same seed, so each
     judge searches from the same first draws): one row per search (`search.search_rows`), and each judge's seconds."""
+    sampler, policy_backend, tokenizer = open_chunk_sampler(policy_dir, cfg)
+    try:
+        return _search_all(cfg, registry, problems, sampler, tokenizer, names)
+    finally:
+        close_backend(policy_backend)
+
+
+def open_chunk_sampler(policy_dir: Path, cfg):
+    """The chunk policy as a `search.ChunkSampler`: on our engine (`generation_backend: engine`), or on vLLM with its
+    own share of the GPU (`policy_gpu_memory_utilization`); returns it, the backend to close (None on the engine) and
+    the policy's tokenizer."""
+    if cfg.generation_backend == "vllm":
+        settings = BackendSettings("vllm", cfg.gen_batch_size, cfg.seed, cfg.policy_gpu_memory_utilization,
+                                   cfg.vllm_tensor_parallel_size)
+        backend = open_backend(policy_dir, settings, desc="policy")
+        return search.VLLMChunkSampler(backend), backend, backend.tokenizer
     policy, tokenizer = load_model(policy_dir)
-    sampler = search.EngineChunkSampler(RolloutEngine(policy, tokenizer, progress=False), tokenizer)
+    return search.EngineChunkSampler(RolloutEngine(policy, tokenizer, progress=False), tokenizer), None, tokenizer
+
+
+def _search_all(cfg, registry: Mapping[str, Mapping], problems: Sequence, sampler, tokenizer,
+                names: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
     settings = search.SearchSettings(cfg.max_attempts, cfg.max_chunks, cfg.max_chunk_tokens, cfg.temperature, cfg.seed)
     searched = [p for p in problems for _ in range(cfg.samples_per_problem)]
     prompts = [chat_prompt(tokenizer, policy_prompt(p.text, cfg.chunk_template)) for p in searched]

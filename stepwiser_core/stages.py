@@ -404,13 +404,20 @@ class InferenceSearchConfig(StageBase):
     judge_max_new_tokens: int = 80  # greedy judgments, as 04's
     gen_batch_size: int = 128
     exact_judge: bool = True  # also search with the exact checker as the judge (a DIAGNOSTIC ceiling; toy only)
-    # --- the judges' generation backend (GENERATION_BACKENDS); the chunk policy always samples on our engine
+    # --- where the policy and the judges sample (GENERATION_BACKENDS): "engine" here; "vllm" on GPUs (the paper tier),
+    # where the policy's engine stays loaded while each judge's is opened in turn, so the two share the GPU
     generation_backend: str = "engine"
-    vllm_gpu_memory_utilization: float = 0.9
+    policy_gpu_memory_utilization: float = 0.3  # vllm: the policy engine's share of each GPU
+    vllm_gpu_memory_utilization: float = 0.55  # vllm: each judge engine's share
     vllm_tensor_parallel_size: int = 1
 
     def __post_init__(self):
         check_generation_backend(self)
+        if self.generation_backend == "vllm" and (
+                not 0 < self.policy_gpu_memory_utilization < 1
+                or self.policy_gpu_memory_utilization + self.vllm_gpu_memory_utilization > 1):
+            raise ValueError("policy_gpu_memory_utilization and vllm_gpu_memory_utilization share one GPU: each in "
+                             "(0, 1), together at most 1")
         if self.samples_per_problem < 1 or self.max_attempts < 1 or self.n_problems < 0:
             raise ValueError("samples_per_problem and max_attempts must be at least 1, n_problems at least 0")
 

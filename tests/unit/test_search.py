@@ -180,3 +180,70 @@ def test_the_engine_sampler_needs_a_single_chunk_close_token(tiny_model, toy_tok
     assert len(plain.tokenize("</chunk>")) > 1  # spelled with several tokens, as an instruct model's tokenizer does
     with pytest.raises(ValueError, match="single </chunk> token"):
         EngineChunkSampler(RolloutEngine(tiny_model, toy_tokenizer, progress=False), plain)
+
+
+class ScriptedLLM:
+    """Stands in for `vllm.LLM`: answers each request with the next scripted continuation, as vLLM reports one (token
+    ids that may run past the stop string, `finish_reason`, `stop_reason`); records its construction and requests."""
+
+    made: list = []
+    script: list = []
+
+    def __init__(self, **kwargs):
+        import types
+
+        self.kwargs, self.calls = kwargs, []
+        self.llm_engine = types.SimpleNamespace(engine_core=types.SimpleNamespace(shutdown=lambda: None))
+        ScriptedLLM.made.append(self)
+
+    def generate(self, requests, params, use_tqdm=True):
+        import types
+
+        self.calls.append(params)
+        out = []
+        for _ in requests:
+            ids, reason = ScriptedLLM.script.pop(0)
+            out.append(types.SimpleNamespace(outputs=[types.SimpleNamespace(
+                token_ids=ids, finish_reason="stop" if reason != "length" else "length",
+                stop_reason=None if reason in ("eos", "length") else reason)]))
+        return out
+
+
+def test_the_vllm_sampler_stops_at_the_string_and_tells_the_end_of_the_turn(monkeypatch, tmp_path, tiny_model,
+                                                                              toy_tokenizer):
+    import sys
+    import types
+
+    from stepwiser_core.models import save_model
+    from stepwiser_core.search_stage import open_chunk_sampler
+    from stepwiser_core.stages import InferenceSearchConfig
+
+    tok = toy_tokenizer
+    module = types.ModuleType("vllm")
+    module.LLM, module.SamplingParams = ScriptedLLM, lambda **kw: types.SimpleNamespace(**kw)
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    save_model(tiny_model, tok, tmp_path / "policy")
+
+    def ids(text):
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    # vLLM may hand back a last token that runs past the stop string: here a newline after the tag
+    ScriptedLLM.made, ScriptedLLM.script = [], [
+        (ids(f"<chunk>{RIGHT[0]}</chunk>\n"), "</chunk>"), (ids(f"<chunk>{SLIP}</chunk>"), "</chunk>"),
+        (ids(f"<chunk>{RIGHT[1]}</chunk>"), "</chunk>"), (ids(f"\n<chunk>{RIGHT[2]}</chunk>"), "</chunk>"),
+        (ids(f"\n<chunk>{RIGHT[3]}</chunk>") + [tok.eos_token_id], "eos")]
+    cfg = InferenceSearchConfig(generation_backend="vllm", seed=3)
+    sampler, backend, tokenizer = open_chunk_sampler(tmp_path / "policy", cfg)
+    (llm,) = ScriptedLLM.made
+    assert llm.kwargs["gpu_memory_utilization"] == cfg.policy_gpu_memory_utilization
+    prompt = chat_prompt(tokenizer, PROBLEM.text)
+    (state,) = chunk_reset(sampler, [PROBLEM.text], [prompt], ExactChunkJudge([PROBLEM]), SearchSettings(seed=3))
+    assert state.accepted == RIGHT and state.finished and state.rejected_chunks == 1
+    assert state.text.startswith(f"<chunk>{RIGHT[0]}</chunk><chunk>")  # cut at the tag: the newline dropped
+    params = [p for call in llm.calls for p in call]
+    assert all(p.stop == ["</chunk>"] and p.include_stop_str_in_output and p.stop_token_ids == [tok.eos_token_id]
+               for p in params)
+    assert len({p.seed for p in params}) == len(params)  # every draw its own stream
+    with pytest.raises(ValueError, match="share one GPU"):
+        InferenceSearchConfig(generation_backend="vllm", policy_gpu_memory_utilization=0.5,
+                              vllm_gpu_memory_utilization=0.6)
