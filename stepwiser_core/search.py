@@ -232,3 +232,73 @@ def with_paper_table7(table: pd.DataFrame) -> pd.DataFrame:
     for k, col in enumerate(("paper_accuracy", "paper_accepted_len", "paper_rejected_len")):
         out[col] = [PAPER_TABLE7_1_5B[j][k] if j in PAPER_TABLE7_1_5B else float("nan") for j in out["judge"]]
     return out
+
+
+# --------------------------------------------------------------------------------------------- best-of-N (beyond the paper)
+# The paper has no best-of-N baseline for Table 7 (reference/paper.md §5). DESIGN.md asks for one: N solutions of
+# the policy per problem, each scored by a judge as the share of its chunks judged Positive (the paper's own "average
+# chunk score" for data selection, §4.4), the best kept. Its references: a random sample (pass@1), the answer most
+# samples give (majority vote, no judge), and any sample right (pass@N, the ceiling of any selection).
+
+
+def solution_scores(states: Sequence[SearchState], judge: StepJudge) -> list[float]:
+    """Per solution, the share of its chunks `judge` calls Positive, each judged with the chunks before it as its
+    history (an unparseable verdict is not Positive; a solution without chunks scores 0). One batch for all."""
+    queries = [JudgeQuery(s.problem, tuple(s.accepted[:i]), c) for s in states for i, c in enumerate(s.accepted)]
+    verdicts = iter(judge.judge(queries)) if queries else iter(())
+    scores = []
+    for s in states:
+        votes = [majority(next(verdicts)) is True for _ in s.accepted]
+        scores.append(sum(votes) / len(votes) if votes else 0.0)
+    return scores
+
+
+def best_of_n_rows(judge: str, states: Sequence[SearchState], problems: Sequence, n: int,
+                   scores: Sequence[float], is_correct: Callable[[str, str], bool]) -> list[dict]:
+    """One row per problem: which of its `n` solutions (`states`, `n` consecutive ones a problem, in `problems`'
+    order) scores highest (the first of equals, so ties fall back on a random sample) and whether it is right."""
+    if len(states) != n * len(problems) or len(scores) != len(states):
+        raise ValueError(f"{len(states)} solutions and {len(scores)} scores for {len(problems)} problems x {n}")
+    rows = []
+    for k, p in enumerate(problems):
+        group = range(k * n, (k + 1) * n)
+        best = max(group, key=lambda i: (scores[i], -i))
+        rows.append({"judge": judge, "problem_id": p.id, "level": p.level, "selected": best - k * n,
+                     "score": scores[best], "correct": float(is_correct(states[best].text, str(p.answer)))})
+    return rows
+
+
+def reference_rows(states: Sequence[SearchState], problems: Sequence, n: int,
+                   is_correct: Callable[[str, str], bool], answer_of: Callable[[str], str | None]) -> list[dict]:
+    """Per problem, best-of-N's references over the same `n` solutions: `pass@1` (the share right: a random pick's
+    expected accuracy), `majority` (the answer most of them give, `answer_of`, ties to the earliest; no answer never
+    wins) and `pass@n` (any of them right)."""
+    from collections import Counter
+
+    rows = []
+    for k, p in enumerate(problems):
+        group = states[k * n:(k + 1) * n]
+        right = [bool(is_correct(s.text, str(p.answer))) for s in group]
+        answers = [answer_of(s.text) for s in group]
+        counts = Counter(a for a in answers if a is not None)
+        top = max(counts.values()) if counts else 0
+        voted = next((i for i, a in enumerate(answers) if a is not None and counts[a] == top), None)
+        for name, value in (("pass@1", sum(right) / n), ("majority", float(voted is not None and right[voted])),
+                            (f"pass@{n}", float(any(right)))):
+            rows.append({"judge": name, "problem_id": p.id, "level": p.level, "correct": value})
+    return rows
+
+
+def best_of_n_summary(rows: pd.DataFrame, baseline: str = "pass@1") -> pd.DataFrame:
+    """Per judge (and reference): accuracy over problems with its standard error, and the paired change against
+    `baseline` over the same problems."""
+    wide = rows.pivot_table(index="problem_id", columns="judge", values="correct", aggfunc="mean")
+    out = []
+    for judge in dict.fromkeys(rows["judge"]):
+        acc = wide[judge].dropna()
+        diff = (acc - wide[baseline]).dropna() if baseline in wide else pd.Series(dtype=float)
+        out.append({"judge": judge, "problems": len(acc), "accuracy": float(acc.mean()),
+                    "accuracy_se": float(acc.std(ddof=1) / np.sqrt(len(acc))) if len(acc) > 1 else float("nan"),
+                    "vs_pass1": float(diff.mean()) if len(diff) else float("nan"),
+                    "vs_pass1_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")})
+    return pd.DataFrame(out)

@@ -15,7 +15,7 @@ from .instruct import policy_prompt
 from .io import read_json
 from .models import load_model
 from .rollouts import RolloutEngine
-from .verify import make_verifier
+from .verify import last_boxed, make_verifier
 from .world.problems import Problem
 
 NO_JUDGE, EXACT_JUDGE = "none", "exact"
@@ -53,9 +53,13 @@ def open_greedy_judge(name: str, entry: Mapping, cfg):
 
 
 def run_searches(cfg, registry: Mapping[str, Mapping], problems: Sequence, policy_dir: Path,
-                 names: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
+                 names: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Every search of every judge in `names` (`samples_per_problem` per problem, all from the same seed, so each
-    judge searches from the same first draws): one row per search (`search.search_rows`), and each judge's seconds."""
+    judge searches from the same first draws): one row per search (`search.search_rows`); with `cfg.best_of_n`, one
+    row per problem and judge for best-of-N over the policy's own solutions (the `none` searches) and its references
+    (`search.best_of_n_rows`, `search.reference_rows`; empty otherwise); and each judge's seconds."""
+    if NO_JUDGE not in names[:1]:
+        raise ValueError(f"the policy alone ({NO_JUDGE!r}) must come first: best-of-N selects among its solutions")
     sampler, policy_backend, tokenizer = open_chunk_sampler(policy_dir, cfg)
     try:
         return _search_all(cfg, registry, problems, sampler, tokenizer, names)
@@ -77,12 +81,13 @@ def open_chunk_sampler(policy_dir: Path, cfg):
 
 
 def _search_all(cfg, registry: Mapping[str, Mapping], problems: Sequence, sampler, tokenizer,
-                names: Sequence[str]) -> tuple[pd.DataFrame, dict[str, float]]:
+                names: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     settings = search.SearchSettings(cfg.max_attempts, cfg.max_chunks, cfg.max_chunk_tokens, cfg.temperature, cfg.seed)
-    searched = [p for p in problems for _ in range(cfg.samples_per_problem)]
+    n = cfg.samples_per_problem
+    searched = [p for p in problems for _ in range(n)]
     prompts = [chat_prompt(tokenizer, policy_prompt(p.text, cfg.chunk_template)) for p in searched]
     is_correct = make_verifier(cfg.verifier).is_correct
-    rows, seconds = [], {}
+    rows, best_rows, seconds, alone = [], [], {}, None
     for name in names:
         start, backend = time.perf_counter(), None
         try:
@@ -93,10 +98,19 @@ def _search_all(cfg, registry: Mapping[str, Mapping], problems: Sequence, sample
             else:
                 judge, backend = open_greedy_judge(name, registry[name], cfg)
             states = search.chunk_reset(sampler, [p.text for p in searched], prompts, judge, settings)
+            if judge is None:
+                alone = states
+                if cfg.best_of_n:
+                    best_rows += search.reference_rows(alone, problems, n, is_correct, last_boxed)
+            elif cfg.best_of_n:
+                scores = search.solution_scores(alone, judge)
+                best_rows += search.best_of_n_rows(name, alone, problems, n, scores, is_correct)
         finally:
             close_backend(backend)
         rows += search.search_rows(name, states, searched, is_correct)
         seconds[name] = round(time.perf_counter() - start, 1)
         solved = sum(r["correct"] for r in rows[-len(states):]) / max(1, len(states))
-        print(f"{name:>24}: accuracy {solved:.3f} ({seconds[name]} s)", flush=True)
-    return pd.DataFrame(rows), seconds
+        picked = [r["correct"] for r in best_rows if r["judge"] == name]
+        chosen = f", best-of-{n} {sum(picked) / len(picked):.3f}" if picked else ""
+        print(f"{name:>24}: chunk-reset accuracy {solved:.3f}{chosen} ({seconds[name]} s)", flush=True)
+    return pd.DataFrame(rows), pd.DataFrame(best_rows), seconds

@@ -404,6 +404,9 @@ class InferenceSearchConfig(StageBase):
     judge_max_new_tokens: int = 80  # greedy judgments, as 04's
     gen_batch_size: int = 128
     exact_judge: bool = True  # also search with the exact checker as the judge (a DIAGNOSTIC ceiling; toy only)
+    # NOT the paper (it has no best-of-N row; DESIGN.md asks for one): each judge also picks the best of the policy's
+    # own samples_per_problem solutions by the share of their chunks it calls Positive
+    best_of_n: bool = True
     # --- where the policy and the judges sample (GENERATION_BACKENDS): "engine" here; "vllm" on GPUs (the paper tier),
     # where the policy's engine stays loaded while each judge's is opened in turn, so the two share the GPU
     generation_backend: str = "engine"

@@ -247,3 +247,38 @@ def test_the_vllm_sampler_stops_at_the_string_and_tells_the_end_of_the_turn(monk
     with pytest.raises(ValueError, match="share one GPU"):
         InferenceSearchConfig(generation_backend="vllm", policy_gpu_memory_utilization=0.5,
                               vllm_gpu_memory_utilization=0.6)
+
+
+def test_best_of_n_picks_the_highest_positive_share_and_its_references_by_hand():
+    import pandas as pd
+
+    from stepwiser_core.search import (SearchState, best_of_n_rows, best_of_n_summary, reference_rows,
+                                       solution_scores)
+    from stepwiser_core.verify import last_boxed
+
+    def solution(chunks, answer):
+        return SearchState(PROBLEM.text, "", accepted=list(chunks), text=f"... \\boxed{{{answer}}}", finished=True)
+
+    # problem 1: a wrong solution, the right one, the wrong one again; problem 2: no chunks, then two right ones
+    other = Problem(**{**PROBLEM.__dict__, "id": "t-1"})
+    states = [solution([RIGHT[0], SLIP], 35), solution(RIGHT, 32), solution([RIGHT[0], SLIP], 35),
+              solution([], 0), solution(RIGHT, 32), solution(RIGHT, 32)]
+    exact = ExactChunkJudge([PROBLEM])
+    scores = solution_scores(states, exact)
+    assert scores == [0.5, 1.0, 0.5, 0.0, 1.0, 1.0]  # the checker rejects the slip; no chunks scores 0
+
+    def right(text, gold):
+        return last_boxed(text) == gold
+
+    rows = best_of_n_rows("exact", states, [PROBLEM, other], 3, scores, right)
+    assert [(r["selected"], r["correct"]) for r in rows] == [(1, 1.0), (1, 1.0)]  # the first of equals on problem 2
+    refs = pd.DataFrame(reference_rows(states, [PROBLEM, other], 3, right, last_boxed))
+    got = refs.set_index(["judge", "problem_id"])["correct"].to_dict()
+    assert got[("pass@1", "t-0")] == pytest.approx(1 / 3) and got[("pass@1", "t-1")] == pytest.approx(2 / 3)
+    assert got[("majority", "t-0")] == 0.0 and got[("majority", "t-1")] == 1.0  # 35 twice; 32 twice against 0
+    assert got[("pass@3", "t-0")] == 1.0
+    summary = best_of_n_summary(pd.concat([refs, pd.DataFrame(rows)])).set_index("judge")
+    assert summary.loc["exact", "accuracy"] == 1.0 and summary.loc["exact", "vs_pass1"] == pytest.approx(0.5)
+    assert summary.loc["majority", "accuracy"] == 0.5 and summary.loc["pass@1", "vs_pass1"] == 0.0
+    with pytest.raises(ValueError):
+        best_of_n_rows("exact", states[:5], [PROBLEM, other], 3, scores[:5], right)

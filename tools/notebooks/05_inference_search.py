@@ -41,8 +41,9 @@ Each judge searches the same problems from the same seed, so the policy's first 
 and the judges differ only where they reject. One row per search in `searches.csv` (in the run folder).
 """),
 ("code", r"""
-rows, seconds = search_stage.run_searches(cfg, registry, problems, policy_dir, names)
+rows, best_rows, seconds = search_stage.run_searches(cfg, registry, problems, policy_dir, names)
 rows.to_csv(run_dir / "searches.csv", index=False)
+best_rows.to_csv(run_dir / "best_of_n.csv", index=False)
 """),
 ("md", r"""
 ## 2 · Table 7, beside the paper's
@@ -59,12 +60,28 @@ table = search.with_paper_table7(table)
 write_table(table.round(4), results_dir, "table7")
 display(Markdown(to_markdown(table, 3)))
 """),
+("md", r"""
+## 3 · Best-of-N, beside chunk-reset (beyond the paper)
+
+The other way to spend a judge at inference: the policy alone writes `samples_per_problem` solutions (the `none`
+searches above); each judge scores each solution by the share of its chunks it calls Positive and keeps the best
+(the first of equals). References without a judge: `pass@1` (a random pick's expected accuracy), `majority` (the
+answer most solutions give) and `pass@N` (any solution right: what a perfect selector reaches). `vs_pass1` is the
+paired change against a random pick over the same problems.
+"""),
+("code", r"""
+best = search.best_of_n_summary(best_rows) if len(best_rows) else None
+if best is not None:
+    write_table(best.round(4), results_dir, "best_of_n")
+    display(Markdown(to_markdown(best, 3)))
+"""),
 ("code", r"""
 import json
 
 metrics = {"tier": cfg.tier, "seed": cfg.seed, "problems": len(problems), "searches_per_judge": len(rows) // len(names),
            "accuracy": table.set_index("judge")["accuracy"].to_dict(),
-           "vs_none": table.set_index("judge")["vs_baseline"].to_dict(), "seconds": seconds}
+           "vs_none": table.set_index("judge")["vs_baseline"].to_dict(), "seconds": seconds,
+           "best_of_n": None if best is None else best.set_index("judge")["accuracy"].to_dict()}
 atomic_write_json(results_dir / "metrics.json", metrics)
 print(json.dumps(metrics, indent=1))
 """),
