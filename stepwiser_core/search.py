@@ -7,8 +7,11 @@ The paper leaves three choices open (reference/paper.md §5); ours, each a param
 - an unparseable verdict counts as a rejection: only a Positive verdict lets a chunk through.
 
 All searches advance together, one chunk a round: every open search draws its next chunk in one batch of the policy
-(`RolloutEngine.rollout_ids` with `</chunk>` as a stop token), and every drawn chunk is judged in one batch. Each round
-draws from its own seed, so a redrawn chunk is a fresh sample, and a rerun with the same seed gives the same searches.
+(a `ChunkSampler`: our engine stops at the `</chunk>` token, vLLM at the string), and every drawn chunk is judged in
+one batch. Each round draws from its own seed, so a redrawn chunk is a fresh sample, and a rerun with the same seed
+gives the same searches.
+
+Best-of-N (beyond the paper, at the end) spends a judge the other way: it picks one of N finished solutions.
 """
 from __future__ import annotations
 

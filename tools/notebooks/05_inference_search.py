@@ -37,8 +37,9 @@ cfg
 ("md", r"""
 ## 1 · Every search
 
-Each judge searches the same problems from the same seed, so the policy's first draws are the same for every judge
-and the judges differ only where they reject. One row per search in `searches.csv` (in the run folder).
+Each judge searches the same problems from the same seed: the first chunk of every search is the same draw for every
+judge; after that each judge's rejections change which searches draw what, so later draws differ between judges. One
+row per search in `searches.csv` (in the run folder).
 """),
 ("code", r"""
 rows, best_rows, seconds = search_stage.run_searches(cfg, registry, problems, policy_dir, names)
