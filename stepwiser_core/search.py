@@ -294,7 +294,7 @@ def reference_rows(states: Sequence[SearchState], problems: Sequence, n: int,
 
 def best_of_n_summary(rows: pd.DataFrame, baseline: str = "pass@1") -> pd.DataFrame:
     """Per judge (and reference): accuracy over problems with its standard error, and the paired change against
-    `baseline` over the same problems."""
+    `baseline` (`vs_baseline`, `vs_baseline_se`) over the same problems."""
     wide = rows.pivot_table(index="problem_id", columns="judge", values="correct", aggfunc="mean")
     out = []
     for judge in dict.fromkeys(rows["judge"]):
@@ -302,6 +302,23 @@ def best_of_n_summary(rows: pd.DataFrame, baseline: str = "pass@1") -> pd.DataFr
         diff = (acc - wide[baseline]).dropna() if baseline in wide else pd.Series(dtype=float)
         out.append({"judge": judge, "problems": len(acc), "accuracy": float(acc.mean()),
                     "accuracy_se": float(acc.std(ddof=1) / np.sqrt(len(acc))) if len(acc) > 1 else float("nan"),
-                    "vs_pass1": float(diff.mean()) if len(diff) else float("nan"),
-                    "vs_pass1_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")})
+                    "vs_baseline": float(diff.mean()) if len(diff) else float("nan"),
+                    "vs_baseline_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")})
+    return pd.DataFrame(out)
+
+
+def versus_judge(rows: pd.DataFrame, best_rows: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Every other judge against `reference` (e.g. the zero-shot judge every trained one starts from), paired over
+    problems: the change in chunk-reset accuracy (`chunk_reset`, `_se`) and in best-of-N accuracy (`best_of_n`,
+    `_se`; NaN for `none`, which selects nothing)."""
+    searched = search_summary(rows, baseline=reference).set_index("judge")
+    picked = (best_of_n_summary(best_rows, baseline=reference).set_index("judge")
+              if len(best_rows) and reference in set(best_rows["judge"]) else pd.DataFrame())
+    out = []
+    for judge in searched.index.drop(reference):
+        has = judge in picked.index
+        out.append({"judge": judge, "chunk_reset": searched.loc[judge, "vs_baseline"],
+                    "chunk_reset_se": searched.loc[judge, "vs_baseline_se"],
+                    "best_of_n": picked.loc[judge, "vs_baseline"] if has else float("nan"),
+                    "best_of_n_se": picked.loc[judge, "vs_baseline_se"] if has else float("nan")})
     return pd.DataFrame(out)

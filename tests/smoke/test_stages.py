@@ -95,7 +95,10 @@ def test_the_series_runs_and_is_deterministic(series, tmp_path):
     search_metrics = json.loads((search_out / "metrics.json").read_text())
     assert search_metrics["searches_per_judge"] == 4 * 2 and search_metrics["vs_none"]["none"] == 0.0
     best = (search_out / "best_of_n.csv").read_text().splitlines()
-    assert best[0].startswith("judge,problems,accuracy,accuracy_se,vs_pass1")
+    assert best[0].startswith("judge,problems,accuracy,accuracy_se,vs_baseline")
+    versus = (search_out / "versus_zero_shot.csv").read_text().splitlines()
+    assert versus[0] == "judge,chunk_reset,chunk_reset_se,best_of_n,best_of_n_se"
+    assert {line.split(",")[0] for line in versus[1:]} == set(registry) - {"zero_shot"} | {"none", "exact"}
     assert [line.split(",")[0] for line in best[1:]] == ["pass@1", "majority", "pass@2", "exact", *registry]
 
     second = run_stage(tmp_path)  # a fresh run with the same seed gives the same numbers

@@ -1,4 +1,6 @@
 """Chunk-reset search: rejected chunks are redrawn from the same prefix, counted, and kept after the last attempt."""
+import math
+
 import pytest
 
 from stepwiser_core.generation import chat_prompt
@@ -278,7 +280,30 @@ def test_best_of_n_picks_the_highest_positive_share_and_its_references_by_hand()
     assert got[("majority", "t-0")] == 0.0 and got[("majority", "t-1")] == 1.0  # 35 twice; 32 twice against 0
     assert got[("pass@3", "t-0")] == 1.0
     summary = best_of_n_summary(pd.concat([refs, pd.DataFrame(rows)])).set_index("judge")
-    assert summary.loc["exact", "accuracy"] == 1.0 and summary.loc["exact", "vs_pass1"] == pytest.approx(0.5)
-    assert summary.loc["majority", "accuracy"] == 0.5 and summary.loc["pass@1", "vs_pass1"] == 0.0
+    assert summary.loc["exact", "accuracy"] == 1.0 and summary.loc["exact", "vs_baseline"] == pytest.approx(0.5)
+    assert summary.loc["majority", "accuracy"] == 0.5 and summary.loc["pass@1", "vs_baseline"] == 0.0
+    versus = best_of_n_summary(pd.concat([refs, pd.DataFrame(rows)]), baseline="majority").set_index("judge")
+    assert versus.loc["exact", "vs_baseline"] == 0.5 and versus.loc["exact", "vs_baseline_se"] == pytest.approx(0.5)
     with pytest.raises(ValueError):
         best_of_n_rows("exact", states[:5], [PROBLEM, other], 3, scores[:5], right)
+
+
+def test_versus_judge_pairs_both_uses_over_problems():
+    import pandas as pd
+
+    from stepwiser_core.search import versus_judge
+
+    def search_row(judge, problem, correct):
+        return {"judge": judge, "problem_id": problem, "correct": correct, "no_wrong_step": correct,
+                "accepted_tokens": 1, "rejected_tokens": 0, "rejected_chunks": 0, "exhausted": 0, "finished": True}
+
+    rows = pd.DataFrame([search_row(j, p, c) for j, p, c in [
+        ("none", "p1", False), ("none", "p2", False), ("zero_shot", "p1", True), ("zero_shot", "p2", False),
+        ("trained", "p1", True), ("trained", "p2", True)]])
+    best = pd.DataFrame([{"judge": j, "problem_id": p, "correct": c} for j, p, c in [
+        ("pass@1", "p1", 0.5), ("pass@1", "p2", 0.5), ("zero_shot", "p1", 1.0), ("zero_shot", "p2", 0.0),
+        ("trained", "p1", 0.0), ("trained", "p2", 0.0)]])
+    out = versus_judge(rows, best, "zero_shot").set_index("judge")
+    assert list(out.index) == ["none", "trained"]
+    assert out.loc["trained", "chunk_reset"] == 0.5 and out.loc["trained", "best_of_n"] == -0.5
+    assert out.loc["none", "chunk_reset"] == -0.5 and math.isnan(out.loc["none", "best_of_n"])

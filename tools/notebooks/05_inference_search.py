@@ -67,14 +67,26 @@ display(Markdown(to_markdown(table, 3)))
 The other way to spend a judge at inference: the policy alone writes `samples_per_problem` solutions (the `none`
 searches above); each judge scores each solution by the share of its chunks it calls Positive and keeps the best
 (the first of equals). References without a judge: `pass@1` (a random pick's expected accuracy), `majority` (the
-answer most solutions give) and `pass@N` (any solution right: what a perfect selector reaches). `vs_pass1` is the
-paired change against a random pick over the same problems.
+answer most solutions give) and `pass@N` (any solution right: what a perfect selector reaches). `vs_baseline` is the
+paired change against a random pick (`pass@1`) over the same problems.
 """),
 ("code", r"""
 best = search.best_of_n_summary(best_rows) if len(best_rows) else None
 if best is not None:
     write_table(best.round(4), results_dir, "best_of_n")
     display(Markdown(to_markdown(best, 3)))
+"""),
+("md", r"""
+## 4 · Does training the judge help at inference? Each judge against the zero-shot one
+
+The question notebook 04 asks of the benchmark, asked of both uses: every judge's change in accuracy against the
+zero-shot judge (the init every judge of 03 starts from), paired over problems, with its standard error.
+"""),
+("code", r"""
+if "zero_shot" in names:
+    versus = search.versus_judge(rows, best_rows, "zero_shot")
+    write_table(versus.round(4), results_dir, "versus_zero_shot")
+    display(Markdown(to_markdown(versus, 3)))
 """),
 ("code", r"""
 import json
