@@ -214,4 +214,5 @@ class RolloutEngine:
 
 def _until_end(row: list[int], enders: set[int]) -> list[int]:
     """The tokens up to and including the first of `enders` (eos, stop tokens; all of them if there is none)."""
-    return next((row[:i + 1] for i, t in enumerate(row) if t in enders), row)
+    ends = [row.index(e) for e in enders if e in row]  # list.index runs in C: 02 cuts tens of thousands of rows
+    return row[:min(ends) + 1] if ends else row
