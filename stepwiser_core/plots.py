@@ -177,3 +177,33 @@ def processbench_f1(table: pd.DataFrame, path: str | Path) -> Path:
     ax.set(title="Toy ProcessBench: F1 of first-error identification", xlabel="", ylabel="F1 (%)", ylim=(0, 100))
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     return save_figure(fig, path)
+
+
+def search_accuracy(chunk_reset: pd.DataFrame, best_of_n: pd.DataFrame | None, path: str | Path) -> Path:
+    """Notebook 05: per judge, chunk-reset accuracy and best-of-N accuracy (columns judge, accuracy, accuracy_se in
+    both tables), with ±1 standard error; best-of-N's judge-free references (pass@1, majority, pass@N) as lines."""
+    if chunk_reset.empty:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        return _no_data(fig, ax, path)
+    judges = list(chunk_reset["judge"])
+    parts = [("chunk-reset", chunk_reset.set_index("judge"))]
+    if best_of_n is not None and len(best_of_n):
+        parts.append(("best-of-N", best_of_n.set_index("judge")))
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(judges) + 1.4))
+    height = 0.8 / len(parts)
+    for k, (label, frame) in enumerate(parts):
+        have = [j for j in judges if j in frame.index]
+        rows = [judges.index(j) + (k - (len(parts) - 1) / 2) * height for j in have]
+        ax.barh(rows, frame.loc[have, "accuracy"], height=height, xerr=frame.loc[have, "accuracy_se"], label=label,
+                capsize=2)
+    if len(parts) > 1:
+        refs = parts[1][1]
+        for name, style in (("majority", ":"), ("pass@1", "--")):
+            if name in refs.index:
+                ax.axvline(refs.loc[name, "accuracy"], color="grey", linestyle=style, linewidth=1,
+                           label=f"{name} (no judge)")
+    ax.set_yticks(range(len(judges)), judges)
+    ax.invert_yaxis()
+    ax.set(title="Judges at inference: final-answer accuracy", xlabel="accuracy", xlim=(0, 1))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    return save_figure(fig, path)

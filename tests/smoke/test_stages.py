@@ -94,6 +94,7 @@ def test_the_series_runs_and_is_deterministic(series, tmp_path):
     assert [line.split(",")[0] for line in table7[1:]] == ["none", "exact", *registry]  # the policy alone first
     search_metrics = json.loads((search_out / "metrics.json").read_text())
     assert search_metrics["searches_per_judge"] == 4 * 2 and search_metrics["vs_none"]["none"] == 0.0
+    assert (search_out / "accuracy.png").stat().st_size > 0
     best = (search_out / "best_of_n.csv").read_text().splitlines()
     assert best[0].startswith("judge,problems,accuracy,accuracy_se,vs_baseline")
     versus = (search_out / "versus_zero_shot.csv").read_text().splitlines()

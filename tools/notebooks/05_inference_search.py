@@ -17,9 +17,9 @@ checker as the judge (`exact`, a DIAGNOSTIC ceiling: what a perfect judge would 
 """),
 ("params", InferenceSearchConfig),
 ("code", r"""
-from IPython.display import Markdown, display
+from IPython.display import Image, Markdown, display
 
-from stepwiser_core import search, search_stage
+from stepwiser_core import plots, search, search_stage
 from stepwiser_core.io import atomic_write_json, read_json
 from stepwiser_core.stage_context import open_stage
 from stepwiser_core.stages import InferenceSearchConfig
@@ -75,6 +75,7 @@ best = search.best_of_n_summary(best_rows) if len(best_rows) else None
 if best is not None:
     write_table(best.round(4), results_dir, "best_of_n")
     display(Markdown(to_markdown(best, 3)))
+display(Image(plots.search_accuracy(table, best, results_dir / "accuracy.png")))
 """),
 ("md", r"""
 ## 4 · Does training the judge help at inference? Each judge against the zero-shot one
