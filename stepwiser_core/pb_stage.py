@@ -83,24 +83,33 @@ def check_benchmark_unseen(bench: Mapping[str, Sequence[PBRecord]], registry: Ma
                          f"stage's seed, then 03")
 
 
+def greedy_judge(entry: Mapping, cfg, backend=None) -> judges.StepJudge:
+    """One registry entry as a single-verdict judge: a discriminative judge (P(+) against P(-)), or a generative one
+    decoding greedily from `backend` (`open_judge_backend`). `cfg` needs `judge_max_new_tokens`, `judge_template` and
+    `seed` (04's and 05's configs)."""
+    if entry["kind"] == "disc":
+        return judges.DiscriminativeJudge(*load_model(entry["path"]))
+    greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
+    return judges.GenerativeJudge(backend, backend.tokenizer, cfg.judge_template, entry["kind"] == "cot", greedy)
+
+
 def judge_variants(name: str, entry: Mapping, cfg: ProcessBenchConfig,
                    backend=None) -> list[tuple[str, judges.StepJudge]]:
-    """The judges to score for one registry entry: the discriminative judge; or the generative one greedy, plus
-    maj@k for the StepWiser judges (paper Table 5, Maj@8), sampling from `backend` (`open_judge_backend`)."""
+    """The judges to score for one registry entry: `greedy_judge`, plus maj@k for the StepWiser judges (paper Table
+    5, Maj@8), sampling from `backend` (`open_judge_backend`)."""
+    out = [(name, greedy_judge(entry, cfg, backend))]
     if entry["kind"] == "disc":
-        return [(name, judges.DiscriminativeJudge(*load_model(entry["path"])))]
+        return out
     tokenizer = backend.tokenizer
-    greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
-    out = [(name, judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, entry["kind"] == "cot", greedy))]
     if name.startswith("stepwiser_") and cfg.maj_k > 1:
         voting = Sampling(cfg.judge_max_new_tokens, cfg.maj_temperature, cfg.maj_k, cfg.seed)
         out.append((f"{name}@maj{cfg.maj_k}", judges.GenerativeJudge(backend, tokenizer, cfg.judge_template, True, voting)))
     return out
 
 
-def open_judge_backend(name: str, entry: Mapping, cfg: ProcessBenchConfig):
-    """The generation backend of a generative judge (`cfg.generation_backend`: the engine, or vLLM on GPUs); None for
-    a discriminative one, which scores steps with one forward pass."""
+def open_judge_backend(name: str, entry: Mapping, cfg):
+    """The generation backend of a generative judge (`cfg.generation_backend`: the engine, or vLLM on GPUs; `cfg` is
+    04's or 05's config); None for a discriminative one, which scores steps with one forward pass."""
     if entry["kind"] == "disc":
         return None
     return open_backend(entry["path"], BackendSettings.from_config(cfg, cfg.gen_batch_size), desc=name)

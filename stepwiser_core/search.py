@@ -118,7 +118,7 @@ class VLLMChunkSampler:
 
 
 def chunk_reset(sampler: ChunkSampler, problems: Sequence[str], prompts: Sequence[str], judge: StepJudge | None,
-                settings: SearchSettings, progress: Callable[[int, int], None] | None = None) -> list[SearchState]:
+                settings: SearchSettings) -> list[SearchState]:
     """One chunk-reset search per (problem text, policy prompt) pair; `judge` None accepts every chunk (the policy
     alone, drawn chunk by chunk). Returns the finished searches in input order."""
     if len(problems) != len(prompts):
@@ -126,8 +126,6 @@ def chunk_reset(sampler: ChunkSampler, problems: Sequence[str], prompts: Sequenc
     states = [SearchState(problem, prompt) for problem, prompt in zip(problems, prompts)]
     for round_index in range(settings.max_chunks * settings.max_attempts + 1):
         open_ = [s for s in states if not (s.finished or s.stopped)]
-        if progress is not None:
-            progress(round_index, len(open_))
         if not open_:
             break
         sampling = Sampling(settings.max_chunk_tokens, settings.temperature, 1,

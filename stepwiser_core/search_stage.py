@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import judges, search
+from . import search
 from .backends import BackendSettings, close_backend, open_backend
-from .generation import Sampling, chat_prompt
+from .generation import chat_prompt
 from .instruct import policy_prompt
 from .io import read_json
 from .models import load_model
+from .pb_stage import greedy_judge, open_judge_backend
 from .rollouts import RolloutEngine
 from .verify import last_boxed, make_verifier
 from .world.problems import Problem
@@ -41,15 +42,10 @@ def judge_names(registry: Mapping[str, Mapping], problems: Sequence, exact_judge
 
 
 def open_greedy_judge(name: str, entry: Mapping, cfg):
-    """A judge of 03's registry as notebook 04 scores it without voting: a discriminative judge by P(+) against P(-),
-    a generative one decoding greedily; returns it with the generation backend to close afterwards (None for a
-    discriminative judge)."""
-    if entry["kind"] == "disc":
-        return judges.DiscriminativeJudge(*load_model(entry["path"])), None
-    backend = open_backend(entry["path"], BackendSettings.from_config(cfg, cfg.gen_batch_size), desc=name)
-    greedy = Sampling(cfg.judge_max_new_tokens, 0.0, 1, cfg.seed)
-    return judges.GenerativeJudge(backend, backend.tokenizer, cfg.judge_template, entry["kind"] == "cot",
-                                  greedy), backend
+    """A judge of 03's registry as notebook 04 scores it without voting (`pb_stage.greedy_judge`), with the generation
+    backend to close afterwards (None for a discriminative judge)."""
+    backend = open_judge_backend(name, entry, cfg)
+    return greedy_judge(entry, cfg, backend), backend
 
 
 def run_searches(cfg, registry: Mapping[str, Mapping], problems: Sequence, policy_dir: Path,
