@@ -136,6 +136,24 @@ def positive_share(verdicts: Sequence[bool | None]) -> float | None:
     return sum(parsed) / len(parsed) if parsed else None
 
 
+
+def average_chunk_scores(problems: Sequence[str], chunk_lists: Sequence[Sequence[str]], judge: StepJudge) -> list[float]:
+    """Per solution (`problems[i]`, its chunks `chunk_lists[i]`), the share of its chunks `judge` calls Positive, each
+    judged with the chunks before it as its history: the paper's "average chunk score" (§4.4, data selection; the
+    chunk score of a generative judge is NOT SPECIFIED there, ours is its maj verdict). An unparseable verdict is not
+    Positive; a solution without chunks scores 0. One batch for all solutions."""
+    if len(problems) != len(chunk_lists):
+        raise ValueError(f"{len(problems)} problems but {len(chunk_lists)} chunk lists")
+    queries = [JudgeQuery(p, tuple(cs[:i]), c) for p, cs in zip(problems, chunk_lists) for i, c in enumerate(cs)]
+    votes = judge.judge(queries) if queries else []
+    if len(votes) != len(queries):
+        raise ValueError(f"the judge returned {len(votes)} verdict lists for {len(queries)} chunks")
+    verdicts, scores = iter(votes), []
+    for cs in chunk_lists:
+        positive = [majority(next(verdicts)) is True for _ in cs]
+        scores.append(sum(positive) / len(positive) if positive else 0.0)
+    return scores
+
 # ----------------------------------------------------------------------------------------------------------------
 # The generative judge (CoT, or direct for the no-CoT ablation)
 # ----------------------------------------------------------------------------------------------------------------

@@ -207,3 +207,37 @@ def search_accuracy(chunk_reset: pd.DataFrame, best_of_n: pd.DataFrame | None, p
     ax.set(title="Judges at inference: final-answer accuracy", xlabel="accuracy", xlim=(0, 1))
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     return save_figure(fig, path)
+
+
+def data_selection(picked: pd.DataFrame, evaluated: pd.DataFrame, path: str | Path) -> Path:
+    """Notebook 06: left, per selector, the share of its picks that hold a wrong step despite the right answer (toy
+    only; columns selector, flawed, flawed_se); right, per policy, greedy and temperature-1 accuracy after fine-tuning
+    (columns policy, greedy, greedy_se, sampled, sampled_se), ±1 standard error."""
+    if evaluated.empty:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        return _no_data(fig, ax, path)
+    has_flaws = "flawed" in picked and picked["flawed"].notna().any()
+    policies = list(evaluated["policy"])
+    fig, axes = plt.subplots(1, 2 if has_flaws else 1, figsize=(11 if has_flaws else 6, 0.35 * len(policies) + 1.4),
+                             squeeze=False, sharey=has_flaws)
+    if has_flaws:
+        ax = axes[0, 0]
+        frame = picked.set_index("selector")
+        have = [p for p in policies if p in frame.index]
+        ax.barh([policies.index(p) for p in have], frame.loc[have, "flawed"], xerr=frame.loc[have, "flawed_se"],
+                color="tab:red", capsize=2)
+        ax.set(title="Selected responses with a wrong step", xlabel="share of picks (right answer, wrong step)")
+    ax = axes[0, -1]
+    frame = evaluated.set_index("policy")
+    parts = [c for c in ("greedy", "sampled") if c in frame]
+    height = 0.8 / len(parts)
+    for k, col in enumerate(parts):
+        rows = [i + (k - (len(parts) - 1) / 2) * height for i in range(len(policies))]
+        ax.barh(rows, frame[col], height=height, xerr=frame[f"{col}_se"], capsize=2,
+                label="greedy" if col == "greedy" else "temperature 1")
+    lo = min(frame[c].min() for c in parts)
+    ax.set(title="Fine-tuned policy: final-answer accuracy", xlabel="accuracy", xlim=(max(0.0, lo - 0.1), 1))
+    ax.legend(loc="lower right", frameon=False)
+    axes[0, 0].set_yticks(range(len(policies)), policies)
+    axes[0, 0].invert_yaxis()
+    return save_figure(fig, path)

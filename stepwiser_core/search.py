@@ -24,7 +24,7 @@ import pandas as pd
 from transformers import PreTrainedTokenizerBase
 
 from .generation import Sampling
-from .judges import JudgeQuery, StepJudge, majority
+from .judges import JudgeQuery, StepJudge, average_chunk_scores, majority
 from .rollouts import RolloutEngine
 from .segmentation import parse_chunks_lenient
 from .tokenizer import CHUNK_CLOSE
@@ -243,15 +243,9 @@ def with_paper_table7(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def solution_scores(states: Sequence[SearchState], judge: StepJudge) -> list[float]:
-    """Per solution, the share of its chunks `judge` calls Positive, each judged with the chunks before it as its
-    history (an unparseable verdict is not Positive; a solution without chunks scores 0). One batch for all."""
-    queries = [JudgeQuery(s.problem, tuple(s.accepted[:i]), c) for s in states for i, c in enumerate(s.accepted)]
-    verdicts = iter(judge.judge(queries)) if queries else iter(())
-    scores = []
-    for s in states:
-        votes = [majority(next(verdicts)) is True for _ in s.accepted]
-        scores.append(sum(votes) / len(votes) if votes else 0.0)
-    return scores
+    """Per solution, the share of its chunks `judge` calls Positive (`judges.average_chunk_scores`, the paper's
+    score for data selection)."""
+    return average_chunk_scores([s.problem for s in states], [s.accepted for s in states], judge)
 
 
 def best_of_n_rows(judge: str, states: Sequence[SearchState], problems: Sequence, n: int,

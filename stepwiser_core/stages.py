@@ -425,6 +425,57 @@ class InferenceSearchConfig(StageBase):
             raise ValueError("samples_per_problem and max_attempts must be at least 1, n_problems at least 0")
 
 
+@dataclass(frozen=True)
+class DataSelectionConfig(StageBase):
+    """06_data_selection: judge-scored selection of correct responses, fine-tune the policy on them, evaluate (paper
+    §4.4 (2), Table 8)."""
+
+    judges_dir: str = ""  # the judges of notebook 03; empty means <runs_root>/<tier>/03_judge_training
+    policy_dir: str = ""  # the chunk policy; empty means <runs_root>/<tier>/01_segmentation/model
+    judges: list[str] = field(default_factory=list)  # which of 03's judges select (empty: every one)
+    chunk_template: str = "toy_chunk"  # the chunk policy's prompt, as in 01
+    judge_template: str = "toy"
+    verifier: str = "exact"  # final-answer check: "exact" (toy) or "math_verify" (paper)
+    # --- the candidates ([P] N responses per prompt, keep the correct ones; N and the prompts NOT SPECIFIED)
+    problem_source: str = "toy"  # "toy" (a split of its own) or "numina" (NuminaMath-CoT, numina.py)
+    numina_path: str = ""
+    numina_split: str = "train"
+    n_prompts: int = 600  # toy: n_prompts // 4 per level
+    samples_per_prompt: int = 4  # N
+    temperature: float = 1.0  # the policy's sampling temperature (NOT SPECIFIED; the annotation temperature)
+    max_new_tokens: int = 256
+    exact_selector: bool = True  # also select with the exact checker (a DIAGNOSTIC ceiling; toy only)
+    judge_max_new_tokens: int = 80  # greedy judgments, as 04's and 05's
+    gen_batch_size: int = 128
+    # --- the fine-tuning ([P] of Qwen2.5-7B-chunk; its hyperparameters NOT SPECIFIED): one per selector and seed, each
+    # from a fresh copy of the chunk policy, on one response per prompt
+    learning_rate: float = 2e-4
+    batch_size: int = 32
+    epochs: float = 2.0
+    warmup_ratio: float = 0.05
+    max_length: int = 512
+    finetune_seeds: list[int] = field(default_factory=lambda: [0, 1])
+    sft_num_processes: int = 1
+    keep_models: bool = False  # keep each fine-tuned policy in the run folder (the paper tier's are 15 GB each)
+    # --- evaluation ([P Table 8]: greedy on MATH500 and NuminaMath held-out 1K; toy: 00's held-out problems)
+    math500_path: str = ""
+    n_eval_problems: int = 0  # the first N of them (0: all)
+    eval_samples: int = 4  # temperature-1 samples per problem besides the greedy one (beyond the paper; 0: none)
+    # --- generation backend of the policy and the judges (GENERATION_BACKENDS)
+    generation_backend: str = "engine"
+    vllm_gpu_memory_utilization: float = 0.9
+    vllm_tensor_parallel_size: int = 1
+
+    def __post_init__(self):
+        check_generation_backend(self)
+        if self.problem_source not in ("toy", "numina"):
+            raise ValueError(f"unknown problem_source {self.problem_source!r}; valid: toy, numina")
+        if self.samples_per_prompt < 1 or self.n_prompts < (4 if self.problem_source == "toy" else 1):
+            raise ValueError("samples_per_prompt must be at least 1 and n_prompts at least 1 (toy: 4, one per level)")
+        if self.epochs <= 0 or not self.finetune_seeds or self.eval_samples < 0 or self.n_eval_problems < 0:
+            raise ValueError("epochs must be positive, finetune_seeds non-empty, eval_samples and n_eval_problems >= 0")
+        check_batch_split("batch_size", self.batch_size, self.sft_num_processes)
+
 STAGES: dict[str, type] = {
     "00_policy": PolicyConfig,
     "01_segmentation": SegmentationConfig,
@@ -432,4 +483,5 @@ STAGES: dict[str, type] = {
     "03_judge_training": JudgeTrainingConfig,
     "04_processbench": ProcessBenchConfig,
     "05_inference_search": InferenceSearchConfig,
+    "06_data_selection": DataSelectionConfig,
 }

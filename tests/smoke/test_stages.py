@@ -102,6 +102,17 @@ def test_the_series_runs_and_is_deterministic(series, tmp_path):
     assert {line.split(",")[0] for line in versus[1:]} == set(registry) - {"zero_shot"} | {"none", "exact"}
     assert [line.split(",")[0] for line in best[1:]] == ["pass@1", "majority", "pass@2", "exact", *registry]
 
+    chosen = run_stage(series, stage="06_data_selection")
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    select_out = series / "results" / "smoke" / "06_data_selection"
+    table8 = (select_out / "table8.csv").read_text().splitlines()
+    assert table8[0].startswith("policy,label_rule,seeds,greedy,greedy_se,sampled,sampled_se")
+    assert table8[1].split(",")[0] == "policy"  # the chunk policy as it is, evaluated before any fine-tuning
+    select_metrics = json.loads((select_out / "metrics.json").read_text())
+    assert select_metrics["responses"] == 8 * 3 and select_metrics["evaluation_problems"] == 4
+    assert (select_out / "selection.png").stat().st_size > 0
+    assert (series / "runs" / "smoke" / "06_data_selection" / "parts" / "eval_policy.csv").exists()
+
     second = run_stage(tmp_path)  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr
     assert (tmp_path / "results" / "smoke" / "00_policy" / "metrics.json").read_text() == \

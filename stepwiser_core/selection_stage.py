@@ -1,0 +1,187 @@
+"""Notebook 06's glue: the prompts whose responses are selected, the chunk policy's candidates, every judge's scores of
+the contested ones, one fine-tuning of the chunk policy per selector and fine-tune seed, and its evaluation.
+
+An interrupted run resumes: each judge's scores and each fine-tuned policy's evaluation are written to
+`<run_dir>/parts/` as soon as they exist, and kept only while the stage's config is the one they were made with.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import selection
+from .backends import BackendSettings, close_backend, open_backend
+from .base_policy import sample_solutions
+from .generation import Sampling
+from .instruct import solve_example
+from .io import atomic_write_json, atomic_write_text, read_json
+from .judges import average_chunk_scores
+from .search_stage import open_greedy_judge
+from .world.problems import Problem, generate_problems
+
+# what no part depends on: where things are written, and which selectors and seeds run (each part is one judge's
+# scores or one selector and seed's evaluation, so adding a judge or a seed reuses the others')
+_NOT_IN_PARTS_KEY = ("runs_root", "results_root", "stage", "judges", "finetune_seeds", "exact_selector", "keep_models")
+
+
+def selection_prompts(cfg) -> list:
+    """The prompts to sample from: toy, `n_prompts // 4` per level of a split of their own ("selection"); numina,
+    `n_prompts` NuminaMath-CoT prompts drawn for selection ([P] NOT SPECIFIED)."""
+    if cfg.problem_source == "toy":
+        return generate_problems(cfg.seed, cfg.n_prompts // 4, split="selection")
+    from .numina import draw_prompts
+    from .verify import make_verifier
+
+    return draw_prompts(cfg.numina_path, cfg.numina_split, cfg.n_prompts, cfg.seed, make_verifier(cfg.verifier),
+                        "selection").problems
+
+
+def evaluation_set(cfg, tier_runs: Path) -> list:
+    """Where the fine-tuned policies are measured: MATH500 with `math500_path` ([P Table 8]), else 00's held-out toy
+    problems (01's Table 4 and 05 use the same); the first `n_eval_problems` (0: all)."""
+    if cfg.math500_path:
+        from .math500 import load_math500
+
+        problems = load_math500(cfg.math500_path)
+    else:
+        problems = [Problem.from_dict(d) for d in read_json(Path(tier_runs) / "00_policy" / "eval_problems.json")]
+    return problems[:cfg.n_eval_problems or None]
+
+
+class Parts:
+    """`<run_dir>/parts/`: finished pieces of the stage, valid for one config (a changed config clears them)."""
+
+    def __init__(self, run_dir: Path, cfg):
+        self.dir = Path(run_dir) / "parts"
+        key = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IN_PARTS_KEY}
+        stamp = self.dir / "config.json"
+        if stamp.exists() and read_json(stamp) != json.loads(json.dumps(key)):
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not stamp.exists():
+            atomic_write_json(stamp, key)
+
+    def frame(self, name: str, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """The part `name` (a CSV), made by `make` the first time."""
+        path = self.dir / f"{name}.csv"
+        if path.exists():
+            return pd.read_csv(path, dtype={"problem_id": str}, keep_default_na=False, na_values=[""])
+        frame = make()
+        atomic_write_text(path, frame.to_csv(index=False))
+        return frame
+
+
+def sample_candidates(cfg, policy_dir: Path, problems: Sequence, is_correct) -> pd.DataFrame:
+    """`samples_per_prompt` responses per prompt from the chunk policy at `temperature` (`selection.candidates`)."""
+    backend = open_backend(policy_dir, BackendSettings.from_config(cfg, cfg.gen_batch_size), desc="candidates")
+    try:
+        texts = sample_solutions(backend, backend.tokenizer, problems,
+                                 Sampling(cfg.max_new_tokens, cfg.temperature, cfg.samples_per_prompt, cfg.seed),
+                                 cfg.chunk_template)
+    finally:
+        close_backend(backend)
+    return selection.candidates(problems, texts, is_correct)
+
+
+def judge_scores(cfg, registry: Mapping[str, Mapping], names: Sequence[str], cands: pd.DataFrame,
+                 problem_text: Mapping[str, str], parts: Parts) -> tuple[dict[str, dict], dict[str, float]]:
+    """Every judge's average chunk score of every contested response (`selection.contested`), one judge at a time;
+    and each judge's seconds."""
+    todo = selection.contested(cands)
+    scores, seconds = {}, {}
+    for name in names:
+        start = time.perf_counter()
+
+        def score(name=name) -> pd.DataFrame:
+            judge, backend = open_greedy_judge(name, registry[name], cfg)
+            try:
+                values = average_chunk_scores([problem_text[p] for p in todo["problem_id"]], list(todo["chunks"]), judge)
+            finally:
+                close_backend(backend)
+            return pd.DataFrame({"problem_id": todo["problem_id"], "sample": todo["sample"], "score": values})
+
+        frame = parts.frame(f"scores_{name}", score)
+        scores[name] = {(str(p), int(k)): float(s) for p, k, s in zip(frame["problem_id"], frame["sample"],
+                                                                       frame["score"])}
+        seconds[name] = round(time.perf_counter() - start, 1)
+        print(f"{name:>24}: scored {len(frame)} responses ({seconds[name]} s)", flush=True)
+    return scores, seconds
+
+
+def sft_steps(n_examples: int, epochs: float, batch_size: int) -> int:
+    """Optimizer steps for `epochs` passes over `n_examples` at `batch_size` (at least one)."""
+    return max(1, math.ceil(epochs * n_examples / batch_size))
+
+
+def fine_tune(cfg, policy_dir: Path, picks: pd.DataFrame, problem_by_id: Mapping[str, object], seed: int,
+              out_dir: Path):
+    """A fresh copy of the chunk policy fine-tuned on `picks` (one response per prompt), saved in `out_dir`. Every
+    selector's set has one example per prompt in the same prompt order, so with one seed the sets differ only in which
+    response a prompt contributes (the same data order, the same number of steps)."""
+    from .launch import fine_tune_copy
+    from .models import save_model
+    from .training import SFTSettings
+
+    examples = [solve_example(problem_by_id[p], t, cfg.chunk_template) for p, t in zip(picks["problem_id"], picks["text"])]
+    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, sft_steps(len(examples), cfg.epochs, cfg.batch_size),
+                           cfg.warmup_ratio, max_length=cfg.max_length)
+    model, _ = fine_tune_copy(policy_dir, examples, settings, Path(out_dir) / "trainer", seed, cfg.sft_num_processes)
+    from .models import load_model
+
+    _, tokenizer = load_model(policy_dir)
+    save_model(model, tokenizer, Path(out_dir) / "model")
+    return Path(out_dir) / "model"
+
+
+def evaluate(cfg, model_dir: Path, problems: Sequence, is_correct, **tags) -> pd.DataFrame:
+    """Greedy ([P Table 8]) and `eval_samples` temperature-1 solutions of each problem, each row a
+    `selection.candidates` row (final answer right, every step right) with `decoding` and `tags`."""
+    backend = open_backend(model_dir, BackendSettings.from_config(cfg, cfg.gen_batch_size), desc="evaluate",
+                           progress=False)
+    try:
+        frames = []
+        for decoding, sampling in (("greedy", Sampling(cfg.max_new_tokens, 0.0, 1, cfg.seed)),
+                                   ("temperature 1", Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed))):
+            if sampling.n == 0:
+                continue
+            texts = sample_solutions(backend, backend.tokenizer, problems, sampling, cfg.chunk_template)
+            frames.append(selection.candidates(problems, texts, is_correct).assign(decoding=decoding, **tags))
+    finally:
+        close_backend(backend)
+    return pd.concat(frames, ignore_index=True).drop(columns=["text", "chunks"])
+
+
+def fine_tune_all(cfg, policy_dir: Path, selected: Mapping[str, pd.DataFrame], problem_by_id: Mapping[str, object],
+                  eval_problems: Sequence, is_correct, parts: Parts, work_dir: Path) -> pd.DataFrame:
+    """The chunk policy as it is (`policy`), then each selector's fine-tuning for every fine-tune seed, each evaluated
+    on `eval_problems`: all evaluation rows. A fine-tuned model is deleted after its evaluation unless `keep_models`."""
+    frames = [parts.frame("eval_policy", lambda: evaluate(cfg, policy_dir, eval_problems, is_correct,
+                                                          policy=selection.POLICY, finetune_seed=-1))]
+    for seed in cfg.finetune_seeds:
+        for name, picks in selected.items():
+            if picks.empty:  # e.g. the smoke tier's untrained policy: no correct response, nothing to learn from
+                print(f"{name:>24} seed {seed}: no correct response to fine-tune on; skipped", flush=True)
+                continue
+            start = time.perf_counter()
+
+            def run(name=name, picks=picks, seed=seed) -> pd.DataFrame:
+                out = Path(work_dir) / f"{name}_seed{seed}"
+                model_dir = fine_tune(cfg, policy_dir, picks, problem_by_id, seed, out)
+                rows = evaluate(cfg, model_dir, eval_problems, is_correct, policy=name, finetune_seed=seed)
+                if not cfg.keep_models:
+                    shutil.rmtree(out)
+                return rows
+
+            frame = parts.frame(f"eval_{name}_seed{seed}", run)
+            greedy = frame.loc[frame["decoding"] == "greedy", "answer_correct"].mean()
+            print(f"{name:>24} seed {seed}: greedy accuracy {greedy:.3f} ({time.perf_counter() - start:.0f} s)",
+                  flush=True)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
