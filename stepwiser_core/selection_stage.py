@@ -147,10 +147,10 @@ def evaluate(cfg, model_dir: Path, problems: Sequence, is_correct, **tags) -> pd
                            progress=False)
     try:
         frames = []
-        for decoding, sampling in (("greedy", Sampling(cfg.max_new_tokens, 0.0, 1, cfg.seed)),
-                                   ("temperature 1", Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed))):
-            if sampling.n == 0:
-                continue
+        decodings = [("greedy", Sampling(cfg.max_new_tokens, 0.0, 1, cfg.seed))]
+        if cfg.eval_samples:
+            decodings.append(("temperature 1", Sampling(cfg.max_new_tokens, 1.0, cfg.eval_samples, cfg.seed)))
+        for decoding, sampling in decodings:
             texts = sample_solutions(backend, backend.tokenizer, problems, sampling, cfg.chunk_template)
             frames.append(selection.candidates(problems, texts, is_correct).assign(decoding=decoding, **tags))
     finally:

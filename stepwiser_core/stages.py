@@ -454,7 +454,7 @@ class DataSelectionConfig(StageBase):
     epochs: float = 2.0
     warmup_ratio: float = 0.05
     max_length: int = 512
-    finetune_seeds: list[int] = field(default_factory=lambda: [0, 1])
+    finetune_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     sft_num_processes: int = 1
     keep_models: bool = False  # keep each fine-tuned policy in the run folder (the paper tier's are 15 GB each)
     # --- evaluation ([P Table 8]: greedy on MATH500 and NuminaMath held-out 1K; toy: 00's held-out problems)
