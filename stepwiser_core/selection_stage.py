@@ -68,6 +68,16 @@ class Parts:
         if not stamp.exists():
             atomic_write_json(stamp, key)
 
+    def candidates(self, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """The candidates (`selection.candidates`), made by `make` the first time and read back after: every other part
+        was computed from them, so a resumed run must not draw them again (JSON lines: a row holds its chunk list)."""
+        path = self.dir / "candidates.jsonl"
+        if path.exists():
+            return pd.read_json(path, lines=True, dtype={"problem_id": str})[selection.CANDIDATE_COLUMNS]
+        frame = make()
+        atomic_write_text(path, frame.to_json(orient="records", lines=True))
+        return frame
+
     def frame(self, name: str, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """The part `name` (a CSV), made by `make` the first time."""
         path = self.dir / f"{name}.csv"
@@ -108,6 +118,9 @@ def judge_scores(cfg, registry: Mapping[str, Mapping], names: Sequence[str], can
             return pd.DataFrame({"problem_id": todo["problem_id"], "sample": todo["sample"], "score": values})
 
         frame = parts.frame(f"scores_{name}", score)
+        if sorted(zip(frame["problem_id"], frame["sample"])) != sorted(zip(todo["problem_id"], todo["sample"])):
+            raise ValueError(f"{parts.dir}/scores_{name}.csv scores other responses than these candidates; "
+                             f"delete {parts.dir} to start the stage afresh")
         scores[name] = {(str(p), int(k)): float(s) for p, k, s in zip(frame["problem_id"], frame["sample"],
                                                                        frame["score"])}
         seconds[name] = round(time.perf_counter() - start, 1)

@@ -476,6 +476,19 @@ class DataSelectionConfig(StageBase):
             raise ValueError("epochs must be positive, finetune_seeds non-empty, eval_samples and n_eval_problems >= 0")
         check_batch_split("batch_size", self.batch_size, self.sft_num_processes)
 
+@dataclass(frozen=True)
+class ReportConfig(StageBase):
+    """99_report: `<results_root>/<tier>/REPORT.md`, assembled from the stages' result files (report.py)."""
+
+    # folders to look for each stage's results in, in order, relative to <results_root>/<tier> ("." is that folder
+    # itself): the first that holds a stage's metrics.json supplies it, and the report names it
+    sources: list[str] = field(default_factory=lambda: ["."])
+    title: str = "StepWiser study: report"
+
+    def __post_init__(self):
+        if not self.sources:
+            raise ValueError("sources must name at least one folder (\".\": <results_root>/<tier> itself)")
+
 STAGES: dict[str, type] = {
     "00_policy": PolicyConfig,
     "01_segmentation": SegmentationConfig,
@@ -484,4 +497,5 @@ STAGES: dict[str, type] = {
     "04_processbench": ProcessBenchConfig,
     "05_inference_search": InferenceSearchConfig,
     "06_data_selection": DataSelectionConfig,
+    "99_report": ReportConfig,
 }

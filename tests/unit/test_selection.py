@@ -175,3 +175,17 @@ def test_fine_tune_all_trains_and_evaluates_every_selection_on_a_tiny_model(tmp_
     again = selection_stage.fine_tune_all(cfg, tmp_path / "missing", selected, {PROBLEM.id: PROBLEM}, [PROBLEM],
                                           is_correct, parts, tmp_path / "run" / "finetuned")
     pd.testing.assert_frame_equal(again, rows, check_dtype=False)
+
+
+def test_candidates_are_kept_and_scores_of_other_candidates_are_refused(tmp_path):
+    is_correct = make_verifier("exact").is_correct
+    parts = selection_stage.Parts(tmp_path, DataSelectionConfig())
+    made = parts.candidates(lambda: selection.candidates([PROBLEM], [[WRONG, FLAWED, CLEAN, CLEAN + " "]], is_correct))
+    again = parts.candidates(lambda: pytest.fail("drawn again"))
+    pd.testing.assert_frame_equal(again, made, check_dtype=False)
+    assert again["chunks"][2] == made["chunks"][2] and again["problem_id"][0] == PROBLEM.id
+    # a scores part left by other candidates (here: another response scored) is a clear error, not a silent mix
+    pd.DataFrame({"problem_id": [PROBLEM.id], "sample": [0], "score": [1.0]}).to_csv(
+        parts.dir / "scores_j.csv", index=False)
+    with pytest.raises(ValueError, match="other responses"):
+        selection_stage.judge_scores(DataSelectionConfig(), {"j": {}}, ["j"], made, {PROBLEM.id: PROBLEM.text}, parts)

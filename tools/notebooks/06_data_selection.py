@@ -50,8 +50,7 @@ cfg
 distinct correct responses: only there can selectors differ, so only those responses are judged.
 """),
 ("code", r"""
-cands = selection_stage.sample_candidates(cfg, policy_dir, prompts, is_correct)
-cands.to_json(run_dir / "candidates.jsonl", orient="records", lines=True)
+cands = parts.candidates(lambda: selection_stage.sample_candidates(cfg, policy_dir, prompts, is_correct))
 contested = selection.contested(cands)
 toy = cands["no_wrong_step"].notna().all()
 right = cands[cands["answer_correct"]]
@@ -144,8 +143,9 @@ print(json.dumps(metrics, indent=1))
 ("md", r"""
 ## Notes
 
-- A fine-tuned policy is deleted after its evaluation (`keep_models: true` keeps them in the run folder); its
-  evaluation, and each judge's scores, are kept in `parts/` of the run folder, so an interrupted run resumes there.
+- A fine-tuned policy is deleted after its evaluation (`keep_models: true` keeps them in the run folder); the
+  candidates, each judge's scores and each evaluation are kept in `parts/` of the run folder (`candidates.jsonl`
+  holds every response with its chunks), so an interrupted run resumes there.
 - The fine-tunings continue the chunk policy with solving examples only; they are not meant to judge afterwards.
 - The paper's NuminaMath held-out 1K set is not built (its construction is NOT SPECIFIED); the paper tier evaluates on
   MATH500.
