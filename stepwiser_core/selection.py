@@ -121,6 +121,26 @@ def evaluation_summary(rows: pd.DataFrame, reference: str = OUTCOME) -> pd.DataF
     return pd.DataFrame(out)
 
 
+def seed_summary(rows: pd.DataFrame, decoding: str = "temperature 1", reference: str = OUTCOME) -> pd.DataFrame:
+    """The spread over fine-tune seeds, which `evaluation_summary`'s standard errors over problems leave out: per
+    policy, its accuracy with each seed (`seed_<k>`), their standard deviation, and its change against `reference`
+    fine-tuned with the same seed (the same data order): the smallest and largest change and the number of seeds
+    where it is above. The untrained `policy` has no seed and no row."""
+    acc = (rows[(rows["decoding"] == decoding) & (rows["finetune_seed"] >= 0)]
+           .assign(answer_correct=lambda d: d["answer_correct"].astype(float))
+           .groupby(["policy", "finetune_seed"])["answer_correct"].mean().unstack("finetune_seed"))
+    out = []
+    for policy in dict.fromkeys(p for p in rows["policy"] if p in acc.index):
+        row = {"policy": policy, **{f"seed_{k}": acc.loc[policy, k] for k in acc.columns},
+               "sd_over_seeds": float(acc.loc[policy].std(ddof=1)) if acc.loc[policy].notna().sum() > 1 else np.nan}
+        if reference in acc.index:
+            diff = (acc.loc[policy] - acc.loc[reference]).dropna()
+            row.update({f"vs_{reference}_min": float(diff.min()), f"vs_{reference}_max": float(diff.max()),
+                        f"seeds_above_{reference}": int((diff > 0).sum())})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
 def _se(x: pd.Series) -> float:
     return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 

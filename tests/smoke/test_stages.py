@@ -113,6 +113,12 @@ def test_the_series_runs_and_is_deterministic(series, tmp_path):
     assert (select_out / "selection.png").stat().st_size > 0
     assert (series / "runs" / "smoke" / "06_data_selection" / "parts" / "eval_policy.csv").exists()
 
+    reported = run_stage(series, stage="99_report")
+    assert reported.returncode == 0, reported.stdout + reported.stderr
+    text = (series / "results" / "smoke" / "REPORT.md").read_text()
+    for name in ("00_policy", "03_judge_training", "04_processbench", "05_inference_search", "06_data_selection"):
+        assert f"| {name} | `{name}` |" in text, name  # every stage of the series, from its own results folder
+
     second = run_stage(tmp_path)  # a fresh run with the same seed gives the same numbers
     assert second.returncode == 0, second.stdout + second.stderr
     assert (tmp_path / "results" / "smoke" / "00_policy" / "metrics.json").read_text() == \

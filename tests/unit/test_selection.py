@@ -189,3 +189,19 @@ def test_candidates_are_kept_and_scores_of_other_candidates_are_refused(tmp_path
         parts.dir / "scores_j.csv", index=False)
     with pytest.raises(ValueError, match="other responses"):
         selection_stage.judge_scores(DataSelectionConfig(), {"j": {}}, ["j"], made, {PROBLEM.id: PROBLEM.text}, parts)
+
+
+def test_the_seed_summary_pairs_each_fine_tuning_with_the_reference_of_its_seed():
+    rows = []
+    for policy, seed, accuracy in (("policy", -1, [1, 0]), ("outcome", 0, [1, 0]), ("outcome", 1, [0, 0]),
+                                   ("judge", 0, [1, 1]), ("judge", 1, [0, 0])):
+        rows += [{"policy": policy, "finetune_seed": seed, "decoding": "temperature 1", "problem_id": f"p{i}",
+                  "answer_correct": bool(v)} for i, v in enumerate(accuracy)]
+    rows.append({"policy": "judge", "finetune_seed": 0, "decoding": "greedy", "problem_id": "p0",
+                 "answer_correct": False})  # another decoding: not counted
+    table = selection.seed_summary(pd.DataFrame(rows)).set_index("policy")
+    assert list(table.index) == ["outcome", "judge"]  # the untrained policy has no seed
+    assert table.loc["judge", "seed_0"] == 1.0 and table.loc["judge", "seed_1"] == 0.0
+    assert table.loc["judge", "vs_outcome_min"] == 0.0 and table.loc["judge", "vs_outcome_max"] == 0.5
+    assert table.loc["judge", "seeds_above_outcome"] == 1
+    assert table.loc["outcome", "sd_over_seeds"] == pytest.approx(pd.Series([0.5, 0.0]).std())

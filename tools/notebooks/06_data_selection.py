@@ -113,6 +113,17 @@ display(Image(plots.data_selection(picked if picked is not None else table.iloc[
                                    results_dir / "selection.png")))
 """),
 ("md", r"""
+The standard errors above are over problems. The spread over fine-tunings is the other half of the uncertainty: each
+policy's temperature-1 accuracy per fine-tune seed, and its change against outcome-based selection fine-tuned with
+the same seed (the same data order), with the number of seeds where it is above.
+"""),
+("code", r"""
+seeds = selection.seed_summary(rows)
+if len(seeds):
+    write_table(seeds.round(4), results_dir, "by_seed")
+    display(Markdown(to_markdown(seeds, 3)))
+"""),
+("md", r"""
 ## 5 · Does training the judge help the selection? Each selector against the zero-shot judge
 
 The question notebooks 04 and 05 ask, asked of this use: each policy's change in accuracy against the policy
