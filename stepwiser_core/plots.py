@@ -237,7 +237,7 @@ def data_selection(picked: pd.DataFrame, evaluated: pd.DataFrame, path: str | Pa
                 label="greedy" if col == "greedy" else "temperature 1")
     lo = min(frame[c].min() for c in parts)
     ax.set(title="Fine-tuned policy: final-answer accuracy", xlabel="accuracy", xlim=(max(0.0, lo - 0.1), 1))
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     axes[0, 0].set_yticks(range(len(policies)), policies)
     axes[0, 0].invert_yaxis()
     return save_figure(fig, path)

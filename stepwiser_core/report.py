@@ -80,6 +80,7 @@ def _selection(m: Mapping) -> list[str]:
     return [f"{fmt(_get(m, 'prompts'))} prompts, {fmt(_get(m, 'correct_responses'))} correct responses of "
             f"{fmt(_get(m, 'responses'))}, {fmt(_get(m, 'contested_prompts'))} prompts with a choice; fine-tune seeds "
             f"{fmt(_get(m, 'finetune_seeds'))}",
+            f"share of the correct responses with a wrong step: {fmt(_get(m, 'correct_with_wrong_step'))}",
             f"share of picks with a wrong step: {_by_name(_get(m, 'flawed'))}",
             f"accuracy after fine-tuning, temperature 1: {_by_name(_get(m, 'sampled'))}",
             f"accuracy after fine-tuning, greedy: {_by_name(_get(m, 'greedy'))}"]

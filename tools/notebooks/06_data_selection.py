@@ -142,6 +142,8 @@ import json
 
 metrics = {"tier": cfg.tier, "seed": cfg.seed, "prompts": len(prompts), "responses": len(cands),
            "correct_responses": int(cands["answer_correct"].sum()),
+           "correct_with_wrong_step": (float(1 - right["no_wrong_step"].astype(bool).mean())
+                                       if toy and len(right) else None),
            "contested_prompts": int(contested["problem_id"].nunique()), "evaluation_problems": len(eval_problems),
            "finetune_seeds": list(cfg.finetune_seeds), "judge_seconds": seconds,
            "greedy": table.set_index("policy")["greedy"].to_dict(),
