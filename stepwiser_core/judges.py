@@ -136,7 +136,6 @@ def positive_share(verdicts: Sequence[bool | None]) -> float | None:
     return sum(parsed) / len(parsed) if parsed else None
 
 
-
 def average_chunk_scores(problems: Sequence[str], chunk_lists: Sequence[Sequence[str]], judge: StepJudge) -> list[float]:
     """Per solution (`problems[i]`, its chunks `chunk_lists[i]`), the share of its chunks `judge` calls Positive, each
     judged with the chunks before it as its history: the paper's "average chunk score" (§4.4, data selection; the
@@ -153,6 +152,7 @@ def average_chunk_scores(problems: Sequence[str], chunk_lists: Sequence[Sequence
         positive = [majority(next(verdicts)) is True for _ in cs]
         scores.append(sum(positive) / len(positive) if positive else 0.0)
     return scores
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # The generative judge (CoT, or direct for the no-CoT ablation)

@@ -476,6 +476,7 @@ class DataSelectionConfig(StageBase):
             raise ValueError("epochs must be positive, finetune_seeds non-empty, eval_samples and n_eval_problems >= 0")
         check_batch_split("batch_size", self.batch_size, self.sft_num_processes)
 
+
 @dataclass(frozen=True)
 class ReportConfig(StageBase):
     """99_report: `<results_root>/<tier>/REPORT.md`, assembled from the stages' result files (report.py)."""
@@ -488,6 +489,7 @@ class ReportConfig(StageBase):
     def __post_init__(self):
         if not self.sources:
             raise ValueError("sources must name at least one folder (\".\": <results_root>/<tier> itself)")
+
 
 STAGES: dict[str, type] = {
     "00_policy": PolicyConfig,

@@ -205,3 +205,17 @@ def test_the_seed_summary_pairs_each_fine_tuning_with_the_reference_of_its_seed(
     assert table.loc["judge", "vs_outcome_min"] == 0.0 and table.loc["judge", "vs_outcome_max"] == 0.5
     assert table.loc["judge", "seeds_above_outcome"] == 1
     assert table.loc["outcome", "sd_over_seeds"] == pytest.approx(pd.Series([0.5, 0.0]).std())
+
+
+def test_paper_tier_candidates_have_no_step_truth_and_select_all_the_same():
+    from stepwiser_core.numina import MathProblem
+
+    problem = MathProblem(id="numina-1", text="What is $1+1$?", answer="2")
+    cands = selection.candidates([problem], [["<chunk>So \\boxed{3}.</chunk>", "<chunk>1+1=2, \\boxed{2}.</chunk>"]],
+                                 make_verifier("math_verify").is_correct)
+    assert cands["answer_correct"].tolist() == [False, True]
+    assert cands["no_wrong_step"].isna().all()  # no exact checker: unknown, not "clean"
+    picked = selection.select(cands)
+    assert picked["sample"].tolist() == [1]
+    table = selection.selection_summary({"outcome": picked})
+    assert "flawed" not in table  # no flaw count without a checker
