@@ -68,22 +68,41 @@ class Parts:
         if not stamp.exists():
             atomic_write_json(stamp, key)
 
+    def seconds(self, name: str) -> float | None:
+        """How long the part `name` took to make, in whichever run made it (None: unknown)."""
+        path = self.dir / "seconds.json"
+        return read_json(path).get(name) if path.exists() else None
+
+    def seconds_total(self, prefix: str) -> float | None:
+        """The seconds of every part whose name starts with `prefix`, summed (None when none is known)."""
+        path = self.dir / "seconds.json"
+        known = [v for k, v in (read_json(path) if path.exists() else {}).items() if k.startswith(prefix)]
+        return round(sum(known), 1) if known else None
+
+    def _made(self, name: str, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        start = time.perf_counter()
+        frame = make()
+        path = self.dir / "seconds.json"
+        atomic_write_json(path, {**(read_json(path) if path.exists() else {}),
+                                 name: round(time.perf_counter() - start, 1)})
+        return frame
+
     def candidates(self, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """The candidates (`selection.candidates`), made by `make` the first time and read back after: every other part
         was computed from them, so a resumed run must not draw them again (JSON lines: a row holds its chunk list)."""
         path = self.dir / "candidates.jsonl"
         if path.exists():
             return pd.read_json(path, lines=True, dtype={"problem_id": str})[selection.CANDIDATE_COLUMNS]
-        frame = make()
+        frame = self._made("candidates", make)
         atomic_write_text(path, frame.to_json(orient="records", lines=True))
         return frame
 
     def frame(self, name: str, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """The part `name` (a CSV), made by `make` the first time."""
+        """The part `name` (a CSV), made by `make` the first time (and the seconds that took, `seconds`)."""
         path = self.dir / f"{name}.csv"
         if path.exists():
             return pd.read_csv(path, dtype={"problem_id": str}, keep_default_na=False, na_values=[""])
-        frame = make()
+        frame = self._made(name, make)
         atomic_write_text(path, frame.to_csv(index=False))
         return frame
 
@@ -103,12 +122,10 @@ def sample_candidates(cfg, policy_dir: Path, problems: Sequence, is_correct) -> 
 def judge_scores(cfg, registry: Mapping[str, Mapping], names: Sequence[str], cands: pd.DataFrame,
                  problem_text: Mapping[str, str], parts: Parts) -> tuple[dict[str, dict], dict[str, float]]:
     """Every judge's average chunk score of every contested response (`selection.contested`), one judge at a time;
-    and each judge's seconds."""
+    and the seconds each judge's scoring took (in the run that made it: `Parts.seconds`)."""
     todo = selection.contested(cands)
     scores, seconds = {}, {}
     for name in names:
-        start = time.perf_counter()
-
         def score(name=name) -> pd.DataFrame:
             judge, backend = open_greedy_judge(name, registry[name], cfg)
             try:
@@ -123,7 +140,7 @@ def judge_scores(cfg, registry: Mapping[str, Mapping], names: Sequence[str], can
                              f"delete {parts.dir} to start the stage afresh")
         scores[name] = {(str(p), int(k)): float(s) for p, k, s in zip(frame["problem_id"], frame["sample"],
                                                                        frame["score"])}
-        seconds[name] = round(time.perf_counter() - start, 1)
+        seconds[name] = parts.seconds(f"scores_{name}")
         print(f"{name:>24}: scored {len(frame)} responses ({seconds[name]} s)", flush=True)
     return scores, seconds
 
@@ -182,8 +199,6 @@ def fine_tune_all(cfg, policy_dir: Path, selected: Mapping[str, pd.DataFrame], p
             if picks.empty:  # e.g. the smoke tier's untrained policy: no correct response, nothing to learn from
                 print(f"{name:>24} seed {seed}: no correct response to fine-tune on; skipped", flush=True)
                 continue
-            start = time.perf_counter()
-
             def run(name=name, picks=picks, seed=seed) -> pd.DataFrame:
                 out = Path(work_dir) / f"{name}_seed{seed}"
                 model_dir = fine_tune(cfg, policy_dir, picks, problem_by_id, seed, out)
@@ -194,7 +209,7 @@ def fine_tune_all(cfg, policy_dir: Path, selected: Mapping[str, pd.DataFrame], p
 
             frame = parts.frame(f"eval_{name}_seed{seed}", run)
             greedy = frame.loc[frame["decoding"] == "greedy", "answer_correct"].mean()
-            print(f"{name:>24} seed {seed}: greedy accuracy {greedy:.3f} ({time.perf_counter() - start:.0f} s)",
-                  flush=True)
+            print(f"{name:>24} seed {seed}: greedy accuracy {greedy:.3f} "
+                  f"({parts.seconds(f'eval_{name}_seed{seed}')} s)", flush=True)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)

@@ -219,3 +219,14 @@ def test_paper_tier_candidates_have_no_step_truth_and_select_all_the_same():
     assert picked["sample"].tolist() == [1]
     table = selection.selection_summary({"outcome": picked})
     assert "flawed" not in table  # no flaw count without a checker
+
+
+def test_parts_remember_how_long_each_took_to_make(tmp_path):
+    parts = selection_stage.Parts(tmp_path, DataSelectionConfig())
+    assert parts.seconds("eval_a") is None and parts.seconds_total("eval_") is None
+    parts.frame("eval_a", lambda: pd.DataFrame({"x": [1]}))
+    parts.frame("eval_b", lambda: pd.DataFrame({"x": [2]}))
+    parts.frame("scores_j", lambda: pd.DataFrame({"x": [3]}))
+    again = selection_stage.Parts(tmp_path, DataSelectionConfig())  # a resumed run reads them back
+    assert again.seconds("eval_a") >= 0 and again.seconds("nothing") is None
+    assert again.seconds_total("eval_") == pytest.approx(again.seconds("eval_a") + again.seconds("eval_b"), abs=0.11)

@@ -145,7 +145,8 @@ metrics = {"tier": cfg.tier, "seed": cfg.seed, "prompts": len(prompts), "respons
            "correct_with_wrong_step": (float(1 - right["no_wrong_step"].astype(bool).mean())
                                        if toy and len(right) else None),
            "contested_prompts": int(contested["problem_id"].nunique()), "evaluation_problems": len(eval_problems),
-           "finetune_seeds": list(cfg.finetune_seeds), "judge_seconds": seconds,
+           "finetune_seeds": list(cfg.finetune_seeds), "judge_seconds": seconds,  # when each was made (None: unknown)
+           "finetune_and_evaluation_seconds": parts.seconds_total("eval_"),
            "greedy": table.set_index("policy")["greedy"].to_dict(),
            "sampled": table.set_index("policy")["sampled"].to_dict() if "sampled" in table else None,
            "flawed": picked.set_index("selector")["flawed"].to_dict() if picked is not None and "flawed" in picked
