@@ -1,8 +1,9 @@
 """Notebook 06's glue: the prompts whose responses are selected, the chunk policy's candidates, every judge's scores of
 the contested ones, one fine-tuning of the chunk policy per selector and fine-tune seed, and its evaluation.
 
-An interrupted run resumes: each judge's scores and each fine-tuned policy's evaluation are written to
-`<run_dir>/parts/` as soon as they exist, and kept only while the stage's config is the one they were made with.
+An interrupted run resumes: the candidates, each judge's scores and each fine-tuned policy's evaluation are written to
+`<run_dir>/parts/` as soon as they exist (with the seconds each took), and kept only while the stage's config is the
+one they were made with.
 """
 from __future__ import annotations
 
@@ -157,16 +158,14 @@ def fine_tune(cfg, policy_dir: Path, picks: pd.DataFrame, problem_by_id: Mapping
     response a prompt contributes (the same data order, the same number of steps)."""
     from .launch import fine_tune_copy
     from .models import save_model
+    from .tokenizer import load_tokenizer
     from .training import SFTSettings
 
     examples = [solve_example(problem_by_id[p], t, cfg.chunk_template) for p, t in zip(picks["problem_id"], picks["text"])]
     settings = SFTSettings(cfg.learning_rate, cfg.batch_size, sft_steps(len(examples), cfg.epochs, cfg.batch_size),
                            cfg.warmup_ratio, max_length=cfg.max_length)
     model, _ = fine_tune_copy(policy_dir, examples, settings, Path(out_dir) / "trainer", seed, cfg.sft_num_processes)
-    from .models import load_model
-
-    _, tokenizer = load_model(policy_dir)
-    save_model(model, tokenizer, Path(out_dir) / "model")
+    save_model(model, load_tokenizer(policy_dir), Path(out_dir) / "model")  # the policy's own tokenizer, unchanged
     return Path(out_dir) / "model"
 
 
