@@ -224,7 +224,8 @@ def train_chunk_policy(seg_examples: Sequence[Example], cfg, policy_dir, run_dir
     replay = generate_problems(cfg.seed, max(1, int(cfg.judge_replay_share * len(seg_examples)) // 4), split="replay")
     examples = list(seg_examples) + judge_exercises(replay, rng, cfg.replay_verdict_accuracy,
                                                     cfg.replay_blankline_share, direct_share=cfg.replay_direct_share)
-    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, max_length=cfg.max_length)
+    settings = SFTSettings(cfg.learning_rate, cfg.batch_size, cfg.max_steps, max_length=cfg.max_length,
+                           sharding=cfg.sft_sharding)
     model, log = fine_tune_copy(policy_dir, examples, settings, Path(run_dir) / "trainer", cfg.seed,
                                 cfg.sft_num_processes)
     log_history = pd.DataFrame(log)

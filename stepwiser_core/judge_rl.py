@@ -34,6 +34,7 @@ from .generation import chat_prompt
 from .generation_vllm import INSTALL_HINT
 from .instruct import lines_analysis
 from .judge import format_judgment, judge_prompt, judge_prompt_direct, parse_verdict
+from .sharding import SHARDINGS, trainer_arguments
 from .world.problems import Problem, problem_from_text
 
 # --------------------------------------------------------------------------------------------------- rewards
@@ -574,8 +575,13 @@ class GRPOSettings:
     # Keep the judge every this many optimizer steps (model and tokenizer, in <output_dir>/checkpoint-<step>), to score
     # it along its path; 0: none. Saving draws nothing, so the run is the same with or without it.
     save_every: int = 0
+    # "none": each process holds the whole model; "fsdp": split over the processes (several processes only, launch.py;
+    # sharding.py), as a 7B judge's GRPO needs
+    sharding: str = "none"
 
     def __post_init__(self):
+        if self.sharding not in SHARDINGS:
+            raise ValueError(f"sharding must be one of {SHARDINGS}, not {self.sharding!r}")
         micro = self.batch_size * self.gradient_accumulation_steps
         if self.num_generations < 2 or micro % self.num_generations:
             raise ValueError(f"batch_size x gradient_accumulation_steps ({micro}) must be a multiple of "
@@ -654,6 +660,7 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path, progress: bool =
         remove_unused_columns=False,  # the reward needs the `label` column
         use_vllm=settings.use_vllm, vllm_mode="colocate",
         vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+        **trainer_arguments(settings.sharding, on_gpu),
     )
 
 

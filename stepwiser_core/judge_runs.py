@@ -246,7 +246,7 @@ def train_grpo_judge(name: str, rule: str, items: Sequence[dict], items_eval: Se
         seed=cfg.seed if cfg.grpo_order_seed < 0 else cfg.grpo_order_seed,
         sampling_seed=None if cfg.grpo_sampling_seed < 0 else cfg.grpo_sampling_seed,
         use_vllm=cfg.grpo_use_vllm, vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization,
-        save_every=cfg.grpo_save_every)
+        save_every=cfg.grpo_save_every, sharding=cfg.grpo_sharding)
     eval_options = dict(items=items_eval, rules=cfg.rules, template=cfg.judge_template, cot=cot,
                         max_new_tokens=cfg.max_completion_length, batch_size=cfg.gen_batch_size, seed=cfg.seed,
                         first_error=first_error, engine=cfg.grpo_eval_isolated)
@@ -330,7 +330,8 @@ def heldout_summary(evaluation: "HeldoutEvaluation", trained: Mapping[str, PreTr
 
 
 def _sft_settings(cfg: JudgeTrainingConfig, steps: int) -> SFTSettings:
-    return SFTSettings(cfg.sft_learning_rate, cfg.sft_batch_size, steps, completion_only_loss=True)
+    return SFTSettings(cfg.sft_learning_rate, cfg.sft_batch_size, steps, completion_only_loss=True,
+                       sharding=cfg.sft_sharding)
 
 
 def train_rs_ft(items: Sequence[dict], evaluation: HeldoutEvaluation, init_model: PreTrainedModel,

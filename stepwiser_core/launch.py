@@ -7,8 +7,9 @@ the job into a work folder and starts
 loads the init, TRL (through accelerate, which reads torchrun's environment) shards the batches, and rank 0 alone
 evaluates held-out items (GRPO), then saves the trained model and the log history for the kernel to load. On CPUs the
 processes talk over gloo, which is how the tests run it; on GPUs over NCCL, each process on its `LOCAL_RANK`'s GPU.
-Plain data parallelism: every process holds the whole model and its optimiser state (a 7B model's full fine-tuning
-needs sharding, FSDP or ZeRO, which is not wired here).
+By default plain data parallelism: every process holds the whole model and its optimiser state. A job whose settings
+ask for `sharding: fsdp` (sharding.py) splits them over the processes instead, as a 7B model's full fine-tuning
+needs; the trained weights are then gathered from every process before rank 0 saves them.
 """
 from __future__ import annotations
 
@@ -129,15 +130,31 @@ def _child_env() -> dict[str, str]:
 
 
 def _train(work_dir: Path, rank: int, world_size: int) -> None:
-    from .models import load_model, save_model
+    from .models import load_model
 
     job: GRPOJob | SFTJob = pickle.loads((work_dir / JOB_FILE).read_bytes())
     model, tokenizer = load_model(job.init_dir)
     log = job.train(model, tokenizer, work_dir, rank)
+    _save_trained(model, tokenizer, log, work_dir, rank, world_size, job.settings.sharding)
+
+
+def _save_trained(model, tokenizer, log: Sequence[Mapping], work_dir: Path, rank: int, world_size: int,
+                  sharding: str = "none") -> None:
+    """Rank 0 saves the trained model and the log history for the kernel; a sharded model is first gathered from every
+    process, so every rank must call this."""
+    from .models import save_model
+    from .sharding import full_state_dict, is_sharded
+
+    sharded = is_sharded(model)
+    if sharding != "none" and not sharded and rank == 0:  # trained whole (the history says so); still worth saving
+        print(f"WARNING: the job asked for sharding {sharding!r}, but the trainer left each process the whole model",
+              flush=True)
+    weights = full_state_dict(model)  # every rank takes part in gathering a sharded model; None when it is whole
     if rank == 0:
-        save_model(model, tokenizer, work_dir / MODEL_DIR)
+        save_model(model, tokenizer, work_dir / MODEL_DIR, state_dict=weights)
         # keys in the trainer's order, not sorted: history_frame keeps that order for the columns of grpo_history.csv
-        history = json.dumps({"world_size": world_size, "log_history": _jsonable(log)}, indent=1, allow_nan=True)
+        history = json.dumps({"world_size": world_size, "sharded": sharded, "log_history": _jsonable(log)}, indent=1,
+                             allow_nan=True)
         atomic_write_text(work_dir / HISTORY_FILE, history + "\n")
 
 

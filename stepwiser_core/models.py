@@ -48,10 +48,12 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | Path) -> None:
-    """Save model and tokenizer into one folder, atomically (an interrupted save leaves the old folder)."""
+def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | Path,
+               state_dict: dict | None = None) -> None:
+    """Save model and tokenizer into one folder, atomically (an interrupted save leaves the old folder). `state_dict`:
+    the weights to save instead of the model's own (a sharded model's, gathered by `sharding.full_state_dict`)."""
     with atomic_dir(Path(path)) as tmp:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
 
 

@@ -163,7 +163,7 @@ def fine_tune(cfg, policy_dir: Path, picks: pd.DataFrame, problem_by_id: Mapping
 
     examples = [solve_example(problem_by_id[p], t, cfg.chunk_template) for p, t in zip(picks["problem_id"], picks["text"])]
     settings = SFTSettings(cfg.learning_rate, cfg.batch_size, sft_steps(len(examples), cfg.epochs, cfg.batch_size),
-                           cfg.warmup_ratio, max_length=cfg.max_length)
+                           cfg.warmup_ratio, max_length=cfg.max_length, sharding=cfg.sft_sharding)
     model, _ = fine_tune_copy(policy_dir, examples, settings, Path(out_dir) / "trainer", seed, cfg.sft_num_processes)
     save_model(model, load_tokenizer(policy_dir), Path(out_dir) / "model")  # the policy's own tokenizer, unchanged
     return Path(out_dir) / "model"

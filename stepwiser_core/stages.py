@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .sharding import check_sharding
+
 
 # What notebooks 02 (rollouts) and 04 (judging) sample from: our RolloutEngine (CPU or GPU) or vLLM (GPU only, with
 # prefix caching; the paper tier). See backends.py.
@@ -163,8 +165,11 @@ class SegmentationConfig(StageBase):
     max_steps: int = 300
     max_length: int = 512
     # processes (one per GPU) the SFT trains on; > 1 starts them outside the notebook's kernel with torchrun
-    # (launch.py); plain data parallelism, so each holds the whole model
+    # (launch.py); plain data parallelism, so each holds the whole model, unless sft_sharding splits it
     sft_num_processes: int = 1
+    # "none" or "fsdp": the model, its gradients and optimiser state split over the sft_num_processes (sharding.py);
+    # a 7B model's full fine-tuning needs it on 80 GB GPUs
+    sft_sharding: str = "none"
     # --- Table 4 analog: steps, tokens and accuracy averaged over k samples per problem
     n_eval_per_level: int = 100
     eval_samples: int = 4  # [P] Avg@32 on MATH500
@@ -185,6 +190,7 @@ class SegmentationConfig(StageBase):
         if self.segmenter == "llm" and self.segment_attempts > 1 and self.segmenter_temperature <= 0:
             raise ValueError("several segment_attempts need segmenter_temperature > 0 (greedy attempts are identical)")
         check_batch_split("batch_size", self.batch_size, self.sft_num_processes)
+        check_sharding("sft_sharding", self.sft_sharding, self.sft_num_processes, "sft_num_processes")
 
 
 @dataclass(frozen=True)
@@ -286,6 +292,10 @@ class JudgeTrainingConfig(StageBase):
     # processes (one per GPU) each GRPO run trains on; > 1 starts them outside the notebook's kernel with torchrun
     # (launch.py), and batch_size is then per process
     grpo_num_processes: int = 1
+    # "none" or "fsdp": each GRPO run's model, gradients and optimiser state split over its grpo_num_processes
+    # (sharding.py), as a 7B judge needs. A sharded model runs forward passes on every process together, so rank 0
+    # cannot evaluate held-out items alone while it trains: set eval_every 0 (the stage scores the final judge)
+    grpo_sharding: str = "none"
     # keep each GRPO judge every this many steps (trainer/<run>/checkpoint-<step>, model and tokenizer), to score it
     # along its path (tools/pb_step_audit.py --judge NAME=DIR); 0: only the final judge
     grpo_save_every: int = 0
@@ -308,6 +318,7 @@ class JudgeTrainingConfig(StageBase):
     sft_batch_size: int = 16  # the global batch of Disc + SFT and RS-FT, split evenly over sft_num_processes
     # processes (one per GPU) Disc + SFT and RS-FT train on, as grpo_num_processes (launch.py)
     sft_num_processes: int = 1
+    sft_sharding: str = "none"  # as grpo_sharding, for Disc + SFT and RS-FT
     disc_max_steps: int = 120
     rsft_samples: int = 4  # judgments sampled per training item for RS-FT
     rsft_items: int = 400  # training items sampled for RS-FT (each keeps its label-matching judgments)
@@ -347,6 +358,12 @@ class JudgeTrainingConfig(StageBase):
         if self.grpo_num_processes < 1:
             raise ValueError(f"grpo_num_processes must be at least 1, not {self.grpo_num_processes}")
         check_batch_split("sft_batch_size", self.sft_batch_size, self.sft_num_processes)
+        check_sharding("sft_sharding", self.sft_sharding, self.sft_num_processes, "sft_num_processes")
+        check_sharding("grpo_sharding", self.grpo_sharding, self.grpo_num_processes, "grpo_num_processes")
+        if self.grpo_sharding != "none" and self.eval_every > 0:
+            raise ValueError(f"grpo_sharding {self.grpo_sharding!r} cannot evaluate while it trains (rank 0 alone "
+                             "cannot run a sharded model): set eval_every 0, or grpo_save_every to keep checkpoints "
+                             "and score them afterwards")
 
 
 # The toy ProcessBench draws its problems from the first `problems_per_subset` of this many per level of the
@@ -456,6 +473,7 @@ class DataSelectionConfig(StageBase):
     max_length: int = 512
     finetune_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     sft_num_processes: int = 1
+    sft_sharding: str = "none"  # "fsdp": split each fine-tuning over sft_num_processes (sharding.py); 7B needs it
     keep_models: bool = False  # keep each fine-tuned policy in the run folder (the paper tier's are 15 GB each)
     # --- evaluation ([P Table 8]: greedy on MATH500 and NuminaMath held-out 1K; toy: 00's held-out problems)
     math500_path: str = ""
@@ -475,6 +493,7 @@ class DataSelectionConfig(StageBase):
         if self.epochs <= 0 or not self.finetune_seeds or self.eval_samples < 0 or self.n_eval_problems < 0:
             raise ValueError("epochs must be positive, finetune_seeds non-empty, eval_samples and n_eval_problems >= 0")
         check_batch_split("batch_size", self.batch_size, self.sft_num_processes)
+        check_sharding("sft_sharding", self.sft_sharding, self.sft_num_processes, "sft_num_processes")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from trl import SFTConfig, SFTTrainer
 
 from .generation import chat_prompt
 from .instruct import Example
+from .sharding import SHARDINGS, trainer_arguments
 from .stages import check_batch_split
 
 
@@ -34,6 +35,13 @@ class SFTSettings:
     # trained from scratch learns to read the prompt far faster when it also predicts the prompt: its
     # previous-token and induction features form on the prompt tokens themselves.
     completion_only_loss: bool = True
+    # "none": each process holds the whole model (plain data parallelism); "fsdp": split over the processes (several
+    # processes only, launch.py; sharding.py)
+    sharding: str = "none"
+
+    def __post_init__(self):
+        if self.sharding not in SHARDINGS:
+            raise ValueError(f"sharding must be one of {SHARDINGS}, not {self.sharding!r}")
 
 
 def per_process_settings(settings: SFTSettings, num_processes: int) -> SFTSettings:
@@ -69,6 +77,7 @@ def sft_config(settings: SFTSettings, output_dir: str | Path, seed: int, progres
         # (solving or judging). With them (and beta2 0.999) the toy model still misread half its operands after
         # 2000 steps; with random batches and beta2 0.95 it read them after ~300 (README, calibration notes).
         train_sampling_strategy="random",
+        **trainer_arguments(settings.sharding, on_gpu),
     )
 
 

@@ -2,6 +2,8 @@
 NCCL), and trained judges held by name and loaded one at a time (`SavedJudges`)."""
 import json
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 from stepwiser_core import judge_rl, judge_runs, launch
 from stepwiser_core.instruct import Example
 from stepwiser_core.models import load_model, save_model
-from stepwiser_core.stages import JudgeTrainingConfig, SegmentationConfig
+from stepwiser_core.stages import DataSelectionConfig, JudgeTrainingConfig, SegmentationConfig
 from stepwiser_core.training import SFTSettings
 
 RECORD = {
@@ -109,6 +111,7 @@ def test_an_sft_on_two_processes_makes_the_update_of_one_process_with_the_same_g
     multi, multi_log = launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "two", seed=0, num_processes=2)
     work = tmp_path / "two"
     assert json.loads((work / "log_history.json").read_text())["world_size"] == 2
+    assert not json.loads((work / "log_history.json").read_text())["sharded"]  # plain data parallelism
     assert pickle.loads((work / "job.pkl").read_bytes()).settings.batch_size == 2  # each process: half the batch
     assert [r["step"] for r in multi_log if "loss" in r] == [1, 2]
     assert not all(torch.equal(a, b) for a, b in zip(init, _weights(multi)))  # it trained
@@ -116,6 +119,108 @@ def test_an_sft_on_two_processes_makes_the_update_of_one_process_with_the_same_g
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     losses = [(r["loss"], s["loss"]) for r, s in zip(multi_log, single_log) if "loss" in r]
     assert losses and all(abs(a - b) < 1e-4 for a, b in losses)
+
+
+SHARDED_CHILD = """
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.fsdp import fully_shard
+
+from stepwiser_core import launch
+from stepwiser_core.models import load_model
+
+dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+work = Path(sys.argv[1])
+model, tokenizer = load_model(sys.argv[2])
+for layer in model.model.layers:  # as accelerate wraps a model for the Trainer's FSDP2: each decoder layer, then the root
+    fully_shard(layer)
+fully_shard(model)
+torch.manual_seed(rank)  # each process its own batch, as data parallelism deals them
+ids = torch.randint(0, 100, (2, 12))
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+model(input_ids=ids, labels=ids).loss.backward()
+optimizer.step()
+trained = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+if rank == 0:
+    torch.save({k: v.clone() for k, v in trained.items()}, work / "trained.pt")
+launch._save_trained(model, tokenizer, [{"loss": 1.0, "step": 1}], work, rank, world_size, "fsdp")
+dist.destroy_process_group()
+"""
+
+
+def test_a_sharded_model_is_gathered_from_every_process_and_saved_whole(tmp_path, init_dir):
+    # The Trainer shards only on GPUs (below), so the save path is run here on a model sharded by hand with FSDP2 over
+    # two CPU processes: rank 0 must save the whole trained model, gathered from both, not its shard
+    script = tmp_path / "child.py"
+    script.write_text(SHARDED_CHILD)
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(script), str(work), str(init_dir)], capture_output=True, text=True,
+                          env=launch._child_env())
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    history = json.loads((work / launch.HISTORY_FILE).read_text())
+    assert history["world_size"] == 2 and history["sharded"] and history["log_history"] == [{"loss": 1.0, "step": 1}]
+    trained, saved, init = (torch.load(work / "trained.pt"), load_model(work / launch.MODEL_DIR)[0].state_dict(),
+                            load_model(init_dir)[0].state_dict())
+    assert saved.keys() == init.keys() and all(saved[k].shape == init[k].shape for k in init)  # whole, not a shard
+    assert all(torch.equal(saved[k], trained[k]) for k in trained)
+    assert not all(torch.equal(saved[k], init[k]) for k in init)  # the trained weights, not the init's
+
+
+def test_sharding_needs_gpus_and_asks_the_trainer_for_fsdp2_on_them(tmp_path):
+    from trl import SFTConfig
+
+    from stepwiser_core.sharding import trainer_arguments
+    from stepwiser_core.training import sft_config
+
+    assert trainer_arguments("none", on_gpu=True) == trainer_arguments("none", on_gpu=False) == {}
+    # what transformers makes of them for accelerate's FSDP plugin (the Trainer's own reading, as on a GPU; bf16 and
+    # the GPU itself cannot be had here): FSDP2, each decoder layer its own unit, full sharding, whole checkpoints
+    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none", activation_checkpointing=False,
+                     **trainer_arguments("fsdp", on_gpu=True))
+    assert args.fsdp_plugin_args == {"fsdp_version": 2, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                                     "cpu_ram_efficient_loading": False, "state_dict_type": "FULL_STATE_DICT",
+                                     "activation_checkpointing": True, "reshard_after_forward": True}
+    # on the CPU accelerate would quietly train every process with the whole model, so both trainers refuse
+    with pytest.raises(ValueError, match="needs GPUs"):
+        sft_config(SFTSettings(sharding="fsdp"), tmp_path, seed=0)
+    with pytest.raises(ValueError, match="needs GPUs"):
+        judge_rl.grpo_config(judge_rl.GRPOSettings(sharding="fsdp"), tmp_path)
+    for make in (lambda: SFTSettings(sharding="zero3"), lambda: judge_rl.GRPOSettings(sharding="zero3")):
+        with pytest.raises(ValueError, match="sharding must be one of"):
+            make()
+
+
+def test_a_sharded_fine_tuning_on_the_cpu_stops_with_the_reason(tmp_path, init_dir):
+    examples = [Example("What is 3 + 4?", "3 + 4 = 7.", "solve")] * 4
+    settings = SFTSettings(batch_size=4, max_steps=1, sharding="fsdp")
+    with pytest.raises(RuntimeError, match="(?s)failed.*needs GPUs"):
+        launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "fsdp", seed=0, num_processes=2)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SegmentationConfig(sft_sharding="fsdp"), "set sft_num_processes"),
+    (lambda: SegmentationConfig(sft_sharding="zero3", sft_num_processes=2), "sft_sharding must be one of"),
+    (lambda: JudgeTrainingConfig(sft_sharding="fsdp"), "set sft_num_processes"),
+    (lambda: JudgeTrainingConfig(grpo_sharding="fsdp", eval_every=0), "set grpo_num_processes"),
+    (lambda: JudgeTrainingConfig(grpo_sharding="fsdp", grpo_num_processes=2), "cannot evaluate while it trains"),
+    (lambda: DataSelectionConfig(sft_sharding="fsdp"), "set sft_num_processes"),
+])
+def test_a_sharding_the_stage_cannot_run_stops_the_config(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_sharding_over_several_processes_passes_the_config():
+    assert JudgeTrainingConfig(grpo_sharding="fsdp", grpo_num_processes=2, eval_every=0, sft_sharding="fsdp",
+                               sft_num_processes=2).grpo_sharding == "fsdp"
+    assert DataSelectionConfig(sft_sharding="fsdp", sft_num_processes=2).sft_sharding == "fsdp"
 
 
 def test_disc_sft_runs_on_two_processes_when_asked(tmp_path, init_dir, toy_tokenizer):
