@@ -1,9 +1,13 @@
 """GRPO and SFT on two processes from inside one (torchrun over gloo on the CPU; on GPUs the same path runs over
 NCCL), and trained judges held by name and loaded one at a time (`SavedJudges`)."""
 import json
+import os
 import pickle
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -171,6 +175,59 @@ def test_a_sharded_model_is_gathered_from_every_process_and_saved_whole(tmp_path
     assert saved.keys() == init.keys() and all(saved[k].shape == init[k].shape for k in init)  # whole, not a shard
     assert all(torch.equal(saved[k], trained[k]) for k in trained)
     assert not all(torch.equal(saved[k], init[k]) for k in init)  # the trained weights, not the init's
+
+
+TRAINER_FSDP_CHILD = """
+import sys
+
+from stepwiser_core import launch, sharding, training
+
+# as on GPUs: the CPU's refusal (sharding.trainer_arguments) lifted, for this check only
+training.trainer_arguments = lambda name, on_gpu: sharding.trainer_arguments(name, True)
+launch.main([sys.argv[1]])
+"""
+
+# accelerate's AcceleratorState gives the FSDP plugin to these distributed types only; MULTI_CPU is not among them
+ACCELERATE_GPU_TYPES = """            elif self.distributed_type in [
+                DistributedType.MULTI_GPU,"""
+
+
+def test_the_trainers_own_fsdp2_on_two_cpu_processes_makes_the_one_process_update(tmp_path, init_dir):
+    # The whole sharded path as a GPU run takes it (TRL's SFTTrainer, accelerate's FSDP2 wrapping from our arguments,
+    # the training, the gathering, rank 0's save), on two CPU processes: accelerate shards only GPU processes, so the
+    # children import a copy of accelerate (pinned, requirements.txt) whose list of shardable types has MULTI_CPU
+    import accelerate
+
+    source = Path(accelerate.__file__).parent
+    patched = tmp_path / "patched" / "accelerate"
+    shutil.copytree(source, patched, ignore=shutil.ignore_patterns("__pycache__"))
+    state = (patched / "state.py").read_text()
+    assert state.count(ACCELERATE_GPU_TYPES) == 1, "accelerate changed: update ACCELERATE_GPU_TYPES to its list"
+    (patched / "state.py").write_text(state.replace(ACCELERATE_GPU_TYPES, ACCELERATE_GPU_TYPES.replace(
+        "[\n", "[\n                DistributedType.MULTI_CPU,\n")))
+    examples = [Example(f"What is {a} + {b}?", f"{a} + {b} = {a + b}. " * k, "solve")
+                for a, b, k in ((3, 4, 1), (12, 5, 2), (7, 7, 1), (20, 13, 3))]
+    settings = SFTSettings(learning_rate=1e-2, batch_size=4, max_steps=2, logging_steps=1)
+    single, single_log = launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "one", seed=0)
+    work = tmp_path / "fsdp"
+    work.mkdir()
+    job = launch.SFTJob(str(init_dir), examples, replace(settings, batch_size=2, sharding="fsdp"), seed=0)
+    (work / launch.JOB_FILE).write_bytes(pickle.dumps(job))
+    (tmp_path / "child.py").write_text(TRAINER_FSDP_CHILD)
+    env = launch._child_env()
+    env["PYTHONPATH"] = os.pathsep.join((str(patched.parent), env["PYTHONPATH"]))
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(tmp_path / "child.py"), str(work)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    history = json.loads((work / launch.HISTORY_FILE).read_text())
+    assert history["world_size"] == 2 and history["sharded"]  # FSDP2 did split the model
+    sharded = load_model(work / launch.MODEL_DIR)[0]
+    init = _weights(load_model(init_dir)[0])
+    assert not all(torch.equal(a, b) for a, b in zip(init, _weights(sharded)))  # it trained
+    for a, b in zip(_weights(single), _weights(sharded)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    losses = [(r["loss"], s["loss"]) for r, s in zip(history["log_history"], single_log) if "loss" in r]
+    assert len(losses) == 2 and all(abs(a - b) < 1e-4 for a, b in losses)
 
 
 def test_sharding_needs_gpus_and_asks_the_trainer_for_fsdp2_on_them(tmp_path):
