@@ -180,10 +180,10 @@ def test_a_sharded_model_is_gathered_from_every_process_and_saved_whole(tmp_path
 TRAINER_FSDP_CHILD = """
 import sys
 
-from stepwiser_core import launch, sharding, training
+from stepwiser_core import judge_rl, launch, sharding, training
 
 # as on GPUs: the CPU's refusal (sharding.trainer_arguments) lifted, for this check only
-training.trainer_arguments = lambda name, on_gpu: sharding.trainer_arguments(name, True)
+training.trainer_arguments = judge_rl.trainer_arguments = lambda name, on_gpu: sharding.trainer_arguments(name, True)
 launch.main([sys.argv[1]])
 """
 
@@ -192,35 +192,52 @@ ACCELERATE_GPU_TYPES = """            elif self.distributed_type in [
                 DistributedType.MULTI_GPU,"""
 
 
-def test_the_trainers_own_fsdp2_on_two_cpu_processes_makes_the_one_process_update(tmp_path, init_dir):
-    # The whole sharded path as a GPU run takes it (TRL's SFTTrainer, accelerate's FSDP2 wrapping from our arguments,
-    # the training, the gathering, rank 0's save), on two CPU processes: accelerate shards only GPU processes, so the
-    # children import a copy of accelerate (pinned, requirements.txt) whose list of shardable types has MULTI_CPU
+@pytest.fixture(scope="module")
+def trainer_fsdp_on_cpu(tmp_path_factory):
+    """Runs a job's work folder on two CPU processes the way a GPU run shards it: the children import a copy of
+    accelerate (pinned, requirements.txt) whose list of shardable process types takes in the CPU, and our refusal of
+    sharding on the CPU is lifted. Returns run(work_dir) -> the children's CompletedProcess."""
     import accelerate
 
-    source = Path(accelerate.__file__).parent
-    patched = tmp_path / "patched" / "accelerate"
-    shutil.copytree(source, patched, ignore=shutil.ignore_patterns("__pycache__"))
+    root = tmp_path_factory.mktemp("trainer_fsdp")
+    patched = root / "accelerate"
+    shutil.copytree(Path(accelerate.__file__).parent, patched, ignore=shutil.ignore_patterns("__pycache__"))
     state = (patched / "state.py").read_text()
     assert state.count(ACCELERATE_GPU_TYPES) == 1, "accelerate changed: update ACCELERATE_GPU_TYPES to its list"
     (patched / "state.py").write_text(state.replace(ACCELERATE_GPU_TYPES, ACCELERATE_GPU_TYPES.replace(
         "[\n", "[\n                DistributedType.MULTI_CPU,\n")))
+    (root / "child.py").write_text(TRAINER_FSDP_CHILD)
+    env = {**launch._child_env(), "CUDA_VISIBLE_DEVICES": ""}
+    env["PYTHONPATH"] = os.pathsep.join((str(root), env["PYTHONPATH"]))
+
+    def run(work_dir: Path) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                               str(root / "child.py"), str(work_dir)], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        history = json.loads((work_dir / launch.HISTORY_FILE).read_text())
+        assert history["world_size"] == 2 and history["sharded"]  # FSDP2 did split the model
+        return history
+
+    return run
+
+
+def _job_folder(path: Path, job) -> Path:
+    path.mkdir()
+    (path / launch.JOB_FILE).write_bytes(pickle.dumps(job))
+    return path
+
+
+def test_the_trainers_own_fsdp2_sft_on_two_cpu_processes_makes_the_one_process_update(tmp_path, init_dir,
+                                                                                      trainer_fsdp_on_cpu):
+    # The whole sharded path as a GPU run takes it (TRL's SFTTrainer, accelerate's FSDP2 wrapping from our arguments,
+    # the training, the gathering, rank 0's save), on two CPU processes
     examples = [Example(f"What is {a} + {b}?", f"{a} + {b} = {a + b}. " * k, "solve")
                 for a, b, k in ((3, 4, 1), (12, 5, 2), (7, 7, 1), (20, 13, 3))]
     settings = SFTSettings(learning_rate=1e-2, batch_size=4, max_steps=2, logging_steps=1)
     single, single_log = launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "one", seed=0)
-    work = tmp_path / "fsdp"
-    work.mkdir()
     job = launch.SFTJob(str(init_dir), examples, replace(settings, batch_size=2, sharding="fsdp"), seed=0)
-    (work / launch.JOB_FILE).write_bytes(pickle.dumps(job))
-    (tmp_path / "child.py").write_text(TRAINER_FSDP_CHILD)
-    env = launch._child_env()
-    env["PYTHONPATH"] = os.pathsep.join((str(patched.parent), env["PYTHONPATH"]))
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           str(tmp_path / "child.py"), str(work)], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    history = json.loads((work / launch.HISTORY_FILE).read_text())
-    assert history["world_size"] == 2 and history["sharded"]  # FSDP2 did split the model
+    work = _job_folder(tmp_path / "fsdp", job)
+    history = trainer_fsdp_on_cpu(work)
     sharded = load_model(work / launch.MODEL_DIR)[0]
     init = _weights(load_model(init_dir)[0])
     assert not all(torch.equal(a, b) for a, b in zip(init, _weights(sharded)))  # it trained
@@ -228,6 +245,21 @@ def test_the_trainers_own_fsdp2_on_two_cpu_processes_makes_the_one_process_updat
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
     losses = [(r["loss"], s["loss"]) for r, s in zip(history["log_history"], single_log) if "loss" in r]
     assert len(losses) == 2 and all(abs(a - b) < 1e-4 for a, b in losses)
+
+
+def test_a_sharded_grpo_run_samples_trains_and_saves_on_two_cpu_processes(tmp_path, init_dir, toy_tokenizer,
+                                                                          trainer_fsdp_on_cpu):
+    # TRL's GRPOTrainer on a sharded model: every process samples its completions through the sharded model (each
+    # forward pass gathers the layers from both), then trains; what comes back is the whole model. (An untrained
+    # model writes no verdict, so every reward is 0 and the weights cannot move: the run is checked, not the update.)
+    items = judge_rl.balance(judge_rl.judge_items_from_records([RECORD], "abs_q"), seed=0) * 2
+    settings = judge_rl.GRPOSettings(max_steps=2, batch_size=4, updates_per_generation=1, max_completion_length=8,
+                                     sharding="fsdp")
+    job = launch.GRPOJob(str(init_dir), judge_rl.rl_dataset(items, toy_tokenizer, "toy"), settings, {"reward": "cot"})
+    history = trainer_fsdp_on_cpu(_job_folder(tmp_path / "grpo", job))
+    assert [r["step"] for r in history["log_history"] if "reward" in r] == [1, 2]
+    init, saved = load_model(init_dir)[0].state_dict(), load_model(tmp_path / "grpo" / launch.MODEL_DIR)[0].state_dict()
+    assert saved.keys() == init.keys() and all(torch.equal(saved[k], init[k]) for k in init)
 
 
 def test_sharding_needs_gpus_and_asks_the_trainer_for_fsdp2_on_them(tmp_path):
