@@ -141,6 +141,40 @@ def seed_summary(rows: pd.DataFrame, decoding: str = "temperature 1", reference:
     return pd.DataFrame(out)
 
 
+def draw_rows(evaluations: Mapping[int, pd.DataFrame], finetune_seed: int = 0) -> pd.DataFrame:
+    """The evaluation rows of several candidate draws (runs of the stage with different `seed`s: other prompts, other
+    responses, other evaluation samples; the same judges and evaluation problems), one fine-tune seed from each, with
+    `finetune_seed` set to the draw: `seed_summary` of them is then the spread over draws, and `evaluation_summary`
+    the change against the reference pooled over draws (per problem, the mean over draws and samples). The untrained
+    policy is kept from the first draw only, as its evaluation does not depend on the draw's candidates."""
+    if not evaluations:
+        raise ValueError("draw_rows needs the evaluations of at least one draw")
+    frames = []
+    for k, (draw, rows) in enumerate(evaluations.items()):
+        kept = rows[rows["finetune_seed"] == finetune_seed]
+        if kept.empty:
+            raise ValueError(f"draw {draw} has no evaluation with fine-tune seed {finetune_seed}")
+        frames.append(kept.assign(finetune_seed=draw))
+        if k == 0:
+            frames.append(rows[rows["policy"] == POLICY])
+    return pd.concat(frames, ignore_index=True)
+
+
+def draw_summary(evaluations: Mapping[int, pd.DataFrame], finetune_seed: int = 0, decoding: str = "temperature 1",
+                 reference: str = OUTCOME) -> pd.DataFrame:
+    """Per selector over candidate draws (`draw_rows`): its accuracy in each draw (`draw_<d>`), their sd, the smallest
+    and largest change against `reference` in the same draw and how many draws it is above, then the change pooled
+    over draws with its standard error over problems (`pooled_vs_<reference>`, `_se`)."""
+    rows = draw_rows(evaluations, finetune_seed)
+    spread = seed_summary(rows, decoding, reference)
+    spread.columns = [c.replace("seed_", "draw_").replace("seeds", "draws") for c in spread.columns]
+    tag = "sampled" if decoding == "temperature 1" else "greedy"
+    pooled = evaluation_summary(rows, reference).set_index("policy")
+    for col in (f"{tag}_vs_{reference}", f"{tag}_vs_{reference}_se"):
+        spread[col.replace(tag, "pooled")] = [pooled.loc[p, col] if col in pooled else np.nan for p in spread["policy"]]
+    return spread
+
+
 def _se(x: pd.Series) -> float:
     return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 

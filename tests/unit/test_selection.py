@@ -207,6 +207,34 @@ def test_the_seed_summary_pairs_each_fine_tuning_with_the_reference_of_its_seed(
     assert table.loc["outcome", "sd_over_seeds"] == pytest.approx(pd.Series([0.5, 0.0]).std())
 
 
+def test_the_draw_summary_pairs_selectors_within_each_draw_and_pools_over_draws():
+    def draw(outcome, judge, extra_seed=None):
+        rows = [{"policy": "policy", "finetune_seed": -1, "decoding": "temperature 1", "problem_id": f"p{i}",
+                 "answer_correct": bool(v), "no_wrong_step": True} for i, v in enumerate([0, 0])]
+        for policy, accuracy in (("outcome", outcome), ("judge", judge)):
+            rows += [{"policy": policy, "finetune_seed": 0, "decoding": "temperature 1", "problem_id": f"p{i}",
+                      "answer_correct": bool(v), "no_wrong_step": True} for i, v in enumerate(accuracy)]
+        if extra_seed is not None:  # another fine-tune seed of the same draw: left out
+            rows.append({"policy": "judge", "finetune_seed": extra_seed, "decoding": "temperature 1",
+                         "problem_id": "p0", "answer_correct": False, "no_wrong_step": True})
+        return pd.DataFrame(rows)
+
+    draws = {0: draw([1, 0], [1, 1], extra_seed=1), 5: draw([0, 0], [0, 0])}
+    rows = selection.draw_rows(draws)
+    assert sorted(rows["finetune_seed"].unique()) == [-1, 0, 5]
+    assert (rows["policy"] == "policy").sum() == 2  # the untrained policy once, from the first draw
+    table = selection.draw_summary(draws).set_index("policy")
+    assert list(table.index) == ["outcome", "judge"]
+    assert table.loc["judge", "draw_0"] == 1.0 and table.loc["judge", "draw_5"] == 0.0
+    assert table.loc["judge", "vs_outcome_min"] == 0.0 and table.loc["judge", "vs_outcome_max"] == 0.5
+    assert table.loc["judge", "draws_above_outcome"] == 1
+    # pooled: per problem, the mean over draws; p0 changes by 0, p1 by (1 + 0) / 2 = 0.5, so 0.25 on average
+    assert table.loc["judge", "pooled_vs_outcome"] == pytest.approx(0.25)
+    assert table.loc["judge", "pooled_vs_outcome_se"] == pytest.approx(pd.Series([0.0, 0.5]).std() / 2 ** 0.5)
+    with pytest.raises(ValueError, match="fine-tune seed 3"):
+        selection.draw_rows(draws, finetune_seed=3)
+
+
 def test_paper_tier_candidates_have_no_step_truth_and_select_all_the_same():
     from stepwiser_core.numina import MathProblem
 
