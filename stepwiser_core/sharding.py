@@ -10,7 +10,7 @@ single process makes with the same global batch (tests/unit/test_launch.py, on t
 Only `launch.run_in_processes` trains sharded: a sharding needs several processes. Two consequences are handled there:
 the trained model is gathered from every process before rank 0 saves it (`full_state_dict`), and nothing may run the
 sharded model on rank 0 alone (every forward pass gathers each layer from all processes), so a sharded GRPO run
-cannot evaluate held-out items while it trains (`check_sharding`).
+cannot evaluate held-out items while it trains (`JudgeTrainingConfig` refuses `eval_every` > 0 with it).
 """
 from __future__ import annotations
 
