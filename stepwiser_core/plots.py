@@ -241,3 +241,30 @@ def data_selection(picked: pd.DataFrame, evaluated: pd.DataFrame, path: str | Pa
     axes[0, 0].set_yticks(range(len(policies)), policies)
     axes[0, 0].invert_yaxis()
     return save_figure(fig, path)
+
+
+def selection_draws(draws: pd.DataFrame, path: str | Path, reference: str = "outcome") -> Path:
+    """Notebook 06 over candidate draws (`selection.draw_summary`'s table): per selector, its temperature-1 accuracy
+    change against `reference` in each draw (one dot each) and pooled over draws (a bar, ±2 standard errors over
+    problems). The reference itself is left out (zero by construction)."""
+    frame = draws[draws["policy"] != reference].reset_index(drop=True)
+    columns = [c for c in draws.columns if c.startswith("draw_")]
+    if frame.empty or not columns:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        return _no_data(fig, ax, path)
+    base = draws.set_index("policy").loc[reference, columns] if reference in set(draws["policy"]) else None
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(frame) + 1.4))
+    pooled, se = f"pooled_vs_{reference}", f"pooled_vs_{reference}_se"
+    ax.barh(frame.index, frame[pooled], xerr=2 * frame[se], color="lightgray", capsize=2, label="pooled, ±2 s.e.")
+    colours = sns.color_palette("tab10", len(columns))
+    for k, col in enumerate(columns):
+        if base is not None:
+            ax.scatter(frame[col] - base[col], frame.index, color=colours[k], s=18, zorder=3,
+                       label=col.replace("_", " "))
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(frame.index, frame["policy"])
+    ax.invert_yaxis()
+    ax.set(title=f"Fine-tuned policy, temperature 1: accuracy change against {reference}-based selection",
+           xlabel=f"accuracy − {reference} (same draw)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    return save_figure(fig, path)

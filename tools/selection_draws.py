@@ -14,8 +14,9 @@ judges, the same chunk policy, the same held-out problems) and fine-tune seed 0,
 
 writes `draws.{csv,md}` (`selection.draw_summary`: temperature-1 accuracy per draw, the change against outcome-based
 selection within each draw, and pooled over draws), `draws_vs_zero_shot.{csv,md}` (the same against the zero-shot
-judge), `flawed.{csv,md}` (per draw, the share of each selector's picks that hold a wrong step) and `sources.json`
-(the runs read, their commits and this tool's).
+judge), `draws.png` (each selector's change against outcome-based selection, per draw and pooled), `flawed.{csv,md}`
+(per draw, the share of each selector's picks that hold a wrong step) and `sources.json` (the runs read, their commits
+and this tool's).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     import pandas as pd
 
-    from stepwiser_core import selection
+    from stepwiser_core import plots, selection
     from stepwiser_core.io import atomic_write_text
     from stepwiser_core.provenance import git_state
     from stepwiser_core.tables import write_table
@@ -64,6 +65,7 @@ def main() -> None:
     write_table(table, args.out, "draws", digits=4)
     write_table(versus_zero_shot, args.out, "draws_vs_zero_shot", digits=4)
     write_table(pd.concat(flawed, axis=1).reset_index(), args.out, "flawed", digits=4)
+    plots.selection_draws(table, args.out / "draws.png")
     atomic_write_text(args.out / "sources.json", json.dumps(
         {"draws": sources, "finetune_seed": args.finetune_seed, "tool_git": git_state(ROOT)}, indent=1) + "\n")
     print(table.round(4).to_string(index=False))

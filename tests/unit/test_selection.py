@@ -207,7 +207,7 @@ def test_the_seed_summary_pairs_each_fine_tuning_with_the_reference_of_its_seed(
     assert table.loc["outcome", "sd_over_seeds"] == pytest.approx(pd.Series([0.5, 0.0]).std())
 
 
-def test_the_draw_summary_pairs_selectors_within_each_draw_and_pools_over_draws():
+def test_the_draw_summary_pairs_selectors_within_each_draw_and_pools_over_draws(tmp_path):
     def draw(outcome, judge, extra_seed=None):
         rows = [{"policy": "policy", "finetune_seed": -1, "decoding": "temperature 1", "problem_id": f"p{i}",
                  "answer_correct": bool(v), "no_wrong_step": True} for i, v in enumerate([0, 0])]
@@ -233,6 +233,11 @@ def test_the_draw_summary_pairs_selectors_within_each_draw_and_pools_over_draws(
     assert table.loc["judge", "pooled_vs_outcome_se"] == pytest.approx(pd.Series([0.0, 0.5]).std() / 2 ** 0.5)
     with pytest.raises(ValueError, match="fine-tune seed 3"):
         selection.draw_rows(draws, finetune_seed=3)
+
+    from stepwiser_core import plots
+
+    for frame, name in ((table.reset_index(), "draws.png"), (table.reset_index().iloc[:1], "reference_only.png")):
+        assert plots.selection_draws(frame, tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_paper_tier_candidates_have_no_step_truth_and_select_all_the_same():
