@@ -245,8 +245,8 @@ def data_selection(picked: pd.DataFrame, evaluated: pd.DataFrame, path: str | Pa
 
 def selection_draws(draws: pd.DataFrame, path: str | Path, reference: str = "outcome") -> Path:
     """Notebook 06 over candidate draws (`selection.draw_summary`'s table): per selector, its temperature-1 accuracy
-    change against `reference` in each draw (one dot each) and pooled over draws (a bar, ±2 standard errors over
-    problems). The reference itself is left out (zero by construction)."""
+    change against `reference` in each draw (one dot each) and pooled over draws (a bar, ±2 standard errors over draws;
+    over problems when there is one draw). The reference itself is left out (zero by construction)."""
     frame = draws[draws["policy"] != reference].reset_index(drop=True)
     columns = [c for c in draws.columns if c.startswith("draw_")]
     if frame.empty or not columns:
@@ -254,8 +254,12 @@ def selection_draws(draws: pd.DataFrame, path: str | Path, reference: str = "out
         return _no_data(fig, ax, path)
     base = draws.set_index("policy").loc[reference, columns] if reference in set(draws["policy"]) else None
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(frame) + 1.4))
-    pooled, se = f"pooled_vs_{reference}", f"pooled_vs_{reference}_se"
-    ax.barh(frame.index, frame[pooled], xerr=2 * frame[se], color="lightgray", capsize=2, label="pooled, ±2 s.e.")
+    pooled, se = f"pooled_vs_{reference}", f"pooled_vs_{reference}_se_over_draws"
+    over = "over draws"
+    if se not in frame or frame[se].isna().all():  # one draw: only the standard error over problems
+        se, over = f"pooled_vs_{reference}_se", "over problems"
+    ax.barh(frame.index, frame[pooled], xerr=2 * frame[se], color="lightgray", capsize=2,
+            label=f"pooled, ±2 s.e. {over}")
     colours = sns.color_palette("tab10", len(columns))
     for k, col in enumerate(columns):
         if base is not None:

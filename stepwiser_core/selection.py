@@ -164,7 +164,10 @@ def draw_summary(evaluations: Mapping[int, pd.DataFrame], finetune_seed: int = 0
                  reference: str = OUTCOME) -> pd.DataFrame:
     """Per selector over candidate draws (`draw_rows`): its accuracy in each draw (`draw_<d>`), their sd, the smallest
     and largest change against `reference` in the same draw and how many draws it is above, then the change pooled
-    over draws with its standard error over problems (`pooled_vs_<reference>`, `_se`)."""
+    over draws (`pooled_vs_<reference>`; every draw answers the same problems the same number of times, so it is also
+    the mean of the draws' changes) with two standard errors: over problems (`_se`, which holds the draws fixed) and
+    over draws (`_se_over_draws`, the sd of the draws' changes over the root of their number, which counts how much
+    the outcome moves with the data drawn; NaN with one draw)."""
     rows = draw_rows(evaluations, finetune_seed)
     spread = seed_summary(rows, decoding, reference)
     spread.columns = [c.replace("seed_", "draw_").replace("seeds", "draws") for c in spread.columns]
@@ -172,6 +175,13 @@ def draw_summary(evaluations: Mapping[int, pd.DataFrame], finetune_seed: int = 0
     pooled = evaluation_summary(rows, reference).set_index("policy")
     for col in (f"{tag}_vs_{reference}", f"{tag}_vs_{reference}_se"):
         spread[col.replace(tag, "pooled")] = [pooled.loc[p, col] if col in pooled else np.nan for p in spread["policy"]]
+    draws = [c for c in spread.columns if c.startswith("draw_")]
+    by_policy = spread.set_index("policy")[draws]
+    if reference in by_policy.index and len(draws) > 1:
+        changes = by_policy - by_policy.loc[reference]
+        spread[f"pooled_vs_{reference}_se_over_draws"] = list(changes.std(axis=1, ddof=1) / np.sqrt(len(draws)))
+    else:
+        spread[f"pooled_vs_{reference}_se_over_draws"] = np.nan
     return spread
 
 

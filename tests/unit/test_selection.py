@@ -231,6 +231,11 @@ def test_the_draw_summary_pairs_selectors_within_each_draw_and_pools_over_draws(
     # pooled: per problem, the mean over draws; p0 changes by 0, p1 by (1 + 0) / 2 = 0.5, so 0.25 on average
     assert table.loc["judge", "pooled_vs_outcome"] == pytest.approx(0.25)
     assert table.loc["judge", "pooled_vs_outcome_se"] == pytest.approx(pd.Series([0.0, 0.5]).std() / 2 ** 0.5)
+    # over draws: the draws' changes are 0.5 and 0, their mean the pooled change
+    assert table.loc["judge", "pooled_vs_outcome_se_over_draws"] == pytest.approx(pd.Series([0.5, 0.0]).std() / 2 ** 0.5)
+    assert table.loc["outcome", "pooled_vs_outcome_se_over_draws"] == 0.0
+    one = selection.draw_summary({0: draws[0]}).set_index("policy")
+    assert one["pooled_vs_outcome_se_over_draws"].isna().all()
     with pytest.raises(ValueError, match="fine-tune seed 3"):
         selection.draw_rows(draws, finetune_seed=3)
 
