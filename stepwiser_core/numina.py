@@ -9,9 +9,15 @@ parse, which no rollout could ever be verified against.
 Rows are visited in a seeded random order and the scan stops once `n` prompts are kept, so drawing 80k prompts never
 runs Math-Verify over all 860k rows. Ids are `numina-<row>`, the row's index in the source split, so a prompt keeps
 its id across draws and seeds.
+
+A held-out part (`in_heldout`: 1 % of the problems, by a hash of the problem's text, so the same whatever the seed,
+the stage or the file layout) is never drawn for training: 01's, 02's and 06's prompts come from the rest, and
+`heldout_prompts` draws the evaluation set of the paper's Table 8 ("NuminaMath held-out 1K", whose construction the
+paper does not give) from it alone.
 """
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -120,8 +126,21 @@ def reference_answer(solution: str) -> str | None:
     return answer or None
 
 
+# NOT SPECIFIED by the paper: the share of NuminaMath-CoT's problems held out of every training draw. 1 % of the
+# 860k rows leaves several thousand verifiable prompts to draw the held-out 1K from, and costs training nothing.
+HELDOUT_SHARE = 0.01
+PARTS = ("train", "heldout")
+
+
+def in_heldout(text: str, share: float = HELDOUT_SHARE) -> bool:
+    """Whether a problem is in the held-out part: the first 8 bytes of the SHA-256 of its normalised text, read as a
+    fraction of 2^64, fall below `share`. A pure function of the text, so duplicates fall on the same side."""
+    digest = hashlib.sha256(normalize_problem(text).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") < share * 2 ** 64
+
+
 def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifier: AnswerVerifier,
-                   exclude: Iterable[str] = (), purpose: str = "annotation") -> PromptSelection:
+                   exclude: Iterable[str] = (), purpose: str = "annotation", part: str = "train") -> PromptSelection:
     """Up to `n` deduplicated, verifiable prompts, visited in a seeded random order (paper §4.1).
 
     Args:
@@ -133,17 +152,23 @@ def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifie
         exclude: problem texts never to keep (e.g. an evaluation set's), compared after `normalize_problem`.
         purpose: salts the order, so that stages drawing with one seed (01's segmentation prompts, 02's annotation
             prompts) get independent random subsets, as the paper's 20k and 40k are (their overlap NOT SPECIFIED).
+        part: "train" (every draw for training: the held-out part is skipped) or "heldout" (only the held-out part,
+            `in_heldout`).
 
     Returns:
-        The kept problems in visiting order, and counts: `visited`, `kept`, and one count per reason to drop.
+        The kept problems in visiting order, and counts: `visited`, `kept`, and one count per reason to drop
+        (`other_part`: rows of the part not drawn from).
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, not {n}")
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, not {part!r}")
     order = list(range(len(rows)))
     random.Random(f"{seed}:numina-prompts:{purpose}").shuffle(order)
     excluded = {normalize_problem(t) for t in exclude}
     seen = set(excluded)
-    counts = dict.fromkeys(("visited", "kept", "duplicate", "excluded", "no_boxed_answer", "unverifiable"), 0)
+    counts = dict.fromkeys(("visited", "kept", "other_part", "duplicate", "excluded", "no_boxed_answer",
+                            "unverifiable"), 0)
     kept: list[MathProblem] = []
     for index in order:
         if len(kept) >= n:
@@ -151,6 +176,9 @@ def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifie
         row = rows[index]
         counts["visited"] += 1
         key = normalize_problem(row["problem"])
+        if in_heldout(key) != (part == "heldout"):
+            counts["other_part"] += 1
+            continue
         if key in seen:
             counts["excluded" if key in excluded else "duplicate"] += 1
             continue
@@ -167,6 +195,13 @@ def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifie
 
 
 def draw_prompts(location: str | Path, split: str, n: int, seed: int, verifier: AnswerVerifier,
-                 purpose: str, exclude: Iterable[str] = ()) -> PromptSelection:
+                 purpose: str, exclude: Iterable[str] = (), part: str = "train") -> PromptSelection:
     """`read_numina` then `select_prompts`: what a stage calls."""
-    return select_prompts(read_numina(location, split), n, seed, verifier, exclude, purpose)
+    return select_prompts(read_numina(location, split), n, seed, verifier, exclude, purpose, part)
+
+
+def heldout_prompts(location: str | Path, split: str, n: int, verifier: AnswerVerifier) -> list[MathProblem]:
+    """Our "NuminaMath held-out 1K" ([P Table 8]; its construction NOT SPECIFIED): `n` deduplicated, verifiable prompts
+    of the held-out part, in a fixed order (seed 0), so every run and every seed of the study evaluates on the same
+    ones, and no training draw ever holds one of them."""
+    return draw_prompts(location, split, n, 0, verifier, "heldout", part="heldout").problems

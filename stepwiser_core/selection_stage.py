@@ -28,8 +28,10 @@ from .search_stage import open_greedy_judge
 from .world.problems import Problem, generate_problems
 
 # what no part depends on: where things are written, and which selectors and seeds run (each part is one judge's
-# scores or one selector and seed's evaluation, so adding a judge or a seed reuses the others')
-_NOT_IN_PARTS_KEY = ("runs_root", "results_root", "stage", "judges", "finetune_seeds", "exact_selector", "keep_models")
+# scores or one selector and seed's evaluation, so adding a judge or a seed reuses the others'), and which evaluation
+# set (its parts are named for it, `evaluation_set_name`, so a run on another set reuses the candidates and scores)
+_NOT_IN_PARTS_KEY = ("runs_root", "results_root", "stage", "judges", "finetune_seeds", "exact_selector", "keep_models",
+                     "math500_path", "numina_heldout")
 
 
 def selection_prompts(cfg) -> list:
@@ -44,10 +46,25 @@ def selection_prompts(cfg) -> list:
                         "selection").problems
 
 
+# the parts of each evaluation set's evaluations (the toy tier's own set keeps the names it had before the others)
+_EVALUATION_PREFIX = {"toy_heldout": "eval_", "math500": "eval_math500_", "numina_heldout": "eval_numina_heldout_"}
+
+
+def evaluation_set_name(cfg) -> str:
+    """"math500", "numina_heldout", or "toy_heldout" (00's held-out problems): which set `evaluation_set` returns."""
+    return "numina_heldout" if cfg.numina_heldout else "math500" if cfg.math500_path else "toy_heldout"
+
+
 def evaluation_set(cfg, tier_runs: Path) -> list:
-    """Where the fine-tuned policies are measured: MATH500 with `math500_path` ([P Table 8]), else 00's held-out toy
-    problems (01's Table 4 and 05 use the same); the first `n_eval_problems` (0: all)."""
-    if cfg.math500_path:
+    """Where the fine-tuned policies are measured: MATH500 with `math500_path` or our NuminaMath held-out prompts with
+    `numina_heldout` ([P Table 8]), else 00's held-out toy problems (01's Table 4 and 05 use the same); the first
+    `n_eval_problems` (0: all)."""
+    if cfg.numina_heldout:
+        from .numina import heldout_prompts
+        from .verify import make_verifier
+
+        problems = heldout_prompts(cfg.numina_path, cfg.numina_split, cfg.numina_heldout, make_verifier(cfg.verifier))
+    elif cfg.math500_path:
         from .math500 import load_math500
 
         problems = load_math500(cfg.math500_path)
@@ -74,11 +91,18 @@ class Parts:
         path = self.dir / "seconds.json"
         return read_json(path).get(name) if path.exists() else None
 
-    def seconds_total(self, prefix: str) -> float | None:
-        """The seconds of every part whose name starts with `prefix`, summed (None when none is known)."""
+    def seconds_total(self, prefix: str, exclude: Sequence[str] = ()) -> float | None:
+        """The seconds of every part whose name starts with `prefix` and with none of `exclude`, summed (None when none
+        is known)."""
         path = self.dir / "seconds.json"
-        known = [v for k, v in (read_json(path) if path.exists() else {}).items() if k.startswith(prefix)]
+        known = [v for k, v in (read_json(path) if path.exists() else {}).items()
+                 if k.startswith(prefix) and not k.startswith(tuple(exclude))]
         return round(sum(known), 1) if known else None
+
+    def evaluation_seconds(self, cfg) -> float | None:
+        """The seconds of this config's evaluation set's parts (fine-tunings included), not another set's."""
+        mine = _EVALUATION_PREFIX[evaluation_set_name(cfg)]
+        return self.seconds_total(mine, [p for p in _EVALUATION_PREFIX.values() if p != mine and p.startswith(mine)])
 
     def _made(self, name: str, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         start = time.perf_counter()
@@ -187,12 +211,21 @@ def evaluate(cfg, model_dir: Path, problems: Sequence, is_correct, **tags) -> pd
     return pd.concat(frames, ignore_index=True).drop(columns=["text", "chunks"])
 
 
+def evaluation_part(cfg, policy: str, seed: int | None = None) -> str:
+    """The part holding `policy`'s evaluation (fine-tuned with `seed`; None: the untrained policy) on this config's
+    evaluation set: `eval_<policy>[_seed<k>]` on the toy tier's own set, `eval_<set>_...` on MATH500 or the NuminaMath
+    held-out prompts, so that a run on another set keeps the candidates, the scores and the other set's parts."""
+    return _EVALUATION_PREFIX[evaluation_set_name(cfg)] + policy + ("" if seed is None else f"_seed{seed}")
+
+
 def fine_tune_all(cfg, policy_dir: Path, selected: Mapping[str, pd.DataFrame], problem_by_id: Mapping[str, object],
                   eval_problems: Sequence, is_correct, parts: Parts, work_dir: Path) -> pd.DataFrame:
     """The chunk policy as it is (`policy`), then each selector's fine-tuning for every fine-tune seed, each evaluated
-    on `eval_problems`: all evaluation rows. A fine-tuned model is deleted after its evaluation unless `keep_models`."""
-    frames = [parts.frame("eval_policy", lambda: evaluate(cfg, policy_dir, eval_problems, is_correct,
-                                                          policy=selection.POLICY, finetune_seed=-1))]
+    on `eval_problems`: all evaluation rows. A fine-tuned model is deleted after its evaluation unless `keep_models`.
+    Each is a part named for the evaluation set (`evaluation_part`)."""
+    frames = [parts.frame(evaluation_part(cfg, selection.POLICY),
+                          lambda: evaluate(cfg, policy_dir, eval_problems, is_correct, policy=selection.POLICY,
+                                           finetune_seed=-1))]
     for seed in cfg.finetune_seeds:
         for name, picks in selected.items():
             if picks.empty:  # e.g. the smoke tier's untrained policy: no correct response, nothing to learn from
@@ -206,9 +239,9 @@ def fine_tune_all(cfg, policy_dir: Path, selected: Mapping[str, pd.DataFrame], p
                     shutil.rmtree(out)
                 return rows
 
-            frame = parts.frame(f"eval_{name}_seed{seed}", run)
+            frame = parts.frame(evaluation_part(cfg, name, seed), run)
             greedy = frame.loc[frame["decoding"] == "greedy", "answer_correct"].mean()
             print(f"{name:>24} seed {seed}: greedy accuracy {greedy:.3f} "
-                  f"({parts.seconds(f'eval_{name}_seed{seed}')} s)", flush=True)
+                  f"({parts.seconds(evaluation_part(cfg, name, seed))} s)", flush=True)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)

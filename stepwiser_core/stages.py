@@ -477,6 +477,10 @@ class DataSelectionConfig(StageBase):
     keep_models: bool = False  # keep each fine-tuned policy in the run folder (the paper tier's are 15 GB each)
     # --- evaluation ([P Table 8]: greedy on MATH500 and NuminaMath held-out 1K; toy: 00's held-out problems)
     math500_path: str = ""
+    # or our "NuminaMath held-out 1K" ([P Table 8]; construction NOT SPECIFIED): this many prompts of the held-out part
+    # of numina_path (numina.heldout_prompts), which no training draw holds; 0: not used. One evaluation set per run:
+    # Table 8's two columns are two runs, the second reusing the first's candidates and scores (selection_stage.Parts)
+    numina_heldout: int = 0
     n_eval_problems: int = 0  # the first N of them (0: all)
     eval_samples: int = 4  # temperature-1 samples per problem besides the greedy one (beyond the paper; 0: none)
     # --- generation backend of the policy and the judges (GENERATION_BACKENDS)
@@ -492,6 +496,11 @@ class DataSelectionConfig(StageBase):
             raise ValueError("samples_per_prompt must be at least 1 and n_prompts at least 1 (toy: 4, one per level)")
         if self.epochs <= 0 or not self.finetune_seeds or self.eval_samples < 0 or self.n_eval_problems < 0:
             raise ValueError("epochs must be positive, finetune_seeds non-empty, eval_samples and n_eval_problems >= 0")
+        if self.numina_heldout < 0 or (self.numina_heldout and not self.numina_path):
+            raise ValueError("numina_heldout counts prompts of numina_path's held-out part: >= 0, and needs numina_path")
+        if self.numina_heldout and self.math500_path:
+            raise ValueError("one evaluation set per run: math500_path or numina_heldout, not both (Table 8's two "
+                             "columns are two runs; the second reuses the first's candidates and judges' scores)")
         check_batch_split("batch_size", self.batch_size, self.sft_num_processes)
         check_sharding("sft_sharding", self.sft_sharding, self.sft_num_processes, "sft_num_processes")
 

@@ -181,12 +181,13 @@ def test_03_and_04_on_the_paper_tiers_path(series, tmp_path):
     assert {(name, subset) for name in registry for subset in (*ids, "average")} <= rows
 
 
-def write_numina_snapshot(folder: Path) -> int:
+def write_numina_snapshot(folder: Path) -> tuple[int, int]:
     """NuminaMath-CoT as its hub repository lays it out (data/train-*.parquet; source, problem, solution, messages).
 
     The problems are toy problems with teacher solutions, so the smoke policy can solve some of them; nothing in the
     rows marks them as toy, and 02 reads them as NuminaMath rows: no exact checker, answers through Math-Verify.
-    A duplicate (other spacing) and a proof with no boxed answer are added; returns how many rows pass the filter."""
+    A duplicate (other spacing) and a proof with no boxed answer are added; returns how many rows pass the filter
+    outside the held-out part that training draws skip, and how many are in it (`numina.in_heldout`)."""
     import random
 
     from datasets import Dataset
@@ -204,7 +205,10 @@ def write_numina_snapshot(folder: Path) -> int:
         r["messages"] = [{"content": r["problem"], "role": "user"}, {"content": r["solution"], "role": "assistant"}]
     (folder / "data").mkdir(parents=True)
     Dataset.from_list(rows).to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
-    return len(problems)
+    from stepwiser_core.numina import in_heldout
+
+    held = sum(in_heldout(p.text) for p in problems)
+    return len(problems) - held, held
 
 
 @pytest.mark.smoke
@@ -246,7 +250,7 @@ def test_02_and_03_on_numinamath_prompts(series, tmp_path):
     against the rollout labels alone. 04 reads only 03's judges and ProcessBench, which
     `test_03_and_04_on_the_paper_tiers_path` already runs from the paper tier's side."""
     runs = series / "runs" / "smoke"
-    n_verifiable = write_numina_snapshot(tmp_path / "NuminaMath-CoT")
+    n_verifiable, n_held = write_numina_snapshot(tmp_path / "NuminaMath-CoT")
     paper = ("--runs-root", str(tmp_path / "runs"), "-p", "results_root", str(tmp_path / "results"))
     labels = run_stage(series, *paper, "-p", "problem_source", "numina", "-p", "numina_path",
                        str(tmp_path / "NuminaMath-CoT"), "-p", "verifier", "math_verify", "-p", "n_prompts", "100",
@@ -258,8 +262,9 @@ def test_02_and_03_on_numinamath_prompts(series, tmp_path):
                         str(tmp_path / "no-such-folder"), "-p", "verifier", "math_verify", stage="02_rollout_labels")
     assert missing.returncode != 0 and "no-such-folder: no such file or folder" in missing.stdout + missing.stderr
     metrics = json.loads((tmp_path / "results" / "smoke" / "02_rollout_labels" / "metrics.json").read_text())
-    assert metrics["prompts"] == {"source": "numina", "visited": n_verifiable + 2, "kept": n_verifiable,
-                                  "duplicate": 1, "excluded": 0, "no_boxed_answer": 1, "unverifiable": 0}
+    assert metrics["prompts"] == {"source": "numina", "visited": n_verifiable + n_held + 2, "kept": n_verifiable,
+                                  "other_part": n_held, "duplicate": 1, "excluded": 0, "no_boxed_answer": 1,
+                                  "unverifiable": 0}
     assert all(math.isnan(a) for by_m in metrics["agreement_with_truth"].values() for a in by_m.values())
     from datasets import load_from_disk
 

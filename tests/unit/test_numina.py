@@ -4,7 +4,8 @@ import json
 import datasets
 import pytest
 
-from stepwiser_core.numina import MathProblem, normalize_problem, read_numina, reference_answer, select_prompts
+from stepwiser_core.numina import (HELDOUT_SHARE, MathProblem, heldout_prompts, in_heldout, normalize_problem,
+                                   read_numina, reference_answer, select_prompts)
 from stepwiser_core.verify import MathVerifyVerifier
 
 
@@ -77,8 +78,8 @@ def test_selection_dedups_drops_unverifiable_rows_and_counts_why():
     picked = select_prompts(ROWS, n=100, seed=0, verifier=MathVerifyVerifier())
     texts = [p.text for p in picked.problems]
     assert len(texts) == len(set(map(normalize_problem, texts))) == 11  # one of the two 1/2 rows, and the ten products
-    assert picked.counts == {"visited": len(ROWS), "kept": 11, "duplicate": 1, "excluded": 0, "no_boxed_answer": 1,
-                             "unverifiable": 1}
+    assert picked.counts == {"visited": len(ROWS), "kept": 11, "other_part": 0, "duplicate": 1, "excluded": 0,
+                             "no_boxed_answer": 1, "unverifiable": 1}
     half = next(p for p in picked.problems if "1/2" in p.text)
     assert half.answer == "\\frac{1}{2}" and half.level == 0 and half.id in ("numina-0", "numina-1")
     assert MathVerifyVerifier().is_correct("so it is \\boxed{0.5}", half.answer)  # rollouts verify against it
@@ -103,3 +104,29 @@ def test_selection_is_seeded_stops_at_n_and_honours_exclusions():
 def test_selection_reads_a_dataset_as_it_reads_a_list(tmp_path):
     ds = read_numina(write_snapshot(tmp_path / "snap", ROWS))
     assert select_prompts(ds, 5, 1, MathVerifyVerifier()) == select_prompts(ROWS, 5, 1, MathVerifyVerifier())
+
+
+def test_the_held_out_part_is_a_fixed_share_of_problems_by_their_text():
+    texts = [f"Compute ${k} \\times 7$." for k in range(40000)]
+    share = sum(map(in_heldout, texts)) / len(texts)
+    assert abs(share - HELDOUT_SHARE) < 0.002  # 1 %, by a hash of the text
+    held = next(t for t in texts if in_heldout(t))
+    assert in_heldout(f"  {held}\n") and in_heldout(held.replace(" ", "  "))  # as the deduplication compares texts
+
+
+def test_training_draws_never_hold_a_held_out_problem_and_the_held_out_draw_holds_only_them(tmp_path):
+    products = [(k, f"Compute ${k} \\times 7$.") for k in range(2, 3000)]
+    held = [(k, t) for k, t in products if in_heldout(t)][:5]
+    trained = [(k, t) for k, t in products if not in_heldout(t)][:20]
+    rows = [row(t, f"We get $\\boxed{{{7 * k}}}$.") for k, t in held + trained]
+    verifier = MathVerifyVerifier()
+    train = select_prompts(rows, n=100, seed=0, verifier=verifier)
+    assert {p.text for p in train.problems} == {t for _, t in trained} and train.counts["other_part"] == len(held)
+    heldout = select_prompts(rows, n=100, seed=0, verifier=verifier, purpose="heldout", part="heldout")
+    assert {p.text for p in heldout.problems} == {t for _, t in held} and heldout.counts["other_part"] == len(trained)
+    # what a stage calls: the first n of the held-out part in one fixed order, whatever the study's seed
+    snapshot = write_snapshot(tmp_path / "snap", rows, train_files=1)
+    three = heldout_prompts(snapshot, "train", 3, verifier)
+    assert three == heldout.problems[:3]
+    with pytest.raises(ValueError, match="part must be one of"):
+        select_prompts(rows, n=1, seed=0, verifier=verifier, part="test")

@@ -150,6 +150,10 @@ def test_the_config_rejects_what_cannot_run():
         DataSelectionConfig(problem_source="gsm8k")
     with pytest.raises(ValueError, match="samples_per_prompt"):
         DataSelectionConfig(samples_per_prompt=0)
+    with pytest.raises(ValueError, match="needs numina_path"):
+        DataSelectionConfig(numina_heldout=1000)
+    with pytest.raises(ValueError, match="one evaluation set per run"):
+        DataSelectionConfig(numina_path="nm", numina_heldout=1000, math500_path="m500")
 
 
 def test_fine_tune_all_trains_and_evaluates_every_selection_on_a_tiny_model(tmp_path, tiny_model, toy_tokenizer):
@@ -268,3 +272,42 @@ def test_parts_remember_how_long_each_took_to_make(tmp_path):
     again = selection_stage.Parts(tmp_path, DataSelectionConfig())  # a resumed run reads them back
     assert again.seconds("eval_a") >= 0 and again.seconds("nothing") is None
     assert again.seconds_total("eval_") == pytest.approx(again.seconds("eval_a") + again.seconds("eval_b"), abs=0.11)
+
+
+def test_the_numina_held_out_set_is_an_evaluation_set_of_its_own_parts(tmp_path):
+    # NuminaMath-CoT rows in the real schema: products, some of them in the held-out part
+    from stepwiser_core.numina import in_heldout
+
+    products = [(k, f"Compute ${k} \\times 7$.") for k in range(2, 3000)]
+    held = [(k, t) for k, t in products if in_heldout(t)][:4]
+    rows = [{"source": "gsm8k", "problem": t, "solution": f"We get $\\boxed{{{7 * k}}}$.",
+             "messages": []} for k, t in held + [x for x in products if not in_heldout(x[1])][:10]]
+    (tmp_path / "nm").mkdir()
+    (tmp_path / "nm" / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    paper = dict(problem_source="numina", numina_path=str(tmp_path / "nm"), verifier="math_verify",
+                 exact_selector=False)
+    cfg = DataSelectionConfig(**paper, numina_heldout=3)
+    problems = selection_stage.evaluation_set(cfg, tmp_path)
+    assert len(problems) == 3 and {p.text for p in problems} <= {t for _, t in held}
+    assert selection_stage.evaluation_set_name(cfg) == "numina_heldout"
+    # the candidates come from the rest: no held-out problem is ever a prompt to select from
+    prompts = selection_stage.selection_prompts(DataSelectionConfig(**paper, n_prompts=100))
+    assert len(prompts) == 10 and not {p.text for p in prompts} & {t for _, t in held}
+    # each set's evaluations are parts of their own, and a run on another set keeps them, its candidates and scores
+    math500 = DataSelectionConfig(**paper, math500_path="m500")
+    toy = DataSelectionConfig()
+    assert selection_stage.evaluation_part(cfg, "outcome", 0) == "eval_numina_heldout_outcome_seed0"
+    assert selection_stage.evaluation_part(math500, "policy") == "eval_math500_policy"
+    assert selection_stage.evaluation_part(toy, "outcome", 2) == "eval_outcome_seed2"
+    parts = selection_stage.Parts(tmp_path / "run", math500)
+    for name in ("eval_math500_policy", "eval_math500_outcome_seed0", "scores_j"):
+        parts.frame(name, lambda: pd.DataFrame({"x": [1]}))
+    again = selection_stage.Parts(tmp_path / "run", cfg)  # the other set: nothing is cleared
+    assert again.seconds("scores_j") is not None and again.seconds("eval_math500_policy") is not None
+    assert again.evaluation_seconds(cfg) is None  # none of this set's yet
+    assert again.evaluation_seconds(math500) == again.seconds_total("eval_math500_")
+    for name in ("eval_numina_heldout_policy", "eval_outcome_seed0"):
+        again.frame(name, lambda: pd.DataFrame({"x": [1]}))
+    assert again.evaluation_seconds(cfg) == again.seconds("eval_numina_heldout_policy")
+    # the toy set's prefix, eval_, is the start of the others': their parts are not counted as its
+    assert again.evaluation_seconds(toy) == again.seconds("eval_outcome_seed0")

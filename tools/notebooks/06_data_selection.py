@@ -145,8 +145,9 @@ metrics = {"tier": cfg.tier, "seed": cfg.seed, "prompts": len(prompts), "respons
            "correct_with_wrong_step": (float(1 - right["no_wrong_step"].astype(bool).mean())
                                        if toy and len(right) else None),
            "contested_prompts": int(contested["problem_id"].nunique()), "evaluation_problems": len(eval_problems),
+           "evaluation_set": selection_stage.evaluation_set_name(cfg),
            "finetune_seeds": list(cfg.finetune_seeds), "judge_seconds": seconds,  # when each was made (None: unknown)
-           "finetune_and_evaluation_seconds": parts.seconds_total("eval_"),
+           "finetune_and_evaluation_seconds": parts.evaluation_seconds(cfg),
            "greedy": table.set_index("policy")["greedy"].to_dict(),
            "sampled": table.set_index("policy")["sampled"].to_dict() if "sampled" in table else None,
            "flawed": picked.set_index("selector")["flawed"].to_dict() if picked is not None and "flawed" in picked
@@ -161,7 +162,10 @@ print(json.dumps(metrics, indent=1))
   candidates, each judge's scores and each evaluation are kept in `parts/` of the run folder (`candidates.jsonl`
   holds every response with its chunks), so an interrupted run resumes there.
 - The fine-tunings continue the chunk policy with solving examples only; they are not meant to judge afterwards.
-- The paper's NuminaMath held-out 1K set is not built (its construction is NOT SPECIFIED); the paper tier evaluates on
-  MATH500.
+- The paper's NuminaMath held-out 1K is NOT SPECIFIED; ours (`numina_heldout`) is 1,000 prompts of a held-out 1 % of
+  NuminaMath-CoT (by a hash of the problem's text) that no training draw of 01, 02 or 06 ever takes. One evaluation set
+  per run: Table 8's second column is a second run (`-p math500_path '' -p numina_heldout 1000 -p results_root
+  OTHER`, so that its tables do not replace the first's), which reuses the first's candidates and judges' scores and
+  fine-tunes again.
 """),
 ]
