@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--finetune-seed", type=int, default=0, help="the fine-tune seed every draw has")
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args()
+    tool_git = git_state(ROOT)  # before this tool writes its tables, which would read as a dirty tree
 
     evaluations, flawed, sources = {}, [], {}
     for seed, run_dir, results_dir in args.draw:
@@ -67,7 +68,7 @@ def main() -> None:
     write_table(pd.concat(flawed, axis=1).reset_index(), args.out, "flawed", digits=4)
     plots.selection_draws(table, args.out / "draws.png")
     atomic_write_text(args.out / "sources.json", json.dumps(
-        {"draws": sources, "finetune_seed": args.finetune_seed, "tool_git": git_state(ROOT)}, indent=1) + "\n")
+        {"draws": sources, "finetune_seed": args.finetune_seed, "tool_git": tool_git}, indent=1) + "\n")
     print(table.round(4).to_string(index=False))
     print(f"wrote {args.out}")
 
