@@ -135,7 +135,12 @@ PARTS = ("train", "heldout")
 def in_heldout(text: str, share: float = HELDOUT_SHARE) -> bool:
     """Whether a problem is in the held-out part: the first 8 bytes of the SHA-256 of its normalised text, read as a
     fraction of 2^64, fall below `share`. A pure function of the text, so duplicates fall on the same side."""
-    digest = hashlib.sha256(normalize_problem(text).encode("utf-8")).digest()
+    return _key_in_heldout(normalize_problem(text), share)
+
+
+def _key_in_heldout(key: str, share: float = HELDOUT_SHARE) -> bool:
+    """`in_heldout` of a text already normalised (the scan of `select_prompts` has it in hand)."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") < share * 2 ** 64
 
 
@@ -176,7 +181,7 @@ def select_prompts(rows: Sequence[Mapping[str, Any]], n: int, seed: int, verifie
         row = rows[index]
         counts["visited"] += 1
         key = normalize_problem(row["problem"])
-        if in_heldout(key) != (part == "heldout"):
+        if _key_in_heldout(key) != (part == "heldout"):
             counts["other_part"] += 1
             continue
         if key in seen:

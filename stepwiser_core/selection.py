@@ -185,6 +185,16 @@ def draw_summary(evaluations: Mapping[int, pd.DataFrame], finetune_seed: int = 0
     return spread
 
 
+def draw_changes(summary: pd.DataFrame, reference: str = OUTCOME) -> pd.DataFrame:
+    """`draw_summary`'s table as changes: per selector, its accuracy minus `reference`'s in each draw (`draw_<d>`),
+    then the pooled change and its two standard errors. The reference's own row is left out."""
+    draws = [c for c in summary.columns if c.startswith("draw_")]
+    by_policy = summary.set_index("policy")
+    changes = by_policy[draws] - by_policy.loc[reference, draws]
+    pooled = [f"pooled_vs_{reference}", f"pooled_vs_{reference}_se_over_draws", f"pooled_vs_{reference}_se"]
+    return changes.join(by_policy[pooled]).drop(index=reference).reset_index()
+
+
 def _se(x: pd.Series) -> float:
     return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 

@@ -13,7 +13,8 @@ judges, the same chunk policy, the same held-out problems) and fine-tune seed 0,
         --draw 1 ... --out results/toy/<run>/06_data_selection_draws
 
 writes `draws.{csv,md}` (`selection.draw_summary`: temperature-1 accuracy per draw, the change against outcome-based
-selection within each draw, and pooled over draws), `draws_vs_zero_shot.{csv,md}` (the same against the zero-shot
+selection within each draw, and pooled over draws), `draws_change.{csv,md}` (`selection.draw_changes`: each draw's
+change and the pooled one, the README's table), `draws_vs_zero_shot.{csv,md}` (the same against the zero-shot
 judge), `draws.png` (each selector's change against outcome-based selection, per draw and pooled), `flawed.{csv,md}`
 (per draw, the share of each selector's picks that hold a wrong step) and `sources.json` (the runs read, their commits
 and this tool's).
@@ -64,6 +65,7 @@ def main() -> None:
         raise SystemExit(str(err)) from None
     args.out.mkdir(parents=True, exist_ok=True)
     write_table(table, args.out, "draws", digits=4)
+    write_table(selection.draw_changes(table), args.out, "draws_change", digits=3)
     write_table(versus_zero_shot, args.out, "draws_vs_zero_shot", digits=4)
     write_table(pd.concat(flawed, axis=1).reset_index(), args.out, "flawed", digits=4)
     plots.selection_draws(table, args.out / "draws.png")

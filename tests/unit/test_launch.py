@@ -103,12 +103,16 @@ def _weights(model):
     return [p.detach().clone() for p in model.state_dict().values()]
 
 
+# four solving examples whose answers differ in length (per-token loss matters), for the SFT comparisons below
+SUMS = [Example(f"What is {a} + {b}?", f"{a} + {b} = {a + b}. " * k, "solve")
+        for a, b, k in ((3, 4, 1), (12, 5, 2), (7, 7, 1), (20, 13, 3))]
+
+
 def test_an_sft_on_two_processes_makes_the_update_of_one_process_with_the_same_global_batch(tmp_path, init_dir):
     # four examples and a global batch of four: every step sees all of them, however they are dealt out, so the two
     # runs must agree if the processes average their gradients over the global batch (per-token loss included:
     # the answers differ in length)
-    examples = [Example(f"What is {a} + {b}?", f"{a} + {b} = {a + b}. " * k, "solve")
-                for a, b, k in ((3, 4, 1), (12, 5, 2), (7, 7, 1), (20, 13, 3))]
+    examples = SUMS
     settings = SFTSettings(learning_rate=1e-2, batch_size=4, max_steps=2, logging_steps=1)
     init = _weights(load_model(init_dir)[0])
     single, single_log = launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "one", seed=0)
@@ -231,8 +235,7 @@ def test_the_trainers_own_fsdp2_sft_on_two_cpu_processes_makes_the_one_process_u
                                                                                       trainer_fsdp_on_cpu):
     # The whole sharded path as a GPU run takes it (TRL's SFTTrainer, accelerate's FSDP2 wrapping from our arguments,
     # the training, the gathering, rank 0's save), on two CPU processes
-    examples = [Example(f"What is {a} + {b}?", f"{a} + {b} = {a + b}. " * k, "solve")
-                for a, b, k in ((3, 4, 1), (12, 5, 2), (7, 7, 1), (20, 13, 3))]
+    examples = SUMS
     settings = SFTSettings(learning_rate=1e-2, batch_size=4, max_steps=2, logging_steps=1)
     single, single_log = launch.fine_tune_copy(init_dir, examples, settings, tmp_path / "one", seed=0)
     job = launch.SFTJob(str(init_dir), examples, replace(settings, batch_size=2, sharding="fsdp"), seed=0)

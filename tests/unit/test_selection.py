@@ -238,6 +238,10 @@ def test_the_draw_summary_pairs_selectors_within_each_draw_and_pools_over_draws(
     # over draws: the draws' changes are 0.5 and 0, their mean the pooled change
     assert table.loc["judge", "pooled_vs_outcome_se_over_draws"] == pytest.approx(pd.Series([0.5, 0.0]).std() / 2 ** 0.5)
     assert table.loc["outcome", "pooled_vs_outcome_se_over_draws"] == 0.0
+    changes = selection.draw_changes(table.reset_index()).set_index("policy")
+    assert list(changes.index) == ["judge"]  # the reference's own row is left out
+    assert changes.loc["judge", "draw_0"] == 0.5 and changes.loc["judge", "draw_5"] == 0.0
+    assert changes.loc["judge", "pooled_vs_outcome"] == pytest.approx(0.25)
     one = selection.draw_summary({0: draws[0]}).set_index("policy")
     assert one["pooled_vs_outcome_se_over_draws"].isna().all()
     with pytest.raises(ValueError, match="fine-tune seed 3"):
