@@ -1,0 +1,128 @@
+"""The paper's Table 9 on the toy tier: judges trained on the chunk policy's self-segmented chunks against judges
+trained on the base policy's blank-line pieces (the paper's "split by \\n\\n", [P App. A.3]), every one scored on
+the same toy ProcessBench. Pure functions over score rows; `tools/segmentation_ablation.py` trains and scores the
+judges and writes the tables.
+
+The paper's finding to test: chunking matters mostly for RL (Abs-Q + RL 32.4 → 36.1, Rel-Ratio + RL 31.0 → 36.2),
+hardly for SFT (27.5 → 27.2, 23.9 → 24.1), with 37 % fewer labelled steps.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from .pb_report import SUBSET_HEADERS
+from .pb_uncertainty import paired_seed_test
+from .tables import to_markdown
+
+__all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "TRAININGS", "chunking_effect",
+           "judge_scores", "summary", "table9_markdown"]
+
+SEGMENTATIONS = ("blankline", "chunks")  # the paper's row order: split by \n\n first
+TRAININGS = {"sft": "Discriminative + SFT", "rl": "StepWiser (CoT + RL)"}
+SEGMENTATION_NAMES = {"blankline": "split by blank lines", "chunks": "self-segmentation"}
+SUBSETS = tuple(SUBSET_HEADERS)
+
+# [P Table 9], 1.5B: (segmentation, training, signal) -> GSM8K, MATH, Olympiad, Omni-MATH, Avg
+PAPER_TABLE9_1P5B: dict[tuple[str, str, str], tuple[float, float, float, float, float]] = {
+    ("blankline", "sft", "abs_q"): (33.7, 37.1, 20.2, 18.9, 27.5),
+    ("blankline", "rl", "abs_q"): (46.3, 38.4, 19.0, 25.8, 32.4),
+    ("blankline", "sft", "rel_ratio"): (28.3, 30.9, 15.5, 21.0, 23.9),
+    ("blankline", "rl", "rel_ratio"): (46.3, 39.1, 17.3, 21.3, 31.0),
+    ("chunks", "sft", "abs_q"): (39.3, 32.1, 19.3, 18.9, 27.2),
+    ("chunks", "rl", "abs_q"): (49.2, 40.5, 23.8, 31.0, 36.1),
+    ("chunks", "sft", "rel_ratio"): (32.1, 32.0, 14.2, 18.0, 24.1),
+    ("chunks", "rl", "rel_ratio"): (46.9, 43.4, 26.3, 28.4, 36.2),
+}
+# [P Table 9] "# Steps": labelled steps of the 1.5B annotation set under each segmentation
+PAPER_TABLE9_STEPS = {"blankline": 5_457_820, "chunks": 3_463_520}
+
+SCORE_COLUMNS = ["segmentation", "training", "label_rule", "seed", "judge", *SUBSETS, "average"]
+KEYS = ["segmentation", "training", "label_rule"]
+
+
+def judge_scores(table: pd.DataFrame, judge: str, segmentation: str, training: str, label_rule: str,
+                 seed: int) -> dict:
+    """One judge's row of the ablation's score table, from a ProcessBench results table (`pb_report.TABLE_COLUMNS`,
+    as notebook 04 and `pb_stage.score_judges` write it): its F1 per subset and its average (the paper's Avg). A
+    judge missing from `table`, or an unknown segmentation or training, is a ValueError."""
+    if segmentation not in SEGMENTATIONS:
+        raise ValueError(f"segmentation must be one of {SEGMENTATIONS}, not {segmentation!r}")
+    if training not in TRAININGS:
+        raise ValueError(f"training must be one of {tuple(TRAININGS)}, not {training!r}")
+    rows = table[table["judge"] == judge]
+    if rows.empty:
+        raise ValueError(f"judge {judge!r} is not in the results table (judges: {sorted(set(table['judge']))})")
+    f1 = dict(zip(rows["subset"], rows["f1"].astype(float)))
+    return {"segmentation": segmentation, "training": training, "label_rule": label_rule, "seed": int(seed),
+            "judge": judge, **{s: f1.get(s, float("nan")) for s in SUBSETS}, "average": f1["average"]}
+
+
+def summary(scores: pd.DataFrame, steps: Mapping[str, int]) -> pd.DataFrame:
+    """Per (segmentation, training, label rule): the seeds scored, the labelled steps its training data held
+    (`steps[segmentation]`), the mean F1 per subset and the average's mean, sample sd (ddof 1; NaN for one seed),
+    min and max, beside the paper's 1.5B average and steps. `scores` has `SCORE_COLUMNS`, one row per judge."""
+    missing = [c for c in SCORE_COLUMNS if c not in scores]
+    if missing:
+        raise ValueError(f"score table lacks columns {missing}")
+    if scores.duplicated(["segmentation", "training", "label_rule", "seed"]).any():
+        raise ValueError("a (segmentation, training, label_rule, seed) appears twice in the score table")
+    rows = []
+    for (seg, training, rule), g in scores.groupby(KEYS, sort=False):
+        paper = PAPER_TABLE9_1P5B.get((seg, training, rule))
+        rows.append({"segmentation": seg, "training": training, "label_rule": rule, "seeds": len(g),
+                     "labelled_steps": steps.get(seg), **{s: g[s].mean() for s in SUBSETS},
+                     "f1_mean": g["average"].mean(), "f1_sd": g["average"].std(ddof=1), "f1_min": g["average"].min(),
+                     "f1_max": g["average"].max(), "paper_f1": paper[4] if paper else float("nan"),
+                     "paper_steps": PAPER_TABLE9_STEPS.get(seg)})
+    order = {(s, t, r): i for i, (s, t, r) in enumerate(PAPER_TABLE9_1P5B)}
+    out = pd.DataFrame(rows)
+    return out.iloc[sorted(range(len(out)), key=lambda i: order.get(tuple(out.loc[i, KEYS]), len(order)))
+                    ].reset_index(drop=True)
+
+
+def chunking_effect(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per (training, label rule): what self-segmentation gives over blank lines, on the seeds both were trained
+    with (the same seed draws the same held-out problems and GRPO / SFT order for both, so the pairs share what a
+    seed fixes, not the data): the mean of each, the mean paired difference (chunks − blank lines), its sample sd,
+    on how many seeds chunks scored higher, the exact sign-flip p-value (`pb_uncertainty.paired_seed_test`; with
+    three seeds it cannot go below 0.25) and the paper's difference of averages."""
+    rows = []
+    for (training, rule), g in scores.groupby(["training", "label_rule"], sort=False):
+        by = {seg: g[g["segmentation"] == seg].set_index("seed")["average"] for seg in SEGMENTATIONS}
+        seeds = sorted(set(by["chunks"].index) & set(by["blankline"].index))
+        if not seeds:
+            continue
+        test = paired_seed_test(by["chunks"][seeds].tolist(), by["blankline"][seeds].tolist())
+        paper = [PAPER_TABLE9_1P5B.get((seg, training, rule)) for seg in ("chunks", "blankline")]
+        rows.append({"training": training, "label_rule": rule, "seeds": test.n,
+                     "chunks_f1": by["chunks"][seeds].mean(), "blankline_f1": by["blankline"][seeds].mean(),
+                     "diff_mean": test.mean_diff, "diff_sd": test.sd_diff, "chunks_higher": test.a_better,
+                     "p_two_sided": test.p_two_sided,
+                     "paper_diff": paper[0][4] - paper[1][4] if all(paper) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def _count(n) -> str:
+    return "–" if n is None or n != n else f"{int(n):,}"
+
+
+def table9_markdown(summary_table: pd.DataFrame) -> str:
+    """The summary shaped like the paper's Table 9: for each of our rows (mean F1 over seeds per subset, the average
+    as mean ± sd [min–max]), the paper's 1.5B row for the same segmentation, signal and training."""
+    headers = [SUBSET_HEADERS[s] for s in SUBSETS]
+    rows = []
+    for r in summary_table.to_dict("records"):
+        signal = f"{r['label_rule']} + {'RL' if r['training'] == 'rl' else 'SFT'}"
+        spread = (f"{r['f1_mean']:.1f} ± {r['f1_sd']:.1f} [{r['f1_min']:.1f}–{r['f1_max']:.1f}]" if r["seeds"] > 1
+                  else f"{r['f1_mean']:.1f}")
+        rows.append({"segmentation": SEGMENTATION_NAMES[r["segmentation"]], "signal + training": signal,
+                     "source": f"ours (toy, {r['seeds']} seed{'s' if r['seeds'] > 1 else ''})",
+                     "steps": _count(r["labelled_steps"]), **{h: r[s] for h, s in zip(headers, SUBSETS)}, "Avg": spread})
+        paper = PAPER_TABLE9_1P5B.get((r["segmentation"], r["training"], r["label_rule"]))
+        if paper:
+            rows.append({"segmentation": SEGMENTATION_NAMES[r["segmentation"]], "signal + training": signal,
+                         "source": "paper (Qwen2.5-1.5B)", "steps": _count(r["paper_steps"]),
+                         **dict(zip(headers, paper[:4])), "Avg": f"{paper[4]:.1f}"})
+    return to_markdown(pd.DataFrame(rows), digits=1)

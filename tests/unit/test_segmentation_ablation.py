@@ -1,0 +1,92 @@
+"""The Table 9 analog (chunks vs blank lines): score rows, the summary over seeds, the paired chunking effect."""
+import math
+
+import pandas as pd
+import pytest
+
+from stepwiser_core import segmentation_ablation as sa
+
+SUBSETS = ["gsm8k", "math", "olympiadbench", "omnimath"]
+
+
+def results_table(judge: str, f1s: list[float], average: float) -> pd.DataFrame:
+    rows = [{"judge": judge, "label_rule": "abs_q", "subset": s, "acc_error": 0.0, "acc_correct": 0.0, "f1": f}
+            for s, f in zip(SUBSETS, f1s)]
+    rows.append({"judge": judge, "label_rule": "abs_q", "subset": "average", "acc_error": 0.0, "acc_correct": 0.0,
+                 "f1": average})
+    return pd.DataFrame(rows)
+
+
+def score(seg: str, training: str, rule: str, seed: int, average: float, subset_f1: float = 50.0) -> dict:
+    return {"segmentation": seg, "training": training, "label_rule": rule, "seed": seed,
+            "judge": f"{training}_{rule}_{seg}_seed{seed}", **{s: subset_f1 for s in SUBSETS}, "average": average}
+
+
+def test_judge_scores_reads_one_judge_from_a_results_table():
+    table = pd.concat([results_table("a", [10, 20, 30, 40], 25.0), results_table("b", [1, 2, 3, 4], 2.5)])
+    row = sa.judge_scores(table, "b", "chunks", "rl", "abs_q", 3)
+    assert row == {"segmentation": "chunks", "training": "rl", "label_rule": "abs_q", "seed": 3, "judge": "b",
+                   "gsm8k": 1.0, "math": 2.0, "olympiadbench": 3.0, "omnimath": 4.0, "average": 2.5}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("c", "chunks", "rl"), "judge 'c' is not in the results table"),
+    (("a", "lines", "rl"), "segmentation must be one of"),
+    (("a", "chunks", "dpo"), "training must be one of"),
+])
+def test_judge_scores_refuses_what_it_cannot_place(args, message):
+    with pytest.raises(ValueError, match=message):
+        sa.judge_scores(results_table("a", [1, 2, 3, 4], 2.5), *args, "abs_q", 0)
+
+
+def test_summary_means_over_seeds_beside_the_paper_in_the_papers_order():
+    scores = pd.DataFrame([score("chunks", "rl", "abs_q", 0, 80.0, 70.0), score("chunks", "rl", "abs_q", 1, 70.0, 60.0),
+                           score("blankline", "rl", "abs_q", 0, 60.0)])
+    out = sa.summary(scores, {"chunks": 2121, "blankline": 3385})
+    # the paper lists "split by \n\n" first
+    assert list(out["segmentation"]) == ["blankline", "chunks"]
+    chunks = out.iloc[1]
+    assert chunks["seeds"] == 2 and chunks["labelled_steps"] == 2121 and chunks["gsm8k"] == 65.0
+    assert chunks["f1_mean"] == 75.0 and chunks["f1_sd"] == pytest.approx(math.sqrt(50.0))
+    assert (chunks["f1_min"], chunks["f1_max"]) == (70.0, 80.0)
+    assert chunks["paper_f1"] == 36.1 and chunks["paper_steps"] == 3_463_520
+    assert math.isnan(out.iloc[0]["f1_sd"])  # one seed: no spread
+    assert out.iloc[0]["paper_f1"] == 32.4
+
+
+def test_summary_refuses_a_seed_scored_twice_and_missing_columns():
+    row = score("chunks", "rl", "abs_q", 0, 80.0)
+    with pytest.raises(ValueError, match="appears twice"):
+        sa.summary(pd.DataFrame([row, row]), {})
+    with pytest.raises(ValueError, match="lacks columns"):
+        sa.summary(pd.DataFrame([row]).drop(columns=["omnimath"]), {})
+
+
+def test_chunking_effect_is_paired_by_seed_with_an_exact_sign_flip_test():
+    # chunks 80, 70, 75 against blank lines 70, 72, 65 on seeds 0-2: differences 10, -2, 10 (seed 3 has no pair).
+    # Of the 8 sign patterns of (10, -2, 10), the sums 18, 22, -22, -18 are at least as far from 0 as the observed
+    # 18, so p = 4/8.
+    scores = pd.DataFrame([score("chunks", "rl", "abs_q", s, f) for s, f in enumerate([80.0, 70.0, 75.0, 99.0])]
+                          + [score("blankline", "rl", "abs_q", s, f) for s, f in enumerate([70.0, 72.0, 65.0])])
+    out = sa.chunking_effect(scores).iloc[0]
+    assert out["seeds"] == 3 and out["chunks_f1"] == 75.0 and out["blankline_f1"] == pytest.approx(69.0)
+    assert out["diff_mean"] == pytest.approx(6.0) and out["diff_sd"] == pytest.approx(math.sqrt(48.0))
+    assert out["chunks_higher"] == 2 and out["p_two_sided"] == 0.5
+    assert out["paper_diff"] == pytest.approx(36.1 - 32.4)
+
+
+def test_chunking_effect_skips_a_recipe_with_no_shared_seed():
+    scores = pd.DataFrame([score("chunks", "sft", "rel_ratio", 0, 10.0), score("blankline", "sft", "rel_ratio", 1, 9.0)])
+    assert sa.chunking_effect(scores).empty
+
+
+def test_table9_markdown_puts_the_papers_row_under_ours():
+    scores = pd.DataFrame([score("chunks", "sft", "rel_ratio", 0, 12.0), score("chunks", "rl", "rel_ratio", 0, 70.0),
+                           score("chunks", "rl", "rel_ratio", 1, 60.0)])
+    text = sa.table9_markdown(sa.summary(scores, {"chunks": 2121}))
+    lines = text.splitlines()
+    assert lines[0].startswith("| segmentation | signal + training | source | steps | GSM8K |")
+    assert "| self-segmentation | rel_ratio + SFT | ours (toy, 1 seed) | 2,121 |" in lines[2]
+    assert "| self-segmentation | rel_ratio + SFT | paper (Qwen2.5-1.5B) | 3,463,520 | 32.1 |" in lines[3]
+    assert lines[4].endswith("| 65.0 ± 7.1 [60.0–70.0] |") and "ours (toy, 2 seeds)" in lines[4]
+    assert lines[5].endswith("| 36.2 |")

@@ -1,0 +1,145 @@
+"""The paper's Table 9 on the toy tier ("no chunking", [P App. A.3]): StepWiser (CoT + RL) and Disc + SFT judges
+trained on the base policy's blank-line pieces against the same judges trained on the chunk policy's self-segmented
+chunks, from the same warmed judge init, every one scored greedily on the same toy ProcessBench.
+
+Needs `runs/toy` to hold the chunk run's 00–04 (a link to a run folder, as for the other seed tools:
+`ln -s /tmp/intel900/runs runs`), and notebook 03 run again on blank-line data from that run's judge init, into
+another runs root B (rules and baselines as in the paper's table; the warm-up is not redone):
+
+    python -m stepwiser_core.run 03_judge_training --params params/toy --runs-root B -p results_root BR \\
+        -p segmentation blankline -p judge_init_dir runs/toy/03_judge_training/judge_init \\
+        -p judge_warmup_steps 0 -p rules '[abs_q, rel_ratio]' -p run_rs_ft false
+    python tools/segmentation_ablation.py --blankline-run B/toy --seeds 1 2 \\
+        --chunks-grpo-out /tmp/intel_seeds --out /tmp/segmentation_ablation \\
+        --results results/toy/intel_run_900_c545171/04_processbench
+
+Seed 0 of each segmentation is notebook 03's own judges (`runs/toy/03_judge_training`, B's 03). Each seed in --seeds
+retrains, on both segmentations, GRPO (`tools/judge_experiment.py --init ... -p seed S [-p segmentation
+blankline]`, found under --chunks-grpo-out / --out if already trained, as tools/grpo_seeds.py does) and Disc + SFT
+(`judge_runs.train_disc_sft` with `seed` S, under --out). A seed redraws the held-out problems, the balanced subset,
+the order and GRPO's samples; the two segmentations of one seed share those draws' seeds, not their data (the
+blank-line data are other trajectories, of the base policy).
+
+Writes to --results: segmentation_ablation_scores.{csv,md} (one row per judge, F1 per subset), segmentation_ablation.
+{csv,md} (per segmentation, training and rule: mean over seeds beside the paper's Table 9), segmentation_ablation_effect.
+{csv,md} (chunks − blank lines, paired by seed, sign-flip test), segmentation_ablation_table9.md and
+segmentation_ablation_sources.json (the two 03 runs read, their commits, and this tool's).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+RULES = ("abs_q", "rel_ratio")  # the paper's Table 9 rows
+
+
+def disc_judge(out: Path, segmentation: str, seed: int, rule: str, init: Path, labels_dir: Path) -> Path:
+    """A Disc + SFT judge trained with `seed` on `segmentation`'s labels under `out`, trained first if not there."""
+    from stepwiser_core import judge_runs
+    from stepwiser_core.config import load_config
+    from stepwiser_core.models import load_model
+    from stepwiser_core.stages import JudgeTrainingConfig
+
+    run_dir = out / segmentation / f"disc_seed{seed}"
+    judge = run_dir / "judges" / f"disc_sft_{rule}"
+    if not (judge / "config.json").exists():
+        cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml",
+                          {"seed": seed, "segmentation": segmentation}, "toy")
+        train_records, _, _ = judge_runs.load_split(labels_dir, cfg)
+        _, tokenizer = load_model(init)
+        judge_runs.train_disc_sft(rule, train_records, tokenizer, cfg, init, run_dir)
+    return judge
+
+
+def labelled_steps(labels_dir: Path) -> dict[str, int]:
+    """Per segmentation, the labelled steps in notebook 02's stepwise dataset (the paper's "# Steps")."""
+    from datasets import load_from_disk
+
+    return {seg: sum(len(c) for c in load_from_disk(str(labels_dir / f"stepwise_{seg}"))["completions"])
+            for seg in ("chunks", "blankline")}
+
+
+def main() -> None:
+    import pandas as pd
+    import torch
+
+    import grpo_seeds
+    from stepwiser_core import pb_stage, processbench
+    from stepwiser_core import segmentation_ablation as sa
+    from stepwiser_core.config import load_config
+    from stepwiser_core.io import atomic_write_text, read_json
+    from stepwiser_core.provenance import git_state
+    from stepwiser_core.stages import ProcessBenchConfig
+    from stepwiser_core.tables import write_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--blankline-run", required=True, help="the runs/<tier> folder of 03 on blank-line data")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[1, 2], help="seeds to train beyond notebook 03's 0")
+    ap.add_argument("--out", default="/tmp/segmentation_ablation", help="where the blank-line GRPO judges and every "
+                    "Disc + SFT judge of --seeds are trained")
+    ap.add_argument("--chunks-grpo-out", default=None, help="where the chunk GRPO judges of --seeds are (or are "
+                    "trained); default: --out/chunks")
+    ap.add_argument("--results", required=True, help="folder for the tables")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    tool_git = git_state(ROOT)  # before this tool writes its tables, which would read as a dirty tree
+    runs = ROOT / "runs" / "toy"
+    blank_run = Path(args.blankline_run)
+    init = runs / "03_judge_training" / "judge_init"
+    registries = {"chunks": read_json(runs / "03_judge_training" / "judges.json"),
+                  "blankline": read_json(blank_run / "03_judge_training" / "judges.json")}
+    if Path(registries["blankline"]["zero_shot"]["path"]).resolve() != init.resolve():
+        raise SystemExit(f"the blank-line run's judges start from {registries['blankline']['zero_shot']['path']}, "
+                         f"not from the chunk run's init {init}: the comparison would mix two inits")
+    out = Path(args.out)
+    grpo_out = {"chunks": Path(args.chunks_grpo_out) if args.chunks_grpo_out else out / "chunks",
+                "blankline": out / "blankline"}
+    judges = {}  # name -> (segmentation, training, rule, seed, registry entry)
+    for seg, registry in registries.items():
+        for rule in RULES:
+            judges[f"rl_{rule}_{seg}_seed0"] = (seg, "rl", rule, 0, registry[f"stepwiser_{rule}"])
+            judges[f"sft_{rule}_{seg}_seed0"] = (seg, "sft", rule, 0, registry[f"disc_sft_{rule}"])
+            for seed in args.seeds:
+                overrides = (("segmentation", seg),) if seg != "chunks" else ()
+                path = grpo_seeds.trained_judge(grpo_out[seg], "stepwiser", seed, rule, 1, init, overrides)
+                judges[f"rl_{rule}_{seg}_seed{seed}"] = (seg, "rl", rule, seed,
+                                                         {"path": str(path), "kind": "cot", "rule": rule})
+                path = disc_judge(out, seg, seed, rule, init, runs / "02_rollout_labels")
+                judges[f"sft_{rule}_{seg}_seed{seed}"] = (seg, "sft", rule, seed,
+                                                          {"path": str(path), "kind": "disc", "rule": rule})
+
+    cfg = load_config(ProcessBenchConfig, ROOT / "params" / "toy" / "04_processbench.yaml", {}, "toy")
+    bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
+    registry = {"zero_shot": registries["chunks"]["zero_shot"], **{name: j[4] for name, j in judges.items()}}
+    table, _ = pb_stage.score_judges(registry, bench, cfg)
+    scores = pd.DataFrame([sa.judge_scores(table, name, *j[:4]) for name, j in judges.items()])
+    zero_shot = float(table.query("judge == 'zero_shot' and subset == 'average'")["f1"].iloc[0])
+    summary = sa.summary(scores, labelled_steps(runs / "02_rollout_labels"))
+    effect = sa.chunking_effect(scores)
+    results = Path(args.results)
+    write_table(scores, results, "segmentation_ablation_scores", digits=1)
+    write_table(summary, results, "segmentation_ablation", digits=1)
+    write_table(effect, results, "segmentation_ablation_effect", digits=3)
+    atomic_write_text(results / "segmentation_ablation_table9.md",
+                      f"The zero-shot judge every row starts from: average F1 {zero_shot:.1f}.\n\n"
+                      + sa.table9_markdown(summary))
+    print(f"zero-shot {zero_shot:.1f}", summary.round(1).to_string(index=False), effect.round(3).to_string(index=False),
+          sep="\n")
+    sources = {seg: {"run_dir": str(run / "03_judge_training"),
+                     **{k: read_json(run / "03_judge_training" / "provenance.json").get(k)
+                        for k in ("git", "duration_s")}} for seg, run in (("chunks", runs), ("blankline", blank_run))}
+    atomic_write_text(results / "segmentation_ablation_sources.json", json.dumps(
+        {"stage_03": sources, "seeds": [0, *args.seeds], "benchmark": str(runs / "04_processbench"),
+         "tool_git": tool_git}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
