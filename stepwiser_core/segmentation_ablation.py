@@ -38,14 +38,17 @@ PAPER_TABLE9_1P5B: dict[tuple[str, str, str], tuple[float, float, float, float, 
 # [P Table 9] "# Steps": labelled steps of the 1.5B annotation set under each segmentation
 PAPER_TABLE9_STEPS = {"blankline": 5_457_820, "chunks": 3_463_520}
 
-SCORE_COLUMNS = ["segmentation", "training", "label_rule", "seed", "judge", *SUBSETS, "average"]
+# F1 per subset and its unweighted mean (the paper's Avg); the mean accuracies on erroneous and on correct solutions
+SCORE_COLUMNS = ["segmentation", "training", "label_rule", "seed", "judge", *SUBSETS, "average", "acc_error",
+                 "acc_correct"]
 KEYS = ["segmentation", "training", "label_rule"]
 
 
 def judge_scores(table: pd.DataFrame, judge: str, segmentation: str, training: str, label_rule: str,
                  seed: int) -> dict:
     """One judge's row of the ablation's score table, from a ProcessBench results table (`pb_report.TABLE_COLUMNS`,
-    as notebook 04 and `pb_stage.score_judges` write it): its F1 per subset and its average (the paper's Avg). A
+    as notebook 04 and `pb_stage.score_judges` write it): its F1 per subset, its average (the paper's Avg) and the
+    average row's accuracies on erroneous and on correct solutions (which of the two a change moves). A
     judge missing from `table`, or an unknown segmentation or training, is a ValueError."""
     if segmentation not in SEGMENTATIONS:
         raise ValueError(f"segmentation must be one of {SEGMENTATIONS}, not {segmentation!r}")
@@ -55,14 +58,16 @@ def judge_scores(table: pd.DataFrame, judge: str, segmentation: str, training: s
     if rows.empty:
         raise ValueError(f"judge {judge!r} is not in the results table (judges: {sorted(set(table['judge']))})")
     f1 = dict(zip(rows["subset"], rows["f1"].astype(float)))
+    average = rows[rows["subset"] == "average"].iloc[0]
     return {"segmentation": segmentation, "training": training, "label_rule": label_rule, "seed": int(seed),
-            "judge": judge, **{s: f1.get(s, float("nan")) for s in SUBSETS}, "average": f1["average"]}
+            "judge": judge, **{s: f1.get(s, float("nan")) for s in SUBSETS}, "average": f1["average"],
+            "acc_error": float(average["acc_error"]), "acc_correct": float(average["acc_correct"])}
 
 
 def summary(scores: pd.DataFrame, steps: Mapping[str, int]) -> pd.DataFrame:
     """Per (segmentation, training, label rule): the seeds scored, the labelled steps its training data held
     (`steps[segmentation]`), the mean F1 per subset and the average's mean, sample sd (ddof 1; NaN for one seed),
-    min and max, beside the paper's 1.5B average and steps. `scores` has `SCORE_COLUMNS`, one row per judge."""
+    min and max, the mean accuracies on erroneous and on correct solutions, beside the paper's 1.5B average and steps. `scores` has `SCORE_COLUMNS`, one row per judge."""
     missing = [c for c in SCORE_COLUMNS if c not in scores]
     if missing:
         raise ValueError(f"score table lacks columns {missing}")
@@ -74,7 +79,8 @@ def summary(scores: pd.DataFrame, steps: Mapping[str, int]) -> pd.DataFrame:
         rows.append({"segmentation": seg, "training": training, "label_rule": rule, "seeds": len(g),
                      "labelled_steps": steps.get(seg), **{s: g[s].mean() for s in SUBSETS},
                      "f1_mean": g["average"].mean(), "f1_sd": g["average"].std(ddof=1), "f1_min": g["average"].min(),
-                     "f1_max": g["average"].max(), "paper_f1": paper[4] if paper else float("nan"),
+                     "f1_max": g["average"].max(), "acc_error": g["acc_error"].mean(),
+                     "acc_correct": g["acc_correct"].mean(), "paper_f1": paper[4] if paper else float("nan"),
                      "paper_steps": PAPER_TABLE9_STEPS.get(seg)})
     order = {(s, t, r): i for i, (s, t, r) in enumerate(PAPER_TABLE9_1P5B)}
     out = pd.DataFrame(rows)

@@ -133,11 +133,11 @@ def main() -> None:
                       + sa.table9_markdown(summary))
     print(f"zero-shot {zero_shot:.1f}", summary.round(1).to_string(index=False), effect.round(3).to_string(index=False),
           sep="\n")
-    sources = {seg: {"run_dir": str(run / "03_judge_training"),
+    sources = {seg: {"run_dir": str((run / "03_judge_training").resolve()),
                      **{k: read_json(run / "03_judge_training" / "provenance.json").get(k)
                         for k in ("git", "duration_s")}} for seg, run in (("chunks", runs), ("blankline", blank_run))}
     atomic_write_text(results / "segmentation_ablation_sources.json", json.dumps(
-        {"stage_03": sources, "seeds": [0, *args.seeds], "benchmark": str(runs / "04_processbench"),
+        {"stage_03": sources, "seeds": [0, *args.seeds], "benchmark": str((runs / "04_processbench").resolve()),
          "tool_git": tool_git}, indent=1) + "\n")
 
 

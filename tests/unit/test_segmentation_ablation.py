@@ -12,21 +12,23 @@ SUBSETS = ["gsm8k", "math", "olympiadbench", "omnimath"]
 def results_table(judge: str, f1s: list[float], average: float) -> pd.DataFrame:
     rows = [{"judge": judge, "label_rule": "abs_q", "subset": s, "acc_error": 0.0, "acc_correct": 0.0, "f1": f}
             for s, f in zip(SUBSETS, f1s)]
-    rows.append({"judge": judge, "label_rule": "abs_q", "subset": "average", "acc_error": 0.0, "acc_correct": 0.0,
+    rows.append({"judge": judge, "label_rule": "abs_q", "subset": "average", "acc_error": 60.0, "acc_correct": 90.0,
                  "f1": average})
     return pd.DataFrame(rows)
 
 
 def score(seg: str, training: str, rule: str, seed: int, average: float, subset_f1: float = 50.0) -> dict:
     return {"segmentation": seg, "training": training, "label_rule": rule, "seed": seed,
-            "judge": f"{training}_{rule}_{seg}_seed{seed}", **{s: subset_f1 for s in SUBSETS}, "average": average}
+            "judge": f"{training}_{rule}_{seg}_seed{seed}", **{s: subset_f1 for s in SUBSETS}, "average": average,
+            "acc_error": average - 10.0, "acc_correct": 90.0}
 
 
 def test_judge_scores_reads_one_judge_from_a_results_table():
     table = pd.concat([results_table("a", [10, 20, 30, 40], 25.0), results_table("b", [1, 2, 3, 4], 2.5)])
     row = sa.judge_scores(table, "b", "chunks", "rl", "abs_q", 3)
     assert row == {"segmentation": "chunks", "training": "rl", "label_rule": "abs_q", "seed": 3, "judge": "b",
-                   "gsm8k": 1.0, "math": 2.0, "olympiadbench": 3.0, "omnimath": 4.0, "average": 2.5}
+                   "gsm8k": 1.0, "math": 2.0, "olympiadbench": 3.0, "omnimath": 4.0, "average": 2.5,
+                   "acc_error": 60.0, "acc_correct": 90.0}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -49,6 +51,7 @@ def test_summary_means_over_seeds_beside_the_paper_in_the_papers_order():
     assert chunks["seeds"] == 2 and chunks["labelled_steps"] == 2121 and chunks["gsm8k"] == 65.0
     assert chunks["f1_mean"] == 75.0 and chunks["f1_sd"] == pytest.approx(math.sqrt(50.0))
     assert (chunks["f1_min"], chunks["f1_max"]) == (70.0, 80.0)
+    assert (chunks["acc_error"], chunks["acc_correct"]) == (65.0, 90.0)
     assert chunks["paper_f1"] == 36.1 and chunks["paper_steps"] == 3_463_520
     assert math.isnan(out.iloc[0]["f1_sd"])  # one seed: no spread
     assert out.iloc[0]["paper_f1"] == 32.4
