@@ -15,8 +15,9 @@ another runs root B (rules and baselines as in the paper's table; the warm-up is
 
 Seed 0 of each segmentation is notebook 03's own judges (`runs/toy/03_judge_training`, B's 03). Each seed in --seeds
 retrains, on both segmentations, GRPO (`tools/judge_experiment.py --init ... -p seed S [-p segmentation
-blankline]`, found under --chunks-grpo-out / --out if already trained, as tools/grpo_seeds.py does) and Disc + SFT
-(`judge_runs.train_disc_sft` with `seed` S, under --out). A seed redraws the held-out problems, the balanced subset,
+blankline]`, kept as <dir>/seed<S>_<rule> with <dir> --chunks-grpo-out or --out/blankline, and not retrained when
+already there, as tools/grpo_seeds.py does) and Disc + SFT (`judge_runs.train_disc_sft` with `seed` S, under
+--out/<segmentation>/disc_seed<S>). A seed redraws the held-out problems, the balanced subset,
 the order and GRPO's samples; the two segmentations of one seed share those draws' seeds, not their data (the
 blank-line data are other trajectories, of the base policy).
 
