@@ -49,7 +49,7 @@ def disc_judge(out: Path, segmentation: str, seed: int, rule: str, init: Path, l
 
     run_dir = out / segmentation / f"disc_seed{seed}"
     judge = run_dir / "judges" / f"disc_sft_{rule}"
-    if not (judge / "config.json").exists():
+    if not all((judge / f).exists() for f in ("config.json", "model.safetensors")):  # save_pretrained writes both
         cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml",
                           {"seed": seed, "segmentation": segmentation}, "toy")
         train_records, _, _ = judge_runs.load_split(labels_dir, cfg)
