@@ -67,7 +67,8 @@ def judge_scores(table: pd.DataFrame, judge: str, segmentation: str, training: s
 def summary(scores: pd.DataFrame, steps: Mapping[str, int]) -> pd.DataFrame:
     """Per (segmentation, training, label rule): the seeds scored, the labelled steps its training data held
     (`steps[segmentation]`), the mean F1 per subset and the average's mean, sample sd (ddof 1; NaN for one seed),
-    min and max, the mean accuracies on erroneous and on correct solutions, beside the paper's 1.5B average and steps. `scores` has `SCORE_COLUMNS`, one row per judge."""
+    min and max, the mean accuracies on erroneous and on correct solutions, beside the paper's 1.5B average and
+    steps. `scores` has `SCORE_COLUMNS`, one row per judge."""
     missing = [c for c in SCORE_COLUMNS if c not in scores]
     if missing:
         raise ValueError(f"score table lacks columns {missing}")
@@ -125,7 +126,8 @@ def table9_markdown(summary_table: pd.DataFrame) -> str:
                   else f"{r['f1_mean']:.1f}")
         rows.append({"segmentation": SEGMENTATION_NAMES[r["segmentation"]], "signal + training": signal,
                      "source": f"ours (toy, {r['seeds']} seed{'s' if r['seeds'] > 1 else ''})",
-                     "steps": _count(r["labelled_steps"]), **{h: r[s] for h, s in zip(headers, SUBSETS)}, "Avg": spread})
+                     "steps": _count(r["labelled_steps"]), **{h: r[s] for h, s in zip(headers, SUBSETS)},
+                     "Avg": spread})
         paper = PAPER_TABLE9_1P5B.get((r["segmentation"], r["training"], r["label_rule"]))
         if paper:
             rows.append({"segmentation": SEGMENTATION_NAMES[r["segmentation"]], "signal + training": signal,

@@ -21,9 +21,10 @@ already there, as tools/grpo_seeds.py does) and Disc + SFT (`judge_runs.train_di
 the order and GRPO's samples; the two segmentations of one seed share those draws' seeds, not their data (the
 blank-line data are other trajectories, of the base policy).
 
-Writes to --results: segmentation_ablation_scores.{csv,md} (one row per judge, F1 per subset), segmentation_ablation.
-{csv,md} (per segmentation, training and rule: mean over seeds beside the paper's Table 9), segmentation_ablation_effect.
-{csv,md} (chunks − blank lines, paired by seed, sign-flip test), segmentation_ablation_table9.md and
+Writes to --results: segmentation_ablation_scores.{csv,md} (one row per judge, F1 per subset),
+segmentation_ablation.{csv,md} (per segmentation, training and rule: mean over seeds beside the paper's Table 9),
+segmentation_ablation_effect.{csv,md} (chunks − blank lines, paired by seed, sign-flip test),
+segmentation_ablation_table9.md and
 segmentation_ablation_sources.json (the two 03 runs read, their commits, and this tool's).
 """
 from __future__ import annotations

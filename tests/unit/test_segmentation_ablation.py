@@ -79,7 +79,8 @@ def test_chunking_effect_is_paired_by_seed_with_an_exact_sign_flip_test():
 
 
 def test_chunking_effect_skips_a_recipe_with_no_shared_seed():
-    scores = pd.DataFrame([score("chunks", "sft", "rel_ratio", 0, 10.0), score("blankline", "sft", "rel_ratio", 1, 9.0)])
+    scores = pd.DataFrame([score("chunks", "sft", "rel_ratio", 0, 10.0),
+                           score("blankline", "sft", "rel_ratio", 1, 9.0)])
     assert sa.chunking_effect(scores).empty
 
 
