@@ -83,10 +83,9 @@ def summary(scores: pd.DataFrame, steps: Mapping[str, int]) -> pd.DataFrame:
                      "f1_max": g["average"].max(), "acc_error": g["acc_error"].mean(),
                      "acc_correct": g["acc_correct"].mean(), "paper_f1": paper[4] if paper else float("nan"),
                      "paper_steps": PAPER_TABLE9_STEPS.get(seg)})
-    order = {(s, t, r): i for i, (s, t, r) in enumerate(PAPER_TABLE9_1P5B)}
-    out = pd.DataFrame(rows)
-    return out.iloc[sorted(range(len(out)), key=lambda i: order.get(tuple(out.loc[i, KEYS]), len(order)))
-                    ].reset_index(drop=True)
+    order = {key: i for i, key in enumerate(PAPER_TABLE9_1P5B)}  # the paper's row order; rows it lacks go last
+    rows.sort(key=lambda r: order.get(tuple(r[k] for k in KEYS), len(order)))
+    return pd.DataFrame(rows)
 
 
 def chunking_effect(scores: pd.DataFrame) -> pd.DataFrame:

@@ -45,7 +45,7 @@ def disc_judge(out: Path, segmentation: str, seed: int, rule: str, init: Path, l
     """A Disc + SFT judge trained with `seed` on `segmentation`'s labels under `out`, trained first if not there."""
     from stepwiser_core import judge_runs
     from stepwiser_core.config import load_config
-    from stepwiser_core.models import load_model
+    from stepwiser_core.tokenizer import load_tokenizer
     from stepwiser_core.stages import JudgeTrainingConfig
 
     run_dir = out / segmentation / f"disc_seed{seed}"
@@ -54,8 +54,7 @@ def disc_judge(out: Path, segmentation: str, seed: int, rule: str, init: Path, l
         cfg = load_config(JudgeTrainingConfig, ROOT / "params" / "toy" / "03_judge_training.yaml",
                           {"seed": seed, "segmentation": segmentation}, "toy")
         train_records, _, _ = judge_runs.load_split(labels_dir, cfg)
-        _, tokenizer = load_model(init)
-        judge_runs.train_disc_sft(rule, train_records, tokenizer, cfg, init, run_dir)
+        judge_runs.train_disc_sft(rule, train_records, load_tokenizer(init), cfg, init, run_dir)
     return judge
 
 
