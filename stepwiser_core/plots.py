@@ -247,12 +247,16 @@ def selection_draws(draws: pd.DataFrame, path: str | Path, reference: str = "out
     """Notebook 06 over candidate draws (`selection.draw_summary`'s table): per selector, its temperature-1 accuracy
     change against `reference` in each draw (one dot each) and pooled over draws (a bar, ±2 standard errors over draws;
     over problems when there is one draw). The reference itself is left out (zero by construction)."""
-    frame = draws[draws["policy"] != reference].reset_index(drop=True)
+    from .selection import draw_changes
+
+    has_reference = reference in set(draws["policy"])
+    # each draw's change against the reference (`selection.draw_changes`); without the reference, the bars alone
+    frame = draw_changes(draws, reference) if has_reference else draws[draws["policy"] != reference]
+    frame = frame.reset_index(drop=True)
     columns = [c for c in draws.columns if c.startswith("draw_")]
     if frame.empty or not columns:
         fig, ax = plt.subplots(figsize=(4, 2))
         return _no_data(fig, ax, path)
-    base = draws.set_index("policy").loc[reference, columns] if reference in set(draws["policy"]) else None
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(frame) + 1.4))
     pooled, se = f"pooled_vs_{reference}", f"pooled_vs_{reference}_se_over_draws"
     over = "over draws"
@@ -261,10 +265,8 @@ def selection_draws(draws: pd.DataFrame, path: str | Path, reference: str = "out
     ax.barh(frame.index, frame[pooled], xerr=2 * frame[se], color="lightgray", capsize=2,
             label=f"pooled, ±2 s.e. {over}")
     colours = sns.color_palette("tab10", len(columns))
-    for k, col in enumerate(columns):
-        if base is not None:
-            ax.scatter(frame[col] - base[col], frame.index, color=colours[k], s=18, zorder=3,
-                       label=col.replace("_", " "))
+    for k, col in enumerate(columns if has_reference else []):
+        ax.scatter(frame[col], frame.index, color=colours[k], s=18, zorder=3, label=col.replace("_", " "))
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(frame.index, frame["policy"])
     ax.invert_yaxis()
