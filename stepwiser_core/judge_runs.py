@@ -6,7 +6,6 @@ Every run starts from the same initial model, loaded afresh from `init_dir`, and
 """
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from . import faithfulness, judge_rl, judge_stage, judges, launch
 from .generation import Sampling
 from .io import atomic_write_json, atomic_write_text, read_json
-from .models import load_model, save_model
+from .models import load_model, save_model, weights_digest
 from .processbench import PBRecord
 from .rollout_labels import PAPER_POSITIVE_SHARE  # the paper's positive shares before balancing
 from .stages import JudgeTrainingConfig
@@ -29,17 +28,6 @@ if TYPE_CHECKING:
 
 WARMUP_STAMP = "warmup.json"  # beside the warmed judge init: the settings it was trained with
 WARMUP_LOG = "warmup_log.csv"  # beside it: the warm-up's training loss, one row per logging step
-
-
-def _weights_digest(model_dir: Path) -> str:
-    """SHA-256 over a saved model's weight files (names and bytes), to tell two checkpoints at one path apart."""
-    digest = hashlib.sha256()
-    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
-        digest.update(f.name.encode())
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def warmup_problems(seed: int, per_level: int, benchmark_seed: int, exclude_texts: Sequence[str] = ()) -> list[Problem]:
@@ -96,7 +84,7 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     out = Path(run_dir) / "judge_init"
     # Resume: a judge init saved by an earlier (e.g. interrupted) run of the same warm-up is reused, not retrained.
     # The init's weights are part of the stamp: a re-run of notebook 01 writes a new model at the same path.
-    stamp = {"init_dir": str(init_dir), "init_weights": _weights_digest(Path(init_dir)), "seed": cfg.seed,
+    stamp = {"init_dir": str(init_dir), "init_weights": weights_digest(Path(init_dir)), "seed": cfg.seed,
              "benchmark_seed": cfg.benchmark_seed, "exclude_texts": sorted(set(exclude_texts)),
              **{k: v for k, v in vars(cfg).items() if k.startswith("judge_warmup_")}}
     if (out / "config.json").exists() and (out / WARMUP_STAMP).exists() and _read_stamp(out) == stamp:

@@ -5,6 +5,7 @@ reloadable with `load_model` (which never goes through `AutoTokenizer`, see toke
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,3 +84,14 @@ def load_model(path: str | Path, dtype: torch.dtype = torch.float32,
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.eval()
     return model, tokenizer
+
+
+def weights_digest(model_dir: Path) -> str:
+    """SHA-256 over a saved model's weight files (names and bytes), to tell two checkpoints at one path apart."""
+    digest = hashlib.sha256()
+    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        digest.update(f.name.encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -1,6 +1,8 @@
 """Stage 04, one call each from the notebook: the toy benchmark's solutions, and every judge scored on it."""
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -10,7 +12,8 @@ from . import judges, pb_report, processbench
 from .backends import BackendSettings, close_backend, open_backend
 from .base_policy import sample_solutions
 from .generation import Sampling
-from .models import load_model
+from .io import atomic_write_json, read_json
+from .models import load_model, weights_digest
 from .processbench import PBRecord
 from .rollouts import RolloutEngine
 from .stages import ProcessBenchConfig
@@ -115,20 +118,50 @@ def open_judge_backend(name: str, entry: Mapping, cfg):
     return open_backend(entry["path"], BackendSettings.from_config(cfg, cfg.gen_batch_size), desc=name)
 
 
-def score_judges(registry: Mapping[str, Mapping], bench: Mapping[str, Sequence[PBRecord]],
-                 cfg: ProcessBenchConfig) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+# The settings of ProcessBenchConfig that a judge's scores depend on, beside its weights and the benchmark (the
+# generation batch is there because batching changes the padding, and so the floating-point sums, of greedy decoding).
+SCORE_SETTINGS = ("seed", "judge_template", "judge_max_new_tokens", "maj_k", "maj_temperature", "gen_batch_size",
+                  "generation_backend", "vllm_tensor_parallel_size")
+
+
+def score_key(entry: Mapping, bench: Mapping[str, Sequence[PBRecord]], cfg: ProcessBenchConfig) -> str:
+    """SHA-256 of everything one judge's scores on `bench` depend on: its weights, kind and rule, every benchmark
+    record, and `SCORE_SETTINGS`. Equal keys, equal scores: what `score_judges` may reuse."""
+    payload = {"kind": entry["kind"], "rule": entry.get("rule"), "weights": weights_digest(Path(entry["path"])),
+               "bench": {subset: [r.to_dict() for r in recs] for subset, recs in sorted(bench.items())},
+               "settings": {name: getattr(cfg, name) for name in SCORE_SETTINGS}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def score_judges(registry: Mapping[str, Mapping], bench: Mapping[str, Sequence[PBRecord]], cfg: ProcessBenchConfig,
+                 cache_dir: Path | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Every judge (and maj@k variant) on the benchmark, one checkpoint at a time: the results table
-    (`pb_report.TABLE_COLUMNS`) and each judge's first-error predictions."""
+    (`pb_report.TABLE_COLUMNS`) and each judge's first-error predictions.
+
+    With `cache_dir`, each judge's rows and predictions are kept there as <name>.json under its `score_key`, and a
+    judge whose key is unchanged is not scored again: a seed tool rerun with more seeds scores only the new judges."""
     records = [r for recs in bench.values() for r in recs]
     rows, predictions = [], {}
     for name, entry in registry.items():
+        cached = Path(cache_dir) / f"{name}.json" if cache_dir is not None else None
+        key = score_key(entry, bench, cfg) if cached is not None else None
+        if cached is not None and cached.exists() and (kept := read_json(cached))["key"] == key:
+            rows.extend(kept["rows"])
+            predictions.update(kept["predictions"])
+            print(f"{name:>24}: scored before, in {cached}")
+            continue
+        judge_rows, judge_predictions = [], {}
         backend = open_judge_backend(name, entry, cfg)
         try:
             for variant, judge in judge_variants(name, entry, cfg, backend):
-                predictions[variant] = judges.predict_first_errors(judge, records)
-                result = processbench.score(bench, predictions[variant])
-                rows.extend(pb_report.result_rows(variant, entry["rule"], result))
+                judge_predictions[variant] = judges.predict_first_errors(judge, records)
+                result = processbench.score(bench, judge_predictions[variant])
+                judge_rows.extend(pb_report.result_rows(variant, entry["rule"], result))
                 print(f"{variant:>24}: average F1 {result['average_f1']:.1f}")
         finally:
             close_backend(backend)  # frees a vLLM engine's GPU memory before the next checkpoint loads
+        if cached is not None:
+            atomic_write_json(cached, {"key": key, "rows": judge_rows, "predictions": judge_predictions})
+        rows.extend(judge_rows)
+        predictions.update(judge_predictions)
     return pd.DataFrame(rows, columns=pb_report.TABLE_COLUMNS), predictions

@@ -26,6 +26,8 @@ segmentation_ablation.{csv,md} (per segmentation, training and rule: mean over s
 segmentation_ablation_effect.{csv,md} (chunks − blank lines, paired by seed, sign-flip test),
 segmentation_ablation_table9.md and
 segmentation_ablation_sources.json (the two 03 runs read, their commits, and this tool's).
+Each judge's benchmark scores are kept in --out/scores (`pb_stage.score_judges`' cache), so a rerun with more seeds
+scores only the judges it has not scored yet.
 """
 from __future__ import annotations
 
@@ -120,7 +122,7 @@ def main() -> None:
     cfg = load_config(ProcessBenchConfig, ROOT / "params" / "toy" / "04_processbench.yaml", {}, "toy")
     bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
     registry = {"zero_shot": registries["chunks"]["zero_shot"], **{name: j[4] for name, j in judges.items()}}
-    table, _ = pb_stage.score_judges(registry, bench, cfg)
+    table, _ = pb_stage.score_judges(registry, bench, cfg, out / "scores")  # a rerun scores only new judges
     scores = pd.DataFrame([sa.judge_scores(table, name, *j[:4]) for name, j in judges.items()])
     zero_shot = float(table.query("judge == 'zero_shot' and subset == 'average'")["f1"].iloc[0])
     summary = sa.summary(scores, labelled_steps(runs / "02_rollout_labels"))

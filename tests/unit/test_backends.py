@@ -4,10 +4,14 @@ vLLM has no CPU build, so these tests cannot run it; a fake module records what 
 `SamplingParams` and answers with token ids, which is all `VLLMBackend` exchanges with it. What vLLM does with those
 requests (prefix caching, seeding) is vLLM's and is checked only on a GPU machine.
 """
+import copy
 import sys
 import types
+from dataclasses import replace
 
+import pandas as pd
 import pytest
+import torch
 
 from stepwiser_core import pb_stage
 from stepwiser_core.backends import BackendSettings, close_backend, open_backend
@@ -103,11 +107,16 @@ def test_stages_check_the_backend_before_anything_runs(cls):
         load_config(cls, None, {"vllm_gpu_memory_utilization": 1.5}, "toy")
 
 
+def two_per_subset(problem: str = "Ann has 3 apples and buys 4.") -> dict[str, list[PBRecord]]:
+    """Two records of `problem` per subset: the first right at every step, the second wrong at step 0."""
+    return {s: [PBRecord(f"{s}-{i}", "g", problem, (f"3+4={7 + i}", f"\\boxed{{{7 + i}}}"), i == 0, i - 1)
+                for i in range(2)] for s in ("gsm8k", "math", "olympiadbench", "omnimath")}
+
+
 def test_04_judges_through_vllm_one_checkpoint_at_a_time(fake_vllm, checkpoint, toy_tokenizer, monkeypatch):
     registry = {"zero_shot": {"kind": "cot", "path": str(checkpoint), "rule": None},
                 "stepwiser_abs_q": {"kind": "cot", "path": str(checkpoint), "rule": "abs_q"}}
-    bench = {s: [PBRecord(f"{s}-{i}", "g", "Ann has 3 apples and buys 4.", (f"3+4={7 + i}", f"\\boxed{{{7 + i}}}"),
-                          i == 0, i - 1) for i in range(2)] for s in ("gsm8k", "math", "olympiadbench", "omnimath")}
+    bench = two_per_subset()
     cfg = ProcessBenchConfig(generation_backend="vllm", maj_k=2, judge_max_new_tokens=9)
     monkeypatch.setattr(pb_stage, "load_model", lambda *a: pytest.fail("a generative judge needs no HF model here"))
     table, predictions = pb_stage.score_judges(registry, bench, cfg)
@@ -120,6 +129,35 @@ def test_04_judges_through_vllm_one_checkpoint_at_a_time(fake_vllm, checkpoint, 
     assert voting and voting[0][0].temperature == cfg.maj_temperature
     averages = table[table["subset"] == "average"]
     assert set(averages["acc_correct"]) == {100.0} and set(averages["acc_error"]) == {0.0}
+
+
+def test_scores_are_kept_per_judge_and_reused_only_while_weights_benchmark_and_settings_are_unchanged(
+        fake_vllm, checkpoint, tiny_model, toy_tokenizer, tmp_path):
+    other = tmp_path / "other_judge"
+    save_model(tiny_model, toy_tokenizer, other)
+    registry = {"zero_shot": {"kind": "cot", "path": str(checkpoint), "rule": None},
+                "stepwiser_abs_q": {"kind": "cot", "path": str(other), "rule": "abs_q"}}
+    cfg, cache = ProcessBenchConfig(generation_backend="vllm", maj_k=2, judge_max_new_tokens=9), tmp_path / "scores"
+    fresh, fresh_predictions = pb_stage.score_judges(registry, two_per_subset(), cfg)
+    kept, kept_predictions = pb_stage.score_judges(registry, two_per_subset(), cfg, cache)
+    assert len(fake_vllm.made) == 4 and sorted(p.name for p in cache.iterdir()) == ["stepwiser_abs_q.json",
+                                                                                  "zero_shot.json"]
+    again, again_predictions = pb_stage.score_judges(registry, two_per_subset(), cfg, cache)
+    assert len(fake_vllm.made) == 4  # nothing loaded: every row and prediction read back, and equal to a fresh run
+    pd.testing.assert_frame_equal(again, fresh)
+    pd.testing.assert_frame_equal(kept, fresh)
+    assert again_predictions == kept_predictions == fresh_predictions
+    with torch.no_grad():  # new weights at the same path: that judge alone is scored again
+        changed = copy.deepcopy(tiny_model)
+        next(changed.parameters()).add_(1.0)
+    save_model(changed, toy_tokenizer, other)
+    pb_stage.score_judges(registry, two_per_subset(), cfg, cache)
+    assert [llm.kwargs["model"] for llm in fake_vllm.made[4:]] == [str(other)]
+    pears = two_per_subset("Ann has 3 pears and buys 4.")
+    pb_stage.score_judges(registry, pears, cfg, cache)  # another benchmark: both judges again
+    assert len(fake_vllm.made) == 7
+    pb_stage.score_judges(registry, pears, replace(cfg, maj_k=3), cache)  # other settings: both again
+    assert len(fake_vllm.made) == 9
 
 
 def test_01_samples_through_transformers_or_vllm_and_segments_through_vllm(fake_vllm, checkpoint, tiny_model,
