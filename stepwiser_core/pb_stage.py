@@ -36,15 +36,17 @@ def benchmark_generations(problems: Sequence[Problem], cfg: ProcessBenchConfig,
     return generations
 
 
-def toy_benchmark(cfg: ProcessBenchConfig, tier_runs: Path) -> dict[str, list[PBRecord]]:
+def toy_benchmark(cfg: ProcessBenchConfig, tier_runs: Path, segmentation: str = "logical") -> dict[str, list[PBRecord]]:
     """The toy ProcessBench of `cfg.seed`, built as notebook 04 builds it: the problems of the "processbench" split,
-    one solution from each generator (`benchmark_generations`), balanced and labelled by the exact checker."""
+    one solution from each generator (`benchmark_generations`), balanced and labelled by the exact checker, the
+    steps cut by `segmentation` (`toy_processbench.STEP_SEGMENTATIONS`; notebook 04's are logical steps)."""
     from .toy_processbench import build_toy_processbench
     from .world.problems import generate_problems
 
     problems = generate_problems(cfg.seed, cfg.problems_per_subset, split="processbench")
     generations = benchmark_generations(problems, cfg, tier_runs)
-    return build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed, cfg.per_subset)
+    return build_toy_processbench(problems, generations, cfg.target_correct_share, cfg.seed, cfg.per_subset,
+                                  segmentation)
 
 
 def labelled_problems_overlap(labels_dir: Path, benchmark_problems: Sequence[str]) -> list[str]:

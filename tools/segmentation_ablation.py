@@ -26,8 +26,12 @@ segmentation_ablation.{csv,md} (per segmentation, training and rule: mean over s
 segmentation_ablation_effect.{csv,md} (chunks − blank lines, paired by seed, sign-flip test),
 segmentation_ablation_table9.md and
 segmentation_ablation_sources.json (the two 03 runs read, their commits, and this tool's).
-Each judge's benchmark scores are kept in --out/scores (`pb_stage.score_judges`' cache), so a rerun with more seeds
-scores only the judges it has not scored yet.
+Each judge's benchmark scores are kept in --out/scores/<benchmark> (`pb_stage.score_judges`' cache), so a rerun
+with more seeds scores only the judges it has not scored yet.
+
+`--benchmark blankline` scores every judge on the same benchmark solutions cut on blank lines instead of into
+logical steps (ProcessBench's steps are paragraphs, closer to blank-line pieces than to chunks) and writes the same
+tables with `_blankline_steps` after `segmentation_ablation`.
 """
 from __future__ import annotations
 
@@ -60,6 +64,26 @@ def disc_judge(out: Path, segmentation: str, seed: int, rule: str, init: Path, l
     return judge
 
 
+BENCHMARK_SUFFIX = {"logical": "", "blankline": "_blankline_steps"}  # the table files' names, per --benchmark
+
+
+def recut_benchmark(bench, segmentation: str, cfg, runs: Path, saved: Path):
+    """Notebook 04's toy benchmark `bench` with its steps cut by `segmentation`: built again from the same
+    generators and seed (`pb_stage.toy_benchmark`) and saved to `saved` the first time, read back afterwards, and
+    checked to hold `bench`'s solutions under the same ids (`toy_processbench.check_same_solutions`)."""
+    from stepwiser_core import pb_stage, processbench
+    from stepwiser_core.io import atomic_dir
+    from stepwiser_core.toy_processbench import benchmark_stats, check_same_solutions
+
+    if not saved.exists():
+        with atomic_dir(saved) as tmp:  # an interrupted build leaves nothing that a rerun would read
+            processbench.save_processbench(pb_stage.toy_benchmark(cfg, runs, segmentation), tmp)
+    recut = processbench.load_processbench(saved)
+    check_same_solutions(bench, recut)
+    print(benchmark_stats(recut).round(2).to_string(index=False))
+    return recut
+
+
 def labelled_steps(labels_dir: Path) -> dict[str, int]:
     """Per segmentation, the labelled steps in notebook 02's stepwise dataset (the paper's "# Steps")."""
     from datasets import load_from_disk
@@ -89,6 +113,9 @@ def main() -> None:
     ap.add_argument("--chunks-grpo-out", default=None, help="where the chunk GRPO judges of --seeds are (or are "
                     "trained); default: --out/chunks")
     ap.add_argument("--results", required=True, help="folder for the tables")
+    ap.add_argument("--benchmark", choices=("logical", "blankline"), default="logical",
+                    help="the toy benchmark's steps: notebook 04's logical steps, or the same solutions cut on blank "
+                    "lines, as ProcessBench's paragraphs are (built once into --out/toy_processbench_blankline)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -121,17 +148,19 @@ def main() -> None:
 
     cfg = load_config(ProcessBenchConfig, ROOT / "params" / "toy" / "04_processbench.yaml", {}, "toy")
     bench = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
+    if args.benchmark != "logical":
+        bench = recut_benchmark(bench, args.benchmark, cfg, runs, out / f"toy_processbench_{args.benchmark}")
     registry = {"zero_shot": registries["chunks"]["zero_shot"], **{name: j[4] for name, j in judges.items()}}
-    table, _ = pb_stage.score_judges(registry, bench, cfg, out / "scores")  # a rerun scores only new judges
+    table, _ = pb_stage.score_judges(registry, bench, cfg, out / "scores" / args.benchmark)  # reruns: new judges only
     scores = pd.DataFrame([sa.judge_scores(table, name, *j[:4]) for name, j in judges.items()])
     zero_shot = float(table.query("judge == 'zero_shot' and subset == 'average'")["f1"].iloc[0])
     summary = sa.summary(scores, labelled_steps(runs / "02_rollout_labels"))
     effect = sa.chunking_effect(scores)
-    results = Path(args.results)
-    write_table(scores, results, "segmentation_ablation_scores", digits=1)
-    write_table(summary, results, "segmentation_ablation", digits=1)
-    write_table(effect, results, "segmentation_ablation_effect", digits=3)
-    atomic_write_text(results / "segmentation_ablation_table9.md",
+    results, stem = Path(args.results), "segmentation_ablation" + BENCHMARK_SUFFIX[args.benchmark]
+    write_table(scores, results, f"{stem}_scores", digits=1)
+    write_table(summary, results, stem, digits=1)
+    write_table(effect, results, f"{stem}_effect", digits=3)
+    atomic_write_text(results / f"{stem}_table9.md",
                       f"The zero-shot judge every row starts from: average F1 {zero_shot:.1f}.\n\n"
                       + sa.table9_markdown(summary))
     print(f"zero-shot {zero_shot:.1f}", summary.round(1).to_string(index=False), effect.round(3).to_string(index=False),
@@ -139,9 +168,9 @@ def main() -> None:
     sources = {seg: {"run_dir": str((run / "03_judge_training").resolve()),
                      **{k: read_json(run / "03_judge_training" / "provenance.json").get(k)
                         for k in ("git", "duration_s")}} for seg, run in (("chunks", runs), ("blankline", blank_run))}
-    atomic_write_text(results / "segmentation_ablation_sources.json", json.dumps(
+    atomic_write_text(results / f"{stem}_sources.json", json.dumps(
         {"stage_03": sources, "seeds": [0, *args.seeds], "benchmark": str((runs / "04_processbench").resolve()),
-         "tool_git": tool_git}, indent=1) + "\n")
+         "benchmark_steps": args.benchmark, "tool_git": tool_git}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ import random
 import pytest
 
 from stepwiser_core.processbench import PBRecord, load_processbench, save_processbench, validate_record
-from stepwiser_core.toy_processbench import (benchmark_stats, build_toy_processbench, solution_record,
-                                             solution_steps)
+from stepwiser_core.toy_processbench import (benchmark_stats, build_toy_processbench, check_same_solutions,
+                                             solution_record, solution_steps)
 from stepwiser_core.world.problems import Operation, Problem, generate_problems
 from stepwiser_core.world.solutions import render_solution
 
@@ -39,6 +39,22 @@ def test_steps_are_logical_steps_and_chunk_tags_are_removed():
     assert solution_steps(TAGGED) == [S0, S1, ANSWER]
     assert solution_record(PROBLEM, CUT_OFF, "gen", "x") is None
 
+
+
+@pytest.mark.parametrize("text, label", [(RIGHT, -1), (SLIP_AT_1, 2), (LUCKY, 1)])
+def test_blank_line_pieces_are_labelled_at_the_piece_holding_the_first_wrong_line(text, label):
+    rec = solution_record(PROBLEM, text, "gen", "gsm8k-0", "blankline")
+    # S0 has a blank line inside, so its equation is a piece of its own: 4 pieces against 3 logical steps
+    assert (len(rec.steps), rec.steps[1][:4], rec.label) == (4, "3+4=", label)
+
+
+def test_steps_cut_on_blank_lines_untag_chunks_first_and_an_unknown_cut_is_refused():
+    assert solution_steps(TAGGED, "blankline") == ["Ann has 3 pens.\nFirst, 4 more arrive.", "3+4=7",
+                                                   f"{S1}\n{ANSWER}"]  # the chunks joined by one newline
+    with pytest.raises(ValueError, match="one of logical, blankline, not 'paragraph'"):
+        solution_steps(RIGHT, "paragraph")
+    with pytest.raises(ValueError, match="one of logical, blankline"):
+        build_toy_processbench([PROBLEM], {"g": [[RIGHT]]}, segmentation="paragraph")
 
 def test_build_on_hand_built_solutions():
     generations = {"base": [[RIGHT, SLIP_AT_1, CUT_OFF]], "chunk": [[TAGGED, LUCKY]]}
@@ -76,6 +92,16 @@ def test_about_half_right_final_answers_and_unique_ids(tmp_path):
     assert build_toy_processbench(problems, gens, per_subset=6, seed=1) == bench
     save_processbench(bench, tmp_path)
     assert load_processbench(tmp_path) == bench
+    # Cut on blank lines: the same solutions under the same ids, the same lines, the same right and wrong processes.
+    pieces = build_toy_processbench(problems, gens, per_subset=6, seed=1, segmentation="blankline")
+    check_same_solutions(bench, pieces)
+    other = build_toy_processbench(problems, gens, per_subset=6, seed=2, segmentation="blankline")
+    with pytest.raises(ValueError, match="is not the same solution"):  # another draw of the same candidates
+        check_same_solutions(bench, other)
+    with pytest.raises(ValueError, match="gsm8k: 6 records against 5"):
+        check_same_solutions(bench, {**pieces, "gsm8k": pieces["gsm8k"][:5]})
+    n_steps = lambda b: sum(len(r.steps) for rs in b.values() for r in rs)  # noqa: E731
+    assert n_steps(pieces) > n_steps(bench)  # the teacher puts a blank line inside some steps
 
 
 def test_largest_balanced_subset_and_a_pool_that_runs_dry():
