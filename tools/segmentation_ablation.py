@@ -31,7 +31,8 @@ with more seeds scores only the judges it has not scored yet.
 
 `--benchmark blankline` scores every judge on the same benchmark solutions cut on blank lines instead of into
 logical steps (ProcessBench's steps are paragraphs, closer to blank-line pieces than to chunks) and writes the same
-tables with `_blankline_steps` after `segmentation_ablation`.
+tables with `_blankline_steps` after `segmentation_ablation`, and that benchmark's statistics
+(segmentation_ablation_blankline_steps_benchmark.{csv,md}).
 """
 from __future__ import annotations
 
@@ -73,14 +74,13 @@ def recut_benchmark(bench, segmentation: str, cfg, runs: Path, saved: Path):
     checked to hold `bench`'s solutions under the same ids (`toy_processbench.check_same_solutions`)."""
     from stepwiser_core import pb_stage, processbench
     from stepwiser_core.io import atomic_dir
-    from stepwiser_core.toy_processbench import benchmark_stats, check_same_solutions
+    from stepwiser_core.toy_processbench import check_same_solutions
 
     if not saved.exists():
         with atomic_dir(saved) as tmp:  # an interrupted build leaves nothing that a rerun would read
             processbench.save_processbench(pb_stage.toy_benchmark(cfg, runs, segmentation), tmp)
     recut = processbench.load_processbench(saved)
     check_same_solutions(bench, recut)
-    print(benchmark_stats(recut).round(2).to_string(index=False))
     return recut
 
 
@@ -104,6 +104,7 @@ def main() -> None:
     from stepwiser_core.provenance import git_state
     from stepwiser_core.stages import ProcessBenchConfig
     from stepwiser_core.tables import write_table
+    from stepwiser_core.toy_processbench import benchmark_stats
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blankline-run", required=True, help="the runs/<tier> folder of 03 on blank-line data")
@@ -160,6 +161,8 @@ def main() -> None:
     write_table(scores, results, f"{stem}_scores", digits=1)
     write_table(summary, results, stem, digits=1)
     write_table(effect, results, f"{stem}_effect", digits=3)
+    if args.benchmark != "logical":  # its steps per solution beside notebook 04's (benchmark_stats.md)
+        write_table(benchmark_stats(bench), results, f"{stem}_benchmark", digits=2)
     atomic_write_text(results / f"{stem}_table9.md",
                       f"The zero-shot judge every row starts from: average F1 {zero_shot:.1f}.\n\n"
                       + sa.table9_markdown(summary))
