@@ -16,8 +16,8 @@ from .pb_report import SUBSET_HEADERS
 from .pb_uncertainty import paired_seed_test
 from .tables import to_markdown
 
-__all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "TRAININGS", "chunking_effect",
-           "judge_scores", "summary", "table9_markdown"]
+__all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "TRAININGS", "benchmark_steps_effect",
+           "chunking_effect", "judge_scores", "summary", "table9_markdown"]
 
 SEGMENTATIONS = ("blankline", "chunks")  # the paper's row order: split by \n\n first
 TRAININGS = {"sft": "Discriminative + SFT", "rl": "StepWiser (CoT + RL)"}
@@ -109,6 +109,37 @@ def chunking_effect(scores: pd.DataFrame) -> pd.DataFrame:
                      "paper_diff": paper[0][4] - paper[1][4] if all(paper) else float("nan")})
     return pd.DataFrame(rows)
 
+
+
+def benchmark_steps_effect(on_logical: pd.DataFrame, on_blankline: pd.DataFrame) -> pd.DataFrame:
+    """Does the benchmark's own segmentation decide Table 9? The same judges scored on the toy benchmark cut into
+    logical steps (`on_logical`) and on the same solutions cut on blank lines (`on_blankline`; ProcessBench's steps
+    are paragraphs), both score tables with `SCORE_COLUMNS`. Per (training, label rule), on the seeds all four
+    (segmentation, benchmark) cells share: each segmentation's mean F1 on each benchmark, the chunking effect
+    (chunks − blank lines) on each, and how the effect changes from logical steps to blank-line steps, paired by
+    seed (mean, sample sd, on how many seeds it fell, the exact sign-flip p)."""
+    def by_seed(scores: pd.DataFrame, training: str, rule: str, seg: str) -> pd.Series:
+        g = scores[(scores["training"] == training) & (scores["label_rule"] == rule) & (scores["segmentation"] == seg)]
+        return g.set_index("seed")["average"]
+
+    rows = []
+    for (training, rule), _ in on_logical.groupby(["training", "label_rule"], sort=False):
+        cells = {(bench, seg): by_seed(table, training, rule, seg) for bench, table in
+                 (("logical", on_logical), ("blankline", on_blankline)) for seg in SEGMENTATIONS}
+        seeds = sorted(set.intersection(*(set(c.index) for c in cells.values())))
+        if not seeds:
+            continue
+        effect = {bench: cells[(bench, "chunks")][seeds].to_numpy() - cells[(bench, "blankline")][seeds].to_numpy()
+                  for bench in ("logical", "blankline")}
+        test = paired_seed_test(effect["blankline"].tolist(), effect["logical"].tolist())
+        rows.append({"training": training, "label_rule": rule, "seeds": test.n,
+                     **{f"{seg}_on_{bench}": cells[(bench, seg)][seeds].mean()
+                        for bench in ("logical", "blankline") for seg in ("chunks", "blankline")},
+                     "effect_on_logical": effect["logical"].mean(), "effect_on_blankline": effect["blankline"].mean(),
+                     "change_mean": test.mean_diff, "change_sd": test.sd_diff,
+                     "change_fell": test.n - test.a_better - int((effect["blankline"] == effect["logical"]).sum()),
+                     "p_two_sided": test.p_two_sided})
+    return pd.DataFrame(rows)
 
 def _count(n) -> str:
     return "–" if n is None or n != n else f"{int(n):,}"

@@ -31,8 +31,10 @@ with more seeds scores only the judges it has not scored yet.
 
 `--benchmark blankline` scores every judge on the same benchmark solutions cut on blank lines instead of into
 logical steps (ProcessBench's steps are paragraphs, closer to blank-line pieces than to chunks) and writes the same
-tables with `_blankline_steps` after `segmentation_ablation`, and that benchmark's statistics
-(segmentation_ablation_blankline_steps_benchmark.{csv,md}).
+tables with `_blankline_steps` after `segmentation_ablation`, that benchmark's statistics
+(segmentation_ablation_blankline_steps_benchmark.{csv,md}) and, when --results already holds the logical-step scores,
+how the chunking effect changes from one cut to the other (segmentation_ablation_blankline_steps_change.{csv,md},
+`segmentation_ablation.benchmark_steps_effect`).
 """
 from __future__ import annotations
 
@@ -163,6 +165,11 @@ def main() -> None:
     write_table(effect, results, f"{stem}_effect", digits=3)
     if args.benchmark != "logical":  # its steps per solution beside notebook 04's (benchmark_stats.md)
         write_table(benchmark_stats(bench), results, f"{stem}_benchmark", digits=2)
+        on_logical = results / "segmentation_ablation_scores.csv"  # the same judges on logical steps, if scored
+        if on_logical.exists():
+            change = sa.benchmark_steps_effect(pd.read_csv(on_logical), scores)
+            write_table(change, results, f"{stem}_change", digits=3)
+            print(change.round(3).to_string(index=False))
     atomic_write_text(results / f"{stem}_table9.md",
                       f"The zero-shot judge every row starts from: average F1 {zero_shot:.1f}.\n\n"
                       + sa.table9_markdown(summary))

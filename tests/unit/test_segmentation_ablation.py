@@ -84,6 +84,26 @@ def test_chunking_effect_skips_a_recipe_with_no_shared_seed():
     assert sa.chunking_effect(scores).empty
 
 
+
+def test_benchmark_steps_effect_pairs_the_chunking_effect_across_the_two_cuts_by_seed():
+    # Logical steps: chunks 80, 70, 75 against blank lines 70, 72, 65 (effects 10, -2, 10). Blank-line steps:
+    # chunks 70, 70, 70 against 72, 68, 66 (effects -2, 2, 4). Changes -12, 4, -6, summing to -14; the 8 sign
+    # patterns of (12, 4, 6) sum to ±22, ±14, ±10, ±2, and four of them reach |-14|: p = 4/8.
+    def scored(seg, averages):
+        return [score(seg, "rl", "abs_q", s, f) for s, f in enumerate(averages)]
+
+    logical = pd.DataFrame(scored("chunks", [80.0, 70.0, 75.0]) + scored("blankline", [70.0, 72.0, 65.0]))
+    blank = pd.DataFrame(scored("chunks", [70.0, 70.0, 70.0, 1.0]) + scored("blankline", [72.0, 68.0, 66.0]))
+    out = sa.benchmark_steps_effect(logical, blank).iloc[0]
+    assert out["seeds"] == 3  # seed 3 has no pair
+    assert (out["chunks_on_logical"], out["blankline_on_logical"]) == (75.0, pytest.approx(69.0))
+    assert (out["chunks_on_blankline"], out["blankline_on_blankline"]) == (70.0, pytest.approx(206 / 3))
+    assert out["effect_on_logical"] == pytest.approx(6.0) and out["effect_on_blankline"] == pytest.approx(4 / 3)
+    assert out["change_mean"] == pytest.approx(-14 / 3) and out["change_fell"] == 2
+    mean = -14 / 3
+    assert out["change_sd"] == pytest.approx(math.sqrt(((-12 - mean) ** 2 + (4 - mean) ** 2 + (-6 - mean) ** 2) / 2))
+    assert out["p_two_sided"] == 0.5
+
 def test_table9_markdown_puts_the_papers_row_under_ours():
     scores = pd.DataFrame([score("chunks", "sft", "rel_ratio", 0, 12.0), score("chunks", "rl", "rel_ratio", 0, 70.0),
                            score("chunks", "rl", "rel_ratio", 1, 60.0)])
