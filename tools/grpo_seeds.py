@@ -11,12 +11,12 @@ on notebook 04's toy ProcessBench; seed 0 is notebook 03's own run (read from 03
 
 Resumes: a judge already trained under --out (by this tool or by the equivalent `tools/judge_experiment.py --init
 runs/toy/03_judge_training/judge_init --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE`; for an ablation add
-`--variant V` and use OUT/V_seedS_RULE) is not retrained. Each `--variant-runs` variant is summarised apart
-(grpo_seeds_<variant>_summary).
-Writes results/toy/04_processbench/grpo_seeds.{csv,md} (one row per run: held-out accuracy vs the truth before and
-after, the benchmark's average accuracies and F1, and the training reward / entropy / zero-advantage share over the
-first and last 20 steps, `judge_rl.training_trend`) and grpo_seeds_summary.{csv,md}
-(per rule: mean, sample sd, range, and how many seeds beat the zero-shot judge), unless --no-write.
+`--variant V` and use OUT/V_seedS_RULE) is not retrained, nor rescored once its scores are in OUT/scores. Each
+`--variant-runs` variant is summarised apart (grpo_seeds_<variant>_summary). Writes
+results/toy/04_processbench/grpo_seeds.{csv,md} (one row per run: held-out accuracy vs the truth before and after,
+the benchmark's average accuracies and F1, and the training reward / entropy / zero-advantage share over the first
+and last 20 steps, `judge_rl.training_trend`) and grpo_seeds_summary.{csv,md} (per rule: mean, sample sd, range, and
+how many seeds beat the zero-shot judge), unless --no-write.
 """
 from __future__ import annotations
 
@@ -66,12 +66,14 @@ def stage_results():
     return cfg, results, bench, table, heldout
 
 
-def benchmark_average(name: str, entry: dict, bench, cfg):
+def benchmark_average(name: str, entry: dict, bench, cfg, cache_dir: Path | None = None):
     """One judge scored greedily on the toy benchmark: its average row (acc_error, acc_correct, f1). A name not
-    starting "stepwiser_" is scored greedily only (no maj@k: 8x the cost)."""
+    starting "stepwiser_" is scored greedily only (no maj@k: 8x the cost). With `cache_dir` (each tool's
+    OUT/scores), a judge already scored there with the same weights, benchmark and settings is not scored again
+    (`pb_stage.score_judges`)."""
     from stepwiser_core import pb_stage
 
-    scored, _ = pb_stage.score_judges({name: entry}, bench, cfg)
+    scored, _ = pb_stage.score_judges({name: entry}, bench, cfg, cache_dir)
     return scored.query("subset == 'average'").iloc[0]
 
 
@@ -119,7 +121,7 @@ def main() -> None:
         path = trained_judge(Path(args.out), variant, seed, rule, args.threads)
         report = json.loads((path.parents[1] / "report.json").read_text())
         entry = {"path": path, "kind": "direct" if variant == "no_cot" else "cot", "rule": rule}
-        avg = benchmark_average(f"seed{seed}_{variant}_{rule}", entry, bench, cfg)
+        avg = benchmark_average(f"seed{seed}_{variant}_{rule}", entry, bench, cfg, Path(args.out) / "scores")
         history = pd.read_csv(path.parents[1] / "history.csv")
         # the init as this run judges it: for no-CoT, the verdict alone, not the CoT init
         rows.append(row(variant, rule, seed, avg, init_accuracy(history), report["trained"]["acc_truth"],

@@ -19,12 +19,13 @@ The larger 02 run keeps only what the judges train on: M = 16 rollouts per chunk
 (`rollouts_max 16`), and no blank-line data (`blankline_data false`); both are about the label studies, not the
 labels. Its problems are the toy tier's annotation prompts extended (the first 60 per level are the same prompts),
 less any problem of notebook 04's benchmark (`rollout_labels.annotation_problems`).
-Resumes: a finished 02 run (the runner's own resume) and judges already trained under --out are reused; two
-processes with different --rules train in parallel (never beside the 02 run: a 1-thread job next to 02's 2 threads
-slowed 02 thirtyfold here). Writes results/toy/04_processbench/more_items.{csv,md}, one row per (variant,
-n_prompts, max_steps, rule): training items after balancing, passes over them, held-out accuracy vs the truth
-before and after (on the split of that 02 run), the benchmark's average accuracies and F1, and the training reward
-over the first and last 20 steps (another name with --table); unless --no-write.
+Resumes: a finished 02 run (the runner's own resume) and judges already trained under --out are reused, and so are
+their benchmark scores (--out/scores); two processes with different --rules train in parallel (never beside the 02
+run: a 1-thread job next to 02's 2 threads slowed 02 thirtyfold here). Writes
+results/toy/04_processbench/more_items.{csv,md}, one row per (variant, n_prompts, max_steps, rule): training items
+after balancing, passes over them, held-out accuracy vs the truth before and after (on the split of that 02 run),
+the benchmark's average accuracies and F1, and the training reward over the first and last 20 steps (another name
+with --table); unless --no-write.
 """
 from __future__ import annotations
 
@@ -144,7 +145,8 @@ def main() -> None:
                     report = json.loads((path.parents[1] / "report.json").read_text())
                     history = pd.read_csv(path.parents[1] / "history.csv")
                     avg = benchmark_average(f"n{n_prompts}_{variant}{oracle}_seed{seed}_{rule}",
-                                            {"path": path, "kind": "cot", "rule": rule}, bench, cfg)
+                                            {"path": path, "kind": "cot", "rule": rule}, bench, cfg,
+                                            Path(args.out) / "scores")
                     trend = training_trend(history).iloc[0]
                     values = {"heldout_acc_init": init_accuracy(history),
                               "heldout_acc_trained": report["trained"]["acc_truth"],

@@ -8,9 +8,9 @@ scored greedily on notebook 04's toy ProcessBench; seed 0 is notebooks 03 and 04
 
 Resumes: the warmed init of `tools/judge_experiment.py --no-grpo --samples 0 -p seed S --out OUT/seedS` and the
 judges of `tools/judge_experiment.py --init <that init> --rule RULE --samples 0 -p seed S --out OUT/seedS_RULE` are
-reused when present. Every warm-up leaves out the benchmark of notebook 04's seed (03's `benchmark_seed`).
-Writes results/toy/04_processbench/warmup_seeds.{csv,md} (one row per seed and judge) and
-warmup_seeds_summary.{csv,md} (`pb_report.gap_to_own_init`), unless --no-write.
+reused when present, and so are the benchmark scores kept in OUT/scores. Every warm-up leaves out the benchmark of
+notebook 04's seed (03's `benchmark_seed`). Writes results/toy/04_processbench/warmup_seeds.{csv,md} (one row per
+seed and judge) and warmup_seeds_summary.{csv,md} (`pb_report.gap_to_own_init`), unless --no-write.
 """
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def main() -> None:
             accs[rule] = json.loads((paths[rule].parents[1] / "report.json").read_text())["trained"]["acc_truth"]
         for judge, path in paths.items():
             entry = {"path": path, "kind": "cot", "rule": "" if judge == "zero_shot" else judge}
-            rows.append(row(seed, judge, benchmark_average(f"seed{seed}_{judge}", entry, bench, cfg), accs[judge]))
+            rows.append(row(seed, judge, benchmark_average(f"seed{seed}_{judge}", entry, bench, cfg,
+                                                           Path(args.out) / "scores"), accs[judge]))
     frame = pd.DataFrame(rows)
     summary = pb_report.gap_to_own_init(frame)
     print(frame.round(3).to_string(index=False), summary.round(1).to_string(index=False), sep="\n")
