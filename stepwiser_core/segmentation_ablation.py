@@ -8,16 +8,19 @@ hardly for SFT (27.5 → 27.2, 23.9 → 24.1), with 37 % fewer labelled steps.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from .pb_report import SUBSET_HEADERS
 from .pb_uncertainty import paired_seed_test
+from .processbench import PBRecord
 from .tables import to_markdown
+from .world.checker import parse_line
 
-__all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "TRAININGS", "benchmark_steps_effect",
-           "chunking_effect", "judge_scores", "summary", "table9_markdown"]
+__all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "STEP_KINDS", "TRAININGS",
+           "benchmark_steps_effect", "chunking_effect", "false_alarms", "judge_scores", "step_kind", "summary",
+           "table9_markdown"]
 
 SEGMENTATIONS = ("blankline", "chunks")  # the paper's row order: split by \n\n first
 TRAININGS = {"sft": "Discriminative + SFT", "rl": "StepWiser (CoT + RL)"}
@@ -139,6 +142,36 @@ def benchmark_steps_effect(on_logical: pd.DataFrame, on_blankline: pd.DataFrame)
                      "change_mean": test.mean_diff, "change_sd": test.sd_diff,
                      "change_fell": test.n - test.a_better - int((effect["blankline"] == effect["logical"]).sum()),
                      "p_two_sided": test.p_two_sided})
+    return pd.DataFrame(rows)
+
+
+STEP_KINDS = ("no equation", "equation last", "equation, then text", "answer")  # what a step holds, by its lines
+
+
+def step_kind(step: str) -> str:
+    """What a benchmark step holds (`STEP_KINDS`): the final answer; else no equation at all (a piece that only
+    restates facts, which blank lines cut off and chunks never are); else an equation on its last line (what a chunk
+    and a logical step end with); else an equation followed by more text (a blank-line piece that starts the next
+    step)."""
+    kinds = [parse_line(line.strip())[0] for line in step.splitlines() if line.strip()]
+    if "answer" in kinds:
+        return "answer"
+    if "equation" not in kinds:
+        return "no equation"
+    return "equation last" if kinds[-1] == "equation" else "equation, then text"
+
+
+def false_alarms(bench: Mapping[str, Sequence[PBRecord]], predictions: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
+    """Where each judge flags a solution whose every step is right: per judge in `predictions` (judge -> {record id:
+    predicted first wrong step, −1 for none}), the correct records (label −1), how many it flags, and how many of
+    those at a step of each `STEP_KINDS`; and a row "steps" counting the correct records' steps of each kind."""
+    correct = [r for recs in bench.values() for r in recs if r.label == -1]
+    rows = [{"judge": "steps", "correct_records": len(correct), "flagged": float("nan"),
+             **{k: sum(step_kind(s) == k for r in correct for s in r.steps) for k in STEP_KINDS}}]
+    for judge, predicted in predictions.items():
+        flagged = [step_kind(r.steps[predicted[r.id]]) for r in correct if predicted.get(r.id, -1) >= 0]
+        rows.append({"judge": judge, "correct_records": len(correct), "flagged": len(flagged),
+                     **{k: flagged.count(k) for k in STEP_KINDS}})
     return pd.DataFrame(rows)
 
 def _count(n) -> str:

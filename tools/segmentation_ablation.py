@@ -24,6 +24,8 @@ blank-line data are other trajectories, of the base policy).
 Writes to --results: segmentation_ablation_scores.{csv,md} (one row per judge, F1 per subset),
 segmentation_ablation.{csv,md} (per segmentation, training and rule: mean over seeds beside the paper's Table 9),
 segmentation_ablation_effect.{csv,md} (chunks − blank lines, paired by seed, sign-flip test),
+segmentation_ablation_false_alarms{,_mean}.{csv,md} (where each judge flags a solution whose every step is right,
+by what the flagged step holds: `segmentation_ablation.false_alarms`; per judge, and the mean over seeds),
 segmentation_ablation_table9.md and
 segmentation_ablation_sources.json (the two 03 runs read, their commits, and this tool's).
 Each judge's benchmark scores are kept in --out/scores/<benchmark> (`pb_stage.score_judges`' cache), so a rerun
@@ -154,7 +156,7 @@ def main() -> None:
     if args.benchmark != "logical":
         bench = recut_benchmark(bench, args.benchmark, cfg, runs, out / f"toy_processbench_{args.benchmark}")
     registry = {"zero_shot": registries["chunks"]["zero_shot"], **{name: j[4] for name, j in judges.items()}}
-    table, _ = pb_stage.score_judges(registry, bench, cfg, out / "scores" / args.benchmark)  # reruns: new judges only
+    table, predictions = pb_stage.score_judges(registry, bench, cfg, out / "scores" / args.benchmark)  # new ones only
     scores = pd.DataFrame([sa.judge_scores(table, name, *j[:4]) for name, j in judges.items()])
     zero_shot = float(table.query("judge == 'zero_shot' and subset == 'average'")["f1"].iloc[0])
     summary = sa.summary(scores, labelled_steps(runs / "02_rollout_labels"))
@@ -163,6 +165,14 @@ def main() -> None:
     write_table(scores, results, f"{stem}_scores", digits=1)
     write_table(summary, results, stem, digits=1)
     write_table(effect, results, f"{stem}_effect", digits=3)
+    # where each judge flags a correct solution: per judge, and the mean over seeds per recipe
+    meta = pd.DataFrame([{"judge": name, **dict(zip(("segmentation", "training", "label_rule", "seed"), j[:4]))}
+                         for name, j in judges.items()])
+    alarms = meta.merge(sa.false_alarms(bench, predictions), on="judge", how="right").astype({"seed": "Int64"})
+    write_table(alarms, results, f"{stem}_false_alarms", digits=1)
+    by_recipe = alarms.dropna(subset=["seed"]).groupby(["segmentation", "training", "label_rule"], sort=False)
+    write_table(by_recipe[["correct_records", "flagged", *sa.STEP_KINDS]].mean().reset_index(), results,
+                f"{stem}_false_alarms_mean", digits=1)
     if args.benchmark != "logical":  # its steps per solution beside notebook 04's (benchmark_stats.md)
         write_table(benchmark_stats(bench), results, f"{stem}_benchmark", digits=2)
         on_logical = results / "segmentation_ablation_scores.csv"  # the same judges on logical steps, if scored

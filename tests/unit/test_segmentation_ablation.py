@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from stepwiser_core import segmentation_ablation as sa
+from stepwiser_core.processbench import PBRecord
 
 SUBSETS = ["gsm8k", "math", "olympiadbench", "omnimath"]
 
@@ -103,6 +104,29 @@ def test_benchmark_steps_effect_pairs_the_chunking_effect_across_the_two_cuts_by
     mean = -14 / 3
     assert out["change_sd"] == pytest.approx(math.sqrt(((-12 - mean) ** 2 + (4 - mean) ** 2 + (-6 - mean) ** 2) / 2))
     assert out["p_two_sided"] == 0.5
+
+
+FACTS, EQ, ANSWER = "Cara has 3 books.\nFirst, 1 are given away.", "3-1=2", "The answer is \\boxed{2}."
+
+
+@pytest.mark.parametrize("step, kind", [
+    (FACTS, "no equation"), (f"{FACTS}\n{EQ}", "equation last"), (EQ, "equation last"),
+    (f"{EQ}\nSecond, 2 are given away.", "equation, then text"), (f"{EQ}\n{ANSWER}", "answer")])
+def test_step_kind_reads_what_a_step_holds(step, kind):
+    assert sa.step_kind(step) == kind
+
+
+def test_false_alarms_count_where_each_judge_flags_a_correct_solution():
+    steps = (FACTS, EQ, ANSWER)
+    bench = {"gsm8k": [PBRecord("g-0", "g", "p", steps, True, -1), PBRecord("g-1", "g", "p", steps, False, 1)],
+             "math": [PBRecord("m-0", "g", "p", steps[1:], True, -1)]}
+    predictions = {"a": {"g-0": 0, "g-1": 1, "m-0": 0},  # flags both correct ones; g-1 is not a correct record
+                   "b": {"g-0": -1, "m-0": 1}}  # flags m-0 at its answer; g-1, a wrong record, is not read
+    out = sa.false_alarms(bench, predictions).set_index("judge")
+    assert out.loc["steps", ["correct_records", "no equation", "equation last", "answer"]].tolist() == [2, 1, 2, 2]
+    assert out.loc["a", ["flagged", "no equation", "equation last", "equation, then text", "answer"]].tolist() \
+        == [2, 1, 1, 0, 0]
+    assert out.loc["b", ["flagged", "answer", "no equation"]].tolist() == [1, 1, 0]
 
 def test_table9_markdown_puts_the_papers_row_under_ours():
     scores = pd.DataFrame([score("chunks", "sft", "rel_ratio", 0, 12.0), score("chunks", "rl", "rel_ratio", 0, 70.0),
