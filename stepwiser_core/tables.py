@@ -10,6 +10,8 @@ from .io import atomic_write_text
 
 
 def _cell(value, digits: int) -> str:
+    if value is None or value is pd.NA:  # a missing value in an integer (Int64) or object column
+        return "–"
     if isinstance(value, float):
         return "–" if math.isnan(value) else f"{value:.{digits}f}"
     return str(value)
