@@ -20,7 +20,7 @@ from .world.checker import parse_line
 
 __all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "STEP_KINDS", "TRAININGS",
            "benchmark_steps_effect", "chunking_effect", "false_alarms", "judge_scores", "step_kind", "summary",
-           "table9_markdown"]
+           "table9_markdown", "training_step_kinds"]
 
 SEGMENTATIONS = ("blankline", "chunks")  # the paper's row order: split by \n\n first
 TRAININGS = {"sft": "Discriminative + SFT", "rl": "StepWiser (CoT + RL)"}
@@ -160,6 +160,28 @@ def step_kind(step: str) -> str:
         return "no equation"
     return "equation last" if kinds[-1] == "equation" else "equation, then text"
 
+
+
+def training_step_kinds(rows: Sequence[Mapping], rules: Sequence[str] = ("abs_q", "rel_ratio")) -> pd.DataFrame:
+    """What the training steps of one segmentation hold: per `STEP_KINDS` kind present, how many of notebook 02's
+    labelled steps are of that kind, the share labelled Positive under each rule (`labels_<rule>`), and the share
+    whose exact label (`true_labels`; None where undefined, after a first error) is Positive. `rows` are 02's
+    stepwise records (`completions`, `labels_<rule>`, `true_labels`)."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for i, step in enumerate(row["completions"]):
+            c = counts.setdefault(step_kind(step),
+                                  {"steps": 0, "truth_defined": 0, "truth": 0, **dict.fromkeys(rules, 0)})
+            c["steps"] += 1
+            for rule in rules:
+                c[rule] += bool(row[f"labels_{rule}"][i])
+            if row["true_labels"][i] is not None:
+                c["truth_defined"] += 1
+                c["truth"] += bool(row["true_labels"][i])
+    return pd.DataFrame([{"step_kind": kind, "steps": c["steps"],
+                          **{f"positive_{rule}": c[rule] / c["steps"] for rule in rules},
+                          "positive_truth": c["truth"] / c["truth_defined"] if c["truth_defined"] else float("nan")}
+                         for kind, c in sorted(counts.items(), key=lambda kv: STEP_KINDS.index(kv[0]))])
 
 def false_alarms(bench: Mapping[str, Sequence[PBRecord]], predictions: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
     """Where each judge flags a solution whose every step is right: per judge in `predictions` (judge -> {record id:

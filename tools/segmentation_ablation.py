@@ -24,6 +24,8 @@ blank-line data are other trajectories, of the base policy).
 Writes to --results: segmentation_ablation_scores.{csv,md} (one row per judge, F1 per subset),
 segmentation_ablation.{csv,md} (per segmentation, training and rule: mean over seeds beside the paper's Table 9),
 segmentation_ablation_effect.{csv,md} (chunks − blank lines, paired by seed, sign-flip test),
+segmentation_ablation_training_step_kinds.{csv,md} (what each segmentation's training steps hold and how often each
+kind is labelled Positive, by rule and by the exact checker: `segmentation_ablation.training_step_kinds`),
 segmentation_ablation_false_alarms{,_mean}.{csv,md} (where each judge flags a solution whose every step is right,
 by what the flagged step holds: `segmentation_ablation.false_alarms`; per judge, and the mean over seeds),
 segmentation_ablation_table9.md and
@@ -94,6 +96,18 @@ def labelled_steps(labels_dir: Path) -> dict[str, int]:
 
     return {seg: sum(len(c) for c in load_from_disk(str(labels_dir / f"stepwise_{seg}"))["completions"])
             for seg in ("chunks", "blankline")}
+
+
+def training_step_kinds(labels_dir: Path):
+    """Per segmentation, what notebook 02's labelled steps hold and how often each kind is labelled Positive
+    (`segmentation_ablation.training_step_kinds`), one table."""
+    import pandas as pd
+    from datasets import load_from_disk
+
+    from stepwiser_core import segmentation_ablation as sa
+
+    return pd.concat([sa.training_step_kinds(load_from_disk(str(labels_dir / f"stepwise_{seg}"))).assign(
+        segmentation=seg) for seg in ("chunks", "blankline")]).set_index("segmentation").reset_index()
 
 
 def main() -> None:
@@ -173,7 +187,9 @@ def main() -> None:
     by_recipe = alarms.dropna(subset=["seed"]).groupby(["segmentation", "training", "label_rule"], sort=False)
     write_table(by_recipe[["correct_records", "flagged", *sa.STEP_KINDS]].mean().reset_index(), results,
                 f"{stem}_false_alarms_mean", digits=1)
-    if args.benchmark != "logical":  # its steps per solution beside notebook 04's (benchmark_stats.md)
+    if args.benchmark == "logical":  # what the two segmentations' training steps hold, and their labels
+        write_table(training_step_kinds(runs / "02_rollout_labels"), results, f"{stem}_training_step_kinds", digits=3)
+    else:  # its steps per solution beside notebook 04's (benchmark_stats.md)
         write_table(benchmark_stats(bench), results, f"{stem}_benchmark", digits=2)
         on_logical = results / "segmentation_ablation_scores.csv"  # the same judges on logical steps, if scored
         if on_logical.exists():

@@ -128,6 +128,19 @@ def test_false_alarms_count_where_each_judge_flags_a_correct_solution():
         == [2, 1, 1, 0, 0]
     assert out.loc["b", ["flagged", "answer", "no equation"]].tolist() == [1, 1, 0]
 
+
+def test_training_step_kinds_counts_steps_and_positive_shares_per_kind():
+    rows = [{"completions": [FACTS, EQ, ANSWER], "labels_abs_q": [True, True, False],
+             "labels_rel_ratio": [False, True, False], "true_labels": [True, False, None]},
+            {"completions": [FACTS, ANSWER], "labels_abs_q": [True, True], "labels_rel_ratio": [True, True],
+             "true_labels": [True, True]}]
+    out = sa.training_step_kinds(rows).set_index("step_kind")
+    assert list(out.index) == ["no equation", "equation last", "answer"]  # STEP_KINDS' order; absent kinds left out
+    assert out.loc["no equation"].tolist() == [2, 1.0, 0.5, 1.0]
+    assert out.loc["equation last"].tolist() == [1, 1.0, 1.0, 0.0]
+    # the exact label after a first error is None: left out of the truth's share
+    assert out.loc["answer", ["steps", "positive_abs_q", "positive_truth"]].tolist() == [2, 0.5, 1.0]
+
 def test_table9_markdown_puts_the_papers_row_under_ours():
     scores = pd.DataFrame([score("chunks", "sft", "rel_ratio", 0, 12.0), score("chunks", "rl", "rel_ratio", 0, 70.0),
                            score("chunks", "rl", "rel_ratio", 1, 60.0)])
