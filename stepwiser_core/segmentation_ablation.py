@@ -113,7 +113,6 @@ def chunking_effect(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-
 def benchmark_steps_effect(on_logical: pd.DataFrame, on_blankline: pd.DataFrame) -> pd.DataFrame:
     """Does the benchmark's own segmentation decide Table 9? The same judges scored on the toy benchmark cut into
     logical steps (`on_logical`) and on the same solutions cut on blank lines (`on_blankline`; ProcessBench's steps
@@ -150,16 +149,15 @@ STEP_KINDS = ("no equation", "equation last", "equation, then text", "answer")  
 
 def step_kind(step: str) -> str:
     """What a benchmark step holds (`STEP_KINDS`): the final answer; else no equation at all (a piece that only
-    restates facts, which blank lines cut off and chunks never are); else an equation on its last line (what a chunk
-    and a logical step end with); else an equation followed by more text (a blank-line piece that starts the next
-    step)."""
+    restates facts, which blank lines cut off and chunks almost never are); else an equation on its last line (what
+    a chunk and a logical step end with); else an equation followed by more text (a blank-line piece that starts the
+    next step)."""
     kinds = [parse_line(line.strip())[0] for line in step.splitlines() if line.strip()]
     if "answer" in kinds:
         return "answer"
     if "equation" not in kinds:
         return "no equation"
     return "equation last" if kinds[-1] == "equation" else "equation, then text"
-
 
 
 def training_step_kinds(rows: Sequence[Mapping], rules: Sequence[str] = ("abs_q", "rel_ratio")) -> pd.DataFrame:
@@ -183,6 +181,7 @@ def training_step_kinds(rows: Sequence[Mapping], rules: Sequence[str] = ("abs_q"
                           "positive_truth": c["truth"] / c["truth_defined"] if c["truth_defined"] else float("nan")}
                          for kind, c in sorted(counts.items(), key=lambda kv: STEP_KINDS.index(kv[0]))])
 
+
 def false_alarms(bench: Mapping[str, Sequence[PBRecord]], predictions: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
     """Where each judge flags a solution whose every step is right: per judge in `predictions` (judge -> {record id:
     predicted first wrong step, −1 for none}), the correct records (label −1), how many it flags, and how many of
@@ -195,6 +194,7 @@ def false_alarms(bench: Mapping[str, Sequence[PBRecord]], predictions: Mapping[s
         rows.append({"judge": judge, "correct_records": len(correct), "flagged": len(flagged),
                      **{k: flagged.count(k) for k in STEP_KINDS}})
     return pd.DataFrame(rows)
+
 
 def _count(n) -> str:
     return "–" if n is None or n != n else f"{int(n):,}"

@@ -137,7 +137,6 @@ def build_toy_processbench(problems: Sequence[Problem], generations: Mapping[str
     return out
 
 
-
 def check_same_solutions(reference: Mapping[str, Sequence[PBRecord]], other: Mapping[str, Sequence[PBRecord]]) -> None:
     """Raise ValueError unless `other` holds `reference`'s solutions under the same ids, perhaps cut into other steps:
     the same subsets, ids, generators, problems, final-answer correctness, right or wrong process (label −1 or not)
@@ -154,6 +153,7 @@ def check_same_solutions(reference: Mapping[str, Sequence[PBRecord]], other: Map
         for a, b in zip(records, other[subset]):
             if solution(a) != solution(b):
                 raise ValueError(f"{subset}: record {a.id} is not the same solution as record {b.id}")
+
 
 def _largest_at_share(n_right: int, n_wrong: int, share: float) -> int:
     """The largest subset size whose right/wrong split at `share` fits the pools."""
