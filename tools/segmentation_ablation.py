@@ -90,17 +90,10 @@ def recut_benchmark(bench, segmentation: str, cfg, runs: Path, saved: Path):
     return recut
 
 
-def labelled_steps(labels_dir: Path) -> dict[str, int]:
-    """Per segmentation, the labelled steps in notebook 02's stepwise dataset (the paper's "# Steps")."""
-    from datasets import load_from_disk
-
-    return {seg: sum(len(c) for c in load_from_disk(str(labels_dir / f"stepwise_{seg}"))["completions"])
-            for seg in ("chunks", "blankline")}
-
-
 def training_step_kinds(labels_dir: Path):
     """Per segmentation, what notebook 02's labelled steps hold and how often each kind is labelled Positive
-    (`segmentation_ablation.training_step_kinds`), one table."""
+    (`segmentation_ablation.training_step_kinds`), one table; its steps summed per segmentation are the paper's
+    "# Steps"."""
     import pandas as pd
     from datasets import load_from_disk
 
@@ -173,7 +166,8 @@ def main() -> None:
     table, predictions = pb_stage.score_judges(registry, bench, cfg, out / "scores" / args.benchmark)  # new ones only
     scores = pd.DataFrame([sa.judge_scores(table, name, *j[:4]) for name, j in judges.items()])
     zero_shot = float(table.query("judge == 'zero_shot' and subset == 'average'")["f1"].iloc[0])
-    summary = sa.summary(scores, labelled_steps(runs / "02_rollout_labels"))
+    step_kinds = training_step_kinds(runs / "02_rollout_labels")  # read once: the step counts and their kinds
+    summary = sa.summary(scores, step_kinds.groupby("segmentation")["steps"].sum().to_dict())
     effect = sa.chunking_effect(scores)
     results, stem = Path(args.results), "segmentation_ablation" + BENCHMARK_SUFFIX[args.benchmark]
     write_table(scores, results, f"{stem}_scores", digits=1)
@@ -188,7 +182,7 @@ def main() -> None:
     write_table(by_recipe[["correct_records", "flagged", *sa.STEP_KINDS]].mean().reset_index(), results,
                 f"{stem}_false_alarms_mean", digits=1)
     if args.benchmark == "logical":  # what the two segmentations' training steps hold, and their labels
-        write_table(training_step_kinds(runs / "02_rollout_labels"), results, f"{stem}_training_step_kinds", digits=3)
+        write_table(step_kinds, results, f"{stem}_training_step_kinds", digits=3)
     else:  # its steps per solution beside notebook 04's (benchmark_stats.md)
         write_table(benchmark_stats(bench), results, f"{stem}_benchmark", digits=2)
         on_logical = results / "segmentation_ablation_scores.csv"  # the same judges on logical steps, if scored
