@@ -96,6 +96,12 @@ def _names(keys: Sequence[str]) -> str:
     return shown + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "")
 
 
+def _one_side(only_a: Sequence[str], only_b: Sequence[str], what: str = "") -> list[str]:
+    """Notes naming the keys or columns that only one tree holds."""
+    return ([f"{what}only in reference: {_names(only_a)}"] if only_a else []) + \
+        ([f"{what}only in rerun: {_names(only_b)}"] if only_b else [])
+
+
 def compare_mappings(reference: Mapping, rerun: Mapping, rel_tol: float = 0.0,
                      abs_tol: float = 0.0) -> tuple[str, int, int, str]:
     """(status, shared keys, differing keys, detail) for two nested mappings, volatile keys left out."""
@@ -106,11 +112,7 @@ def compare_mappings(reference: Mapping, rerun: Mapping, rel_tol: float = 0.0,
     notes = [f"{k}: {a[k]!r} -> {b[k]!r}" for k in differing[:_SHOWN]]
     if len(differing) > _SHOWN:
         notes.append(f"and {len(differing) - _SHOWN} more differ")
-    only_a, only_b = [k for k in a if k not in b], [k for k in b if k not in a]
-    if only_a:
-        notes.append(f"only in reference: {_names(only_a)}")
-    if only_b:
-        notes.append(f"only in rerun: {_names(only_b)}")
+    notes += _one_side([k for k in a if k not in b], [k for k in b if k not in a])
     return ("differs" if differing else "same values"), len(shared), len(differing), "; ".join(notes)
 
 
@@ -132,15 +134,10 @@ def compare_tables(reference: pd.DataFrame, rerun: pd.DataFrame, rel_tol: float 
     a = reference[[c for c in reference.columns if not is_volatile(str(c))]]
     b = rerun[[c for c in rerun.columns if not is_volatile(str(c))]]
     columns = [c for c in a.columns if c in b.columns]
-    notes = []
-    only_a, only_b = [str(c) for c in a.columns if c not in b.columns], [str(c) for c in b.columns if c not in a.columns]
+    sides = _one_side([str(c) for c in a.columns if c not in b.columns],
+                      [str(c) for c in b.columns if c not in a.columns], "columns ")
     if len(a) != len(b):
-        notes.append(f"{len(a)} rows -> {len(b)} rows")
-        if only_a:
-            notes.append(f"columns only in reference: {_names(only_a)}")
-        if only_b:
-            notes.append(f"columns only in rerun: {_names(only_b)}")
-        return "differs", 0, 0, "; ".join(notes)
+        return "differs", 0, 0, "; ".join([f"{len(a)} rows -> {len(b)} rows", *sides])
     differing_cells, moved = 0, []
     for column in columns:
         n, gap = _column_differences(a[column].reset_index(drop=True), b[column].reset_index(drop=True),
@@ -148,11 +145,8 @@ def compare_tables(reference: pd.DataFrame, rerun: pd.DataFrame, rel_tol: float 
         if n:
             differing_cells += n
             moved.append(f"{column}: {n} cells" + (f", max |diff| {gap:.3g}" if gap is not None else ""))
-    notes.extend(moved[:_SHOWN] + ([f"and {len(moved) - _SHOWN} more columns differ"] if len(moved) > _SHOWN else []))
-    if only_a:
-        notes.append(f"columns only in reference: {_names(only_a)}")
-    if only_b:
-        notes.append(f"columns only in rerun: {_names(only_b)}")
+    notes = moved[:_SHOWN] + ([f"and {len(moved) - _SHOWN} more columns differ"] if len(moved) > _SHOWN else [])
+    notes += sides
     return ("differs" if differing_cells else "same values"), len(columns) * len(a), differing_cells, "; ".join(notes)
 
 
