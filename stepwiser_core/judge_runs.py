@@ -107,13 +107,27 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     return out
 
 
+# The stepwise datasets of notebook 02 each `segmentation` trains on. "both" is their union. 02 samples both
+# policies on one prompt set, so the split by problem keeps each problem's chunks and blank-line pieces on one side;
+# balancing is then over the union, per rule, and GRPO's step budget is unchanged.
+STEPWISE_SETS = {"chunks": ("chunks",), "blankline": ("blankline",), "both": ("chunks", "blankline")}
+
+
+def load_records(labels_dir: Path, segmentation: str) -> list[dict]:
+    """Notebook 02's stepwise records that `segmentation` (`stages.JUDGE_SEGMENTATIONS`) trains on."""
+    from datasets import load_from_disk
+
+    if segmentation not in STEPWISE_SETS:
+        raise ValueError(f"segmentation must be one of {tuple(STEPWISE_SETS)}, not {segmentation!r}")
+    return [r for name in STEPWISE_SETS[segmentation]
+            for r in load_from_disk(str(Path(labels_dir) / f"stepwise_{name}"))]
+
+
 def load_split(labels_dir: Path, cfg: JudgeTrainingConfig) -> tuple[list[dict], list[dict], list[dict]]:
     """Notebook 02's stepwise records for `cfg.segmentation`, split by problem: (training records, held-out records,
     the balanced held-out evaluation chunks; balanced by the exact truth, or by `cfg.ablation_rule`'s rollout label
     where the records carry none, as NuminaMath's do)."""
-    from datasets import load_from_disk
-
-    records = list(load_from_disk(str(Path(labels_dir) / f"stepwise_{cfg.segmentation}")))
+    records = load_records(labels_dir, cfg.segmentation)
     train, heldout = judge_stage.split_by_problem(records, cfg.heldout_share, cfg.seed)
     return train, heldout, judge_stage.eval_items(heldout, cfg.rules, cfg.eval_items_per_class, cfg.seed,
                                                   label_rule=cfg.ablation_rule)

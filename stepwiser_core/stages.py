@@ -19,6 +19,9 @@ GENERATION_BACKENDS = ("engine", "vllm")
 PROBLEM_SOURCES = ("toy", "numina")
 UNTAGGED_RESPONSES = ("drop", "one_chunk")  # RolloutLabelConfig.untagged_response
 SEGMENTERS = ("toy", "llm")
+# JudgeTrainingConfig.segmentation: notebook 02's self-segmented chunks, its blank-line pieces (the paper's "no
+# chunking" ablation), or both at once (NOT the paper: can one judge learn to read both kinds of step?)
+JUDGE_SEGMENTATIONS = ("chunks", "blankline", "both")
 
 
 def check_problem_source(cfg) -> None:
@@ -254,7 +257,7 @@ class JudgeTrainingConfig(StageBase):
     labels_dir: str = ""  # the stepwise datasets of notebook 02; empty means <runs_root>/<tier>/02_rollout_labels
     judge_init_dir: str = ""  # [P §4.1] the judge starts from the chunk policy; empty: <runs_root>/<tier>/01_segmentation/model
     judge_template: str = "toy"  # "toy" or "paper" (Table 3 paraphrase)
-    segmentation: str = "chunks"  # which stepwise data: "chunks" (self-segmented) or "blankline" (the ablation)
+    segmentation: str = "chunks"  # which stepwise data (JUDGE_SEGMENTATIONS): "chunks", "blankline" or "both"
     rules: list[str] = field(default_factory=lambda: ["abs_q", "rel_ratio", "rel_effective"])
     ablation_rule: str = "rel_ratio"  # [P Table 6] ablations (no clip-higher, no CoT, RS-FT) use Rel-Ratio
     balance: bool = True  # [P §3.3] down-sample the majority label to 50/50
@@ -345,6 +348,8 @@ class JudgeTrainingConfig(StageBase):
 
         if self.judge_warmup_style not in ANALYSIS_STYLES:
             raise ValueError(f"judge_warmup_style must be one of {ANALYSIS_STYLES}, not {self.judge_warmup_style!r}")
+        if self.segmentation not in JUDGE_SEGMENTATIONS:
+            raise ValueError(f"segmentation must be one of {JUDGE_SEGMENTATIONS}, not {self.segmentation!r}")
         for name in ("judge_warmup_wrong_share", "judge_warmup_verdict_accuracy", "judge_warmup_blankline_share",
                      "judge_warmup_direct_share", "judge_warmup_glance_share", "heldout_share",
                      "grpo_vllm_gpu_memory_utilization"):

@@ -320,3 +320,30 @@ def test_benchmark_check_finds_the_problems_notebook_02_labelled(tmp_path):
     pb_stage.check_benchmark_unseen(bench, {}, pb_stage.judges_labels_dir(judges_dir))
     (judges_dir / "config.yaml").write_text("seed: 0\nlabels_dir: ''\n")
     assert pb_stage.judges_labels_dir(judges_dir) == runs / "02_rollout_labels"
+
+
+def test_both_segmentations_train_on_the_union_of_02s_datasets_split_by_problem(tmp_path):
+    from datasets import Dataset
+
+    def saved(segmentation: str, n: int) -> list[dict]:
+        rows = [{**record(f"p{i}", [True, i % 3 != 0, i % 2 == 0][:1 + i % 3]), "segmentation": segmentation}
+                for i in range(n)]
+        Dataset.from_list(rows).save_to_disk(str(tmp_path / f"stepwise_{segmentation}"))
+        return rows
+
+    chunks, blank = saved("chunks", 10), saved("blankline", 10)
+    assert judge_runs.load_records(tmp_path, "both") == chunks + blank
+    split = {seg: judge_runs.load_split(tmp_path, JudgeTrainingConfig(segmentation=seg, rules=["abs_q"], seed=4,
+                                                                      eval_items_per_class=2))
+             for seg in ("chunks", "blankline", "both")}
+    train, held, _ = split["both"]
+    assert len(train) + len(held) == 20
+    assert not {r["problem_id"] for r in train} & {r["problem_id"] for r in held}  # a problem on one side only
+    # the same problems on the same side as when each segmentation trains alone
+    for seg in ("chunks", "blankline"):
+        assert [r for r in train if r["segmentation"] == seg] == split[seg][0]
+        assert [r for r in held if r["segmentation"] == seg] == split[seg][1]
+    with pytest.raises(ValueError, match="segmentation must be one of"):
+        JudgeTrainingConfig(segmentation="blanklines")
+    with pytest.raises(ValueError, match="segmentation must be one of"):
+        judge_runs.load_records(tmp_path, "paragraphs")
