@@ -19,8 +19,8 @@ from .tables import to_markdown
 from .world.checker import parse_line
 
 __all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "STEP_KINDS", "TRAININGS",
-           "benchmark_steps_effect", "chunking_effect", "false_alarms", "judge_scores", "step_kind", "summary",
-           "table9_markdown", "training_step_kinds"]
+           "benchmark_steps_effect", "chunking_effect", "false_alarms", "judge_scores", "scores_on_both_cuts",
+           "step_kind", "summary", "table9_markdown", "training_step_kinds"]
 
 SEGMENTATIONS = ("blankline", "chunks")  # the paper's row order: split by \n\n first
 TRAININGS = {"sft": "Discriminative + SFT", "rl": "StepWiser (CoT + RL)"}
@@ -65,6 +65,27 @@ def judge_scores(table: pd.DataFrame, judge: str, segmentation: str, training: s
     return {"segmentation": segmentation, "training": training, "label_rule": label_rule, "seed": int(seed),
             "judge": judge, **{s: f1.get(s, float("nan")) for s in SUBSETS}, "average": f1["average"],
             "acc_error": float(average["acc_error"]), "acc_correct": float(average["acc_correct"])}
+
+
+def scores_on_both_cuts(tables: Mapping[str, pd.DataFrame], judges: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
+    """One row per judge of `judges` (name -> how it was trained: `trained_on`, `training`, `label_rule`): for each
+    benchmark cut of `tables` (cut name -> a ProcessBench results table, `pb_report.TABLE_COLUMNS`), its average F1
+    and the average row's accuracies on erroneous and on correct solutions, as `<column>_<cut>`; with two cuts, the
+    change of F1 from the first to the second. A judge missing from a table is a ValueError."""
+    rows = []
+    for name, how in judges.items():
+        row = {"judge": name, **{k: how[k] for k in ("trained_on", "training", "label_rule")}}
+        for cut, table in tables.items():
+            average = table[(table["judge"] == name) & (table["subset"] == "average")]
+            if average.empty:
+                raise ValueError(f"judge {name!r} has no average row in the {cut!r} table")
+            row.update({f"{column}_{cut}": float(average[column].iloc[0])
+                        for column in ("f1", "acc_error", "acc_correct")})
+        if len(tables) == 2:
+            first, second = tables
+            row[f"f1_change_{first}_to_{second}"] = row[f"f1_{second}"] - row[f"f1_{first}"]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def summary(scores: pd.DataFrame, steps: Mapping[str, int]) -> pd.DataFrame:

@@ -151,3 +151,20 @@ def test_table9_markdown_puts_the_papers_row_under_ours():
     assert "| self-segmentation | rel_ratio + SFT | paper (Qwen2.5-1.5B) | 3,463,520 | 32.1 |" in lines[3]
     assert lines[4].endswith("| 65.0 ± 7.1 [60.0–70.0] |") and "ours (toy, 2 seeds)" in lines[4]
     assert lines[5].endswith("| 36.2 |")
+
+
+def test_scores_on_both_cuts_put_each_judge_s_two_benchmarks_side_by_side():
+    logical = pd.concat([results_table("zero_shot", [80] * 4, 80.0), results_table("rl_both", [70] * 4, 75.5)])
+    blank = pd.concat([results_table("zero_shot", [50] * 4, 54.8), results_table("rl_both", [60] * 4, 61.0)])
+    blank.loc[blank["subset"] == "average", "acc_correct"] = [70.0, 95.0]
+    judges = {"zero_shot": {"trained_on": "none", "training": "none", "label_rule": "–"},
+              "rl_both": {"trained_on": "both", "training": "rl", "label_rule": "abs_q"}}
+    table = sa.scores_on_both_cuts({"logical": logical, "blankline": blank}, judges)
+    assert table["judge"].tolist() == ["zero_shot", "rl_both"]
+    row = table.iloc[1]
+    assert (row["trained_on"], row["f1_logical"], row["f1_blankline"], row["acc_correct_blankline"],
+            row["acc_error_logical"]) == ("both", 75.5, 61.0, 95.0, 60.0)
+    assert table["f1_change_logical_to_blankline"].round(1).tolist() == [-25.2, -14.5]
+    assert "f1_change_logical_to_blankline" not in sa.scores_on_both_cuts({"logical": logical}, judges)
+    with pytest.raises(ValueError, match="'rl_blank' has no average row in the 'logical' table"):
+        sa.scores_on_both_cuts({"logical": logical}, {"rl_blank": judges["rl_both"]})

@@ -1,0 +1,147 @@
+"""Can one toy judge read both kinds of step? (NOT the paper.) StepWiser (CoT + RL) and Disc + SFT judges trained on
+the chunk policy's chunks, on the base policy's blank-line pieces, and on both at once (notebook 03 with
+`segmentation both`: the union of notebook 02's two labelled sets, balanced per rule, the same GRPO steps), from the
+same warmed init, each scored greedily on the toy benchmark's logical steps and on the same solutions cut on blank
+lines (`tools/segmentation_ablation.py --benchmark blankline` builds that cut the same way).
+
+Why: on the blank-line cut the chunk-trained judges collapse (README, "The same judges on paragraph steps"): they
+flag correct solutions at pieces without an equation, a kind of step almost no chunk is. A judge trained on both
+cuts' kinds of step sees such pieces; if it scores like the chunk-trained judge on logical steps and like the
+blank-line one on the blank-line cut, the collapse is a matter of what a judge was shown, not of how much it can
+learn.
+
+Needs `--runs` to hold the chunk run's 00–04 and two more runs of notebook 03 from its judge init, one per
+segmentation (the warm-up is not redone):
+
+    for seg in blankline both; do
+      python -m stepwiser_core.run 03_judge_training --params params/toy --runs-root /tmp/$seg/runs \\
+          -p results_root /tmp/$seg/results -p segmentation $seg -p labels_dir RUNS/02_rollout_labels \\
+          -p judge_init_dir RUNS/03_judge_training/judge_init -p judge_warmup_steps 0 \\
+          -p rules '[abs_q, rel_ratio]' -p run_rs_ft false
+    done
+    python tools/mixed_segmentation.py --runs RUNS --blankline-run /tmp/blankline/runs/toy \\
+        --both-run /tmp/both/runs/toy --out /tmp/mixed --results DIR
+
+Seed 0 only (notebook 03's own judges of each run). Writes to --results: mixed_segmentation_scores.{csv,md} (per
+judge: how it was trained, its average F1 and accuracies on each cut, and the change from one cut to the other),
+mixed_segmentation_false_alarms.{csv,md} (where each judge flags a solution whose every step is right, by what the
+flagged step holds, on each cut: `segmentation_ablation.false_alarms`), mixed_segmentation_training_items.{csv,md}
+(how many items of each segmentation each run's balanced GRPO sets hold) and mixed_segmentation_sources.json.
+Every judge's scores are kept in --out/scores/<cut> (`pb_stage.score_judges`' cache).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+RULES = ("abs_q", "rel_ratio")
+TRAINED_ON = ("chunks", "blankline", "both")
+CUTS = ("logical", "blankline")
+
+
+def balanced_items_by_segmentation(runs: dict, labels_dir: Path, tier: str):
+    """Per run and rule, how many of the balanced GRPO items come from each segmentation's steps: the draw notebook
+    03 made, redone from the config the run recorded (`judge_runs.load_split`, `judge_runs.training_sets`); an item
+    is told by its problem, history and step, which both segmentations share only if their texts are the same
+    ("ambiguous")."""
+    import pandas as pd
+
+    from stepwiser_core import judge_rl, judge_runs
+    from stepwiser_core.config import load_config
+    from stepwiser_core.stages import JudgeTrainingConfig
+
+    def key(item: dict) -> tuple:
+        return item["problem_id"], tuple(item["history"]), item["chunk"], item["step"]
+
+    rows = []
+    for trained_on, run in runs.items():
+        cfg = load_config(JudgeTrainingConfig, run / "03_judge_training" / "config.yaml", {}, tier)
+        train, _, _ = judge_runs.load_split(labels_dir, cfg)
+        _, balanced, _ = judge_runs.training_sets(train, cfg)
+        for rule, items in balanced.items():
+            keys = {seg: {key(it) for it in judge_rl.judge_items_from_records(
+                [r for r in train if r["segmentation"] == seg], rule)} for seg in ("chunks", "blankline")}
+            of = [tuple(seg for seg in keys if key(it) in keys[seg]) for it in items]
+            rows.append({"trained_on": trained_on, "label_rule": rule, "items": len(items),
+                         "from_chunks": of.count(("chunks",)), "from_blankline": of.count(("blankline",)),
+                         "ambiguous": sum(len(o) != 1 for o in of), "negatives": sum(not it["label"] for it in items)})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    import pandas as pd
+    import torch
+
+    from segmentation_ablation import recut_benchmark
+    from stepwiser_core import pb_stage, processbench
+    from stepwiser_core import segmentation_ablation as sa
+    from stepwiser_core.config import load_config
+    from stepwiser_core.io import atomic_write_text, read_json
+    from stepwiser_core.provenance import git_state
+    from stepwiser_core.stages import ProcessBenchConfig
+    from stepwiser_core.tables import write_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default=str(ROOT / "params" / "toy"), help="the tier's parameter folder (04's)")
+    ap.add_argument("--runs", default=str(ROOT / "runs" / "toy"), help="the chunk run's runs/<tier> folder (00-04)")
+    ap.add_argument("--blankline-run", required=True, help="runs/<tier> of 03 on blank-line data")
+    ap.add_argument("--both-run", required=True, help="runs/<tier> of 03 on both (segmentation both)")
+    ap.add_argument("--out", default="/tmp/mixed_segmentation", help="the blank-line cut and the score cache")
+    ap.add_argument("--results", required=True, help="folder for the tables")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    tool_git = git_state(ROOT)  # before this tool writes its tables, which would read as a dirty tree
+    runs = Path(args.runs)
+    run_of = {"chunks": runs, "blankline": Path(args.blankline_run), "both": Path(args.both_run)}
+    registries = {seg: read_json(run / "03_judge_training" / "judges.json") for seg, run in run_of.items()}
+    init = (runs / "03_judge_training" / "judge_init").resolve()
+    for seg, registry in registries.items():
+        if Path(registry["zero_shot"]["path"]).resolve() != init:
+            raise SystemExit(f"the {seg} run's judges start from {registry['zero_shot']['path']}, not from the chunk "
+                             f"run's init {init}: the comparison would mix two inits")
+    judges = {"zero_shot": {"trained_on": "none", "training": "none", "label_rule": "none"}}
+    registry = {"zero_shot": registries["chunks"]["zero_shot"]}
+    for seg in TRAINED_ON:
+        for rule in RULES:
+            for training, name in (("rl", f"stepwiser_{rule}"), ("sft", f"disc_sft_{rule}")):
+                judges[f"{training}_{rule}_{seg}"] = {"trained_on": seg, "training": training, "label_rule": rule}
+                registry[f"{training}_{rule}_{seg}"] = registries[seg][name]
+
+    params = Path(args.params)
+    cfg = load_config(ProcessBenchConfig, params / "04_processbench.yaml", {}, params.name)
+    out = Path(args.out)
+    logical = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
+    benches = {"logical": logical,
+               "blankline": recut_benchmark(logical, "blankline", cfg, runs, out / "toy_processbench_blankline")}
+    tables, alarms = {}, []
+    for cut, bench in benches.items():
+        tables[cut], predictions = pb_stage.score_judges(registry, bench, cfg, out / "scores" / cut)
+        alarms.append(sa.false_alarms(bench, predictions).assign(benchmark=cut))
+    scores = sa.scores_on_both_cuts(tables, judges)
+    results = Path(args.results)
+    write_table(scores, results, "mixed_segmentation_scores", digits=1)
+    meta = pd.DataFrame([{"judge": name, **how} for name, how in judges.items()])
+    alarm_table = meta.merge(pd.concat(alarms), on="judge", how="right")
+    write_table(alarm_table[["benchmark", *alarm_table.columns.drop("benchmark")]], results,
+                "mixed_segmentation_false_alarms", digits=0)
+    items = balanced_items_by_segmentation(run_of, runs / "02_rollout_labels", params.name)
+    write_table(items, results, "mixed_segmentation_training_items", digits=0)
+    print(scores.round(1).to_string(index=False), items.to_string(index=False), sep="\n")
+    sources = {seg: {"run_dir": str((run / "03_judge_training").resolve()),
+                     **{k: read_json(run / "03_judge_training" / "provenance.json").get(k)
+                        for k in ("git", "duration_s")}} for seg, run in run_of.items()}
+    atomic_write_text(results / "mixed_segmentation_sources.json", json.dumps(
+        {"stage_03": sources, "seed": 0, "benchmark": str((runs / "04_processbench").resolve()),
+         "tool_git": tool_git}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
