@@ -17,12 +17,12 @@ segmentation (the warm-up is not redone):
       python -m stepwiser_core.run 03_judge_training --params params/toy --runs-root /tmp/$seg/runs \\
           -p results_root /tmp/$seg/results -p segmentation $seg -p labels_dir RUNS/02_rollout_labels \\
           -p judge_init_dir RUNS/03_judge_training/judge_init -p judge_warmup_steps 0 \\
-          -p rules '[abs_q, rel_ratio]' -p run_rs_ft false
+          -p rules '[abs_q, rel_ratio]' -p run_rs_ft false [-p run_disc_sft false]
     done
     python tools/mixed_segmentation.py --runs RUNS --blankline-run /tmp/blankline/runs/toy \\
         --both-run /tmp/both/runs/toy --out /tmp/mixed --results DIR
 
-Seed 0 only (notebook 03's own judges of each run). Writes to --results: mixed_segmentation_scores.{csv,md} (per
+Seed 0 only (notebook 03's own judges of each run; Disc + SFT where every run trained it). Writes to --results: mixed_segmentation_scores.{csv,md} (per
 judge: how it was trained, its average F1 and accuracies on each cut, and the change from one cut to the other),
 mixed_segmentation_false_alarms.{csv,md} (where each judge flags a solution whose every step is right, by what the
 flagged step holds, on each cut: `segmentation_ablation.false_alarms`), mixed_segmentation_training_items.{csv,md}
@@ -109,9 +109,11 @@ def main() -> None:
                              f"run's init {init}: the comparison would mix two inits")
     judges = {"zero_shot": {"trained_on": "none", "training": "none", "label_rule": "none"}}
     registry = {"zero_shot": registries["chunks"]["zero_shot"]}
-    for seg in TRAINED_ON:
-        for rule in RULES:
-            for training, name in (("rl", f"stepwiser_{rule}"), ("sft", f"disc_sft_{rule}")):
+    for rule in RULES:
+        for training, name in (("rl", f"stepwiser_{rule}"), ("sft", f"disc_sft_{rule}")):
+            if training == "sft" and not all(name in r for r in registries.values()):
+                continue  # Disc + SFT only where every run trained it (`run_disc_sft`)
+            for seg in TRAINED_ON:
                 judges[f"{training}_{rule}_{seg}"] = {"trained_on": seg, "training": training, "label_rule": rule}
                 registry[f"{training}_{rule}_{seg}"] = registries[seg][name]
 
