@@ -22,7 +22,8 @@ segmentation (the warm-up is not redone):
     python tools/mixed_segmentation.py --runs RUNS --blankline-run /tmp/blankline/runs/toy \\
         --both-run /tmp/both/runs/toy --out /tmp/mixed --results DIR
 
-Seed 0 only (notebook 03's own judges of each run; Disc + SFT where every run trained it). Writes to --results: mixed_segmentation_scores.{csv,md} (per
+Seed 0 only (notebook 03's own judges of each run; Disc + SFT where every run trained it; without --blankline-run,
+the blank-line judges are left out). Writes to --results: mixed_segmentation_scores.{csv,md} (per
 judge: how it was trained, its average F1 and accuracies on each cut, and the change from one cut to the other),
 mixed_segmentation_false_alarms.{csv,md} (where each judge flags a solution whose every step is right, by what the
 flagged step holds, on each cut: `segmentation_ablation.false_alarms`), mixed_segmentation_training_items.{csv,md}
@@ -41,7 +42,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 RULES = ("abs_q", "rel_ratio")
-TRAINED_ON = ("chunks", "blankline", "both")
 CUTS = ("logical", "blankline")
 
 
@@ -90,7 +90,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default=str(ROOT / "params" / "toy"), help="the tier's parameter folder (04's)")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "toy"), help="the chunk run's runs/<tier> folder (00-04)")
-    ap.add_argument("--blankline-run", required=True, help="runs/<tier> of 03 on blank-line data")
+    ap.add_argument("--blankline-run", help="runs/<tier> of 03 on blank-line data (left out when not given)")
     ap.add_argument("--both-run", required=True, help="runs/<tier> of 03 on both (segmentation both)")
     ap.add_argument("--out", default="/tmp/mixed_segmentation", help="the blank-line cut and the score cache")
     ap.add_argument("--results", required=True, help="folder for the tables")
@@ -100,7 +100,8 @@ def main() -> None:
 
     tool_git = git_state(ROOT)  # before this tool writes its tables, which would read as a dirty tree
     runs = Path(args.runs)
-    run_of = {"chunks": runs, "blankline": Path(args.blankline_run), "both": Path(args.both_run)}
+    run_of = {"chunks": runs, **({"blankline": Path(args.blankline_run)} if args.blankline_run else {}),
+              "both": Path(args.both_run)}
     registries = {seg: read_json(run / "03_judge_training" / "judges.json") for seg, run in run_of.items()}
     init = (runs / "03_judge_training" / "judge_init").resolve()
     for seg, registry in registries.items():
@@ -113,7 +114,7 @@ def main() -> None:
         for training, name in (("rl", f"stepwiser_{rule}"), ("sft", f"disc_sft_{rule}")):
             if training == "sft" and not all(name in r for r in registries.values()):
                 continue  # Disc + SFT only where every run trained it (`run_disc_sft`)
-            for seg in TRAINED_ON:
+            for seg in run_of:
                 judges[f"{training}_{rule}_{seg}"] = {"trained_on": seg, "training": training, "label_rule": rule}
                 registry[f"{training}_{rule}_{seg}"] = registries[seg][name]
 
