@@ -10,7 +10,8 @@ cuts' kinds of step sees such pieces; if it scores like the chunk-trained judge 
 blank-line one on the blank-line cut, the collapse is a matter of what a judge was shown, not of how much it can
 learn.
 
-Needs `--runs` to hold the chunk run's 00–04 and two more runs of notebook 03 from its judge init, one per
+Needs `--runs` to hold the chunk run's 00–03 (and 04, whose benchmark is read; without it the tool builds the same
+benchmark into --out/toy_processbench) and two more runs of notebook 03 from its judge init, one per
 segmentation (the warm-up is not redone):
 
     for seg in blankline both; do
@@ -82,7 +83,7 @@ def main() -> None:
     from stepwiser_core import pb_stage, processbench
     from stepwiser_core import segmentation_ablation as sa
     from stepwiser_core.config import load_config
-    from stepwiser_core.io import atomic_write_text, read_json
+    from stepwiser_core.io import atomic_dir, atomic_write_text, read_json
     from stepwiser_core.provenance import git_state
     from stepwiser_core.stages import ProcessBenchConfig
     from stepwiser_core.tables import write_table
@@ -121,7 +122,13 @@ def main() -> None:
     params = Path(args.params)
     cfg = load_config(ProcessBenchConfig, params / "04_processbench.yaml", {}, params.name)
     out = Path(args.out)
-    logical = processbench.load_processbench(runs / "04_processbench" / "toy_processbench")
+    saved = runs / "04_processbench" / "toy_processbench"
+    if not saved.exists():  # 04 not run: build its benchmark here, as 04 does (`pb_stage.toy_benchmark`)
+        saved = out / "toy_processbench"
+        if not saved.exists():
+            with atomic_dir(saved) as tmp:
+                processbench.save_processbench(pb_stage.toy_benchmark(cfg, runs), tmp)
+    logical = processbench.load_processbench(saved)
     benches = {"logical": logical,
                "blankline": recut_benchmark(logical, "blankline", cfg, runs, out / "toy_processbench_blankline")}
     tables, alarms = {}, []
@@ -142,7 +149,7 @@ def main() -> None:
                      **{k: read_json(run / "03_judge_training" / "provenance.json").get(k)
                         for k in ("git", "duration_s")}} for seg, run in run_of.items()}
     atomic_write_text(results / "mixed_segmentation_sources.json", json.dumps(
-        {"stage_03": sources, "seed": 0, "benchmark": str((runs / "04_processbench").resolve()),
+        {"stage_03": sources, "seed": 0, "benchmark": str(saved.resolve()),
          "tool_git": tool_git}, indent=1) + "\n")
 
 
