@@ -189,6 +189,7 @@ from stepwiser_core import judge_rl, launch, sharding, training
 # as on GPUs: the CPU's refusal (sharding.trainer_arguments) lifted, for this check only
 training.trainer_arguments = judge_rl.trainer_arguments = lambda name, on_gpu: sharding.trainer_arguments(name, True)
 launch.main([sys.argv[1]])
+launch.exit_without_finalising(0)  # as `python -m stepwiser_core.launch` ends
 """
 
 # accelerate's AcceleratorState gives the FSDP plugin to these distributed types only; MULTI_CPU is not among them
