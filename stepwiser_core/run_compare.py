@@ -121,7 +121,7 @@ def _column_differences(a: pd.Series, b: pd.Series, rel_tol: float, abs_tol: flo
     if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b) \
             and not pd.api.types.is_bool_dtype(a) and not pd.api.types.is_bool_dtype(b):
         x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-        close = np.isclose(x, y, rtol=rel_tol, atol=abs_tol, equal_nan=True) | (x == y)
+        close = np.isclose(x, y, rtol=rel_tol, atol=abs_tol, equal_nan=True)  # inf equals inf too
         gaps = np.abs(x - y)[~close]
         return int((~close).sum()), (float(np.nanmax(gaps)) if gaps.size and not np.isnan(gaps).all() else None)
     same = (a.isna() & b.isna()) | (a.astype(str) == b.astype(str))

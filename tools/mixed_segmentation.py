@@ -10,9 +10,8 @@ cuts' kinds of step sees such pieces; if it scores like the chunk-trained judge 
 blank-line one on the blank-line cut, the collapse is a matter of what a judge was shown, not of how much it can
 learn.
 
-Needs `--runs` to hold the chunk run's 00–03 (and 04, whose benchmark is read; without it the tool builds the same
-benchmark into --out/toy_processbench) and two more runs of notebook 03 from its judge init, one per
-segmentation (the warm-up is not redone):
+Needs `--runs` to hold the chunk run's 00–04 (04's benchmark is read) and two more runs of notebook 03 from its
+judge init, one per segmentation (the warm-up is not redone):
 
     for seg in blankline both; do
       python -m stepwiser_core.run 03_judge_training --params params/toy --runs-root /tmp/$seg/runs \\
@@ -83,7 +82,7 @@ def main() -> None:
     from stepwiser_core import pb_stage, processbench
     from stepwiser_core import segmentation_ablation as sa
     from stepwiser_core.config import load_config
-    from stepwiser_core.io import atomic_dir, atomic_write_text, read_json
+    from stepwiser_core.io import atomic_write_text, read_json
     from stepwiser_core.provenance import git_state
     from stepwiser_core.stages import ProcessBenchConfig
     from stepwiser_core.tables import write_table
@@ -123,11 +122,6 @@ def main() -> None:
     cfg = load_config(ProcessBenchConfig, params / "04_processbench.yaml", {}, params.name)
     out = Path(args.out)
     saved = runs / "04_processbench" / "toy_processbench"
-    if not saved.exists():  # 04 not run: build its benchmark here, as 04 does (`pb_stage.toy_benchmark`)
-        saved = out / "toy_processbench"
-        if not saved.exists():
-            with atomic_dir(saved) as tmp:
-                processbench.save_processbench(pb_stage.toy_benchmark(cfg, runs), tmp)
     logical = processbench.load_processbench(saved)
     benches = {"logical": logical,
                "blankline": recut_benchmark(logical, "blankline", cfg, runs, out / "toy_processbench_blankline")}
