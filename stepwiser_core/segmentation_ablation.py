@@ -19,7 +19,8 @@ from .tables import to_markdown
 from .world.checker import parse_line
 
 __all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "STEP_KINDS", "TRAININGS",
-           "benchmark_steps_effect", "chunking_effect", "false_alarms", "judge_scores", "scores_on_both_cuts",
+           "benchmark_steps_effect", "chunking_effect", "false_alarms", "judge_scores", "mixed_training_effect",
+           "scores_on_both_cuts",
            "step_kind", "summary", "table9_markdown", "training_step_kinds"]
 
 SEGMENTATIONS = ("blankline", "chunks")  # the paper's row order: split by \n\n first
@@ -85,6 +86,33 @@ def scores_on_both_cuts(tables: Mapping[str, pd.DataFrame], judges: Mapping[str,
             first, second = tables
             row[f"f1_change_{first}_to_{second}"] = row[f"f1_{second}"] - row[f"f1_{first}"]
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mixed_training_effect(scores: pd.DataFrame, zero_shot: Mapping[str, float]) -> pd.DataFrame:
+    """What training on both segmentations at once gives (NOT the paper), over seeds. `scores` has one row per judge:
+    `trained_on` ("both", "chunks", "blankline"), `label_rule`, `seed` and `f1_<cut>` for each cut of `zero_shot`
+    (cut -> the zero-shot judge's average F1 there). Per (label rule, cut, other segmentation), on the seeds both
+    judges were trained with (a seed holds out the same problems for every segmentation): the mean F1 of each, the
+    mean paired difference (both − other), its sample sd, on how many seeds "both" scored higher, the exact sign-flip
+    p-value (`pb_uncertainty.paired_seed_test`), and on how many of those seeds "both" beat the zero-shot judge. A
+    (trained_on, label_rule, seed) twice is a ValueError."""
+    if scores.duplicated(["trained_on", "label_rule", "seed"]).any():
+        raise ValueError("a (trained_on, label_rule, seed) appears twice in the score table")
+    rows = []
+    for rule, g in scores.groupby("label_rule", sort=False):
+        for cut, base in zero_shot.items():
+            by = {seg: g[g["trained_on"] == seg].set_index("seed")[f"f1_{cut}"] for seg in ("both", *SEGMENTATIONS)}
+            for other in ("chunks", "blankline"):
+                seeds = sorted(set(by["both"].index) & set(by[other].index))
+                if not seeds:
+                    continue
+                both, versus = by["both"][seeds], by[other][seeds]
+                test = paired_seed_test(both.tolist(), versus.tolist())
+                rows.append({"label_rule": rule, "cut": cut, "versus": other, "seeds": test.n,
+                             "both_f1": both.mean(), "versus_f1": versus.mean(), "diff_mean": test.mean_diff,
+                             "diff_sd": test.sd_diff, "both_higher": test.a_better, "p_two_sided": test.p_two_sided,
+                             "zero_shot_f1": float(base), "both_beats_zero_shot": int((both > base).sum())})
     return pd.DataFrame(rows)
 
 

@@ -168,3 +168,28 @@ def test_scores_on_both_cuts_put_each_judge_s_two_benchmarks_side_by_side():
     assert "f1_change_logical_to_blankline" not in sa.scores_on_both_cuts({"logical": logical}, judges)
     with pytest.raises(ValueError, match="'rl_blank' has no average row in the 'logical' table"):
         sa.scores_on_both_cuts({"logical": logical}, {"rl_blank": judges["rl_both"]})
+
+
+def test_mixed_training_effect_pairs_the_both_trained_judge_with_each_segmentation_by_seed():
+    def rows(trained_on, seeds, logical, blank, rule="abs_q"):
+        return [{"trained_on": trained_on, "label_rule": rule, "seed": s, "f1_logical": a, "f1_blankline": b}
+                for s, a, b in zip(seeds, logical, blank)]
+
+    scores = pd.DataFrame(rows("both", [0, 1, 2], [75, 80, 70], [58, 60, 50])
+                          + rows("chunks", [0, 1, 2], [74, 78, 72], [7, 10, 12])
+                          + rows("blankline", [0, 1], [70, 71], [59, 61])
+                          + rows("both", [0], [1], [1], rule="rel_ratio"))  # nothing to pair it with: no row
+    table = sa.mixed_training_effect(scores, {"logical": 79.9, "blankline": 54.8}).set_index(["cut", "versus"])
+    assert set(table["label_rule"]) == {"abs_q"} and len(table) == 4
+    row = table.loc[("logical", "chunks")]  # diffs 1, 2, -2: every sign pattern is as far from 0
+    assert (row["seeds"], row["both_f1"], row["both_higher"], row["p_two_sided"], row["both_beats_zero_shot"]) == (
+        3, 75.0, 2, 1.0, 1)
+    assert row["versus_f1"] == pytest.approx(224 / 3) and row["diff_mean"] == pytest.approx(1 / 3)
+    assert row["diff_sd"] == pytest.approx((13 / 3) ** 0.5)
+    row = table.loc[("logical", "blankline")]  # seeds 0 and 1 only; diffs 5, 9: 2 of 4 patterns reach |7|
+    assert (row["seeds"], row["both_f1"], row["diff_mean"], row["p_two_sided"]) == (2, 77.5, 7.0, 0.5)
+    row = table.loc[("blankline", "chunks")]  # diffs 51, 50, 38, all up: 2 of 8 patterns
+    assert (row["diff_mean"], row["both_higher"], row["p_two_sided"], row["zero_shot_f1"],
+            row["both_beats_zero_shot"]) == (pytest.approx(139 / 3), 3, 0.25, 54.8, 2)
+    with pytest.raises(ValueError, match="appears twice"):
+        sa.mixed_training_effect(pd.concat([scores, scores.iloc[:1]]), {"logical": 79.9})
