@@ -20,8 +20,7 @@ from .world.checker import parse_line
 
 __all__ = ["PAPER_TABLE9_1P5B", "PAPER_TABLE9_STEPS", "SEGMENTATIONS", "STEP_KINDS", "TRAININGS",
            "benchmark_steps_effect", "chunking_effect", "false_alarms", "judge_scores", "mixed_training_effect",
-           "scores_on_both_cuts",
-           "step_kind", "summary", "table9_markdown", "training_step_kinds"]
+           "scores_on_both_cuts", "step_kind", "summary", "table9_markdown", "training_step_kinds"]
 
 SEGMENTATIONS = ("blankline", "chunks")  # the paper's row order: split by \n\n first
 TRAININGS = {"sft": "Discriminative + SFT", "rl": "StepWiser (CoT + RL)"}
