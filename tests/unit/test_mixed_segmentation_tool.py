@@ -28,8 +28,9 @@ def test_committed_seed_scores_join_the_two_cuts_of_each_stepwiser_judge(tmp_pat
                 ("chunks", "rl", "abs_q", 1): 80.1, ("blankline", "rl", "abs_q", 1): 78.2,
                 ("chunks", "rl", "rel_ratio", 0): 79.2, ("chunks", "rl", "abs_q", 5): 76.7}).to_csv(
         tmp_path / "segmentation_ablation_scores.csv", index=False)
-    score_rows({("chunks", "rl", "abs_q", 0): 6.8, ("chunks", "rl", "abs_q", 1): 9.0,
-                ("chunks", "rl", "rel_ratio", 0): 9.6, ("chunks", "rl", "abs_q", 5): 8.0}).to_csv(
+    score_rows({("chunks", "rl", "abs_q", 0): 6.8, ("chunks", "sft", "abs_q", 0): 5.0,
+                ("chunks", "rl", "abs_q", 1): 9.0, ("chunks", "rl", "rel_ratio", 0): 9.6,
+                ("chunks", "rl", "abs_q", 5): 8.0}).to_csv(
         tmp_path / "segmentation_ablation_blankline_steps_scores.csv", index=False)
     got = tool.committed_seed_scores(tmp_path, ["abs_q"], [0, 1])
     # SFT, another rule, a seed not asked for, and a judge scored on one cut only are all left out
