@@ -38,11 +38,15 @@ them (its committed segmentation_ablation{,_blankline_steps}_scores.csv in --see
 reading is checked: the seed-0 judges scored here, and any `--check SEGMENTATION:SEED:RULE` judge retrained here
 under --grpo-out/<segmentation>, must give the committed scores. Writes mixed_segmentation_seeds.{csv,md} (one row per
 StepWiser judge and seed, with where its scores come from), mixed_segmentation_seeds_effect.{csv,md} (both − each
-segmentation on each cut, paired by seed: `segmentation_ablation.mixed_training_effect`) and
-mixed_segmentation_seeds_check.{csv,md} (committed against scored here).
+segmentation on each cut, paired by seed: `segmentation_ablation.mixed_training_effect`),
+mixed_segmentation_seeds_training.{csv,md} (each both-trained judge's training reward, policy entropy and share of
+zero-advantage groups over its first and last 20 GRPO steps, `judge_rl.training_trend`; seed 0 from
+`--both-history`, notebook 03's grpo_history.csv, when given) and mixed_segmentation_seeds_check.{csv,md} (committed
+against scored here).
 
     python tools/mixed_segmentation.py --runs RUNS --both-run /tmp/both/runs/toy --seeds 1 2 3 \\
-        --grpo-out /tmp/mixseeds --check blankline:1:abs_q --out /tmp/mixed --results DIR
+        --both-history /tmp/both/results/toy/03_judge_training/grpo_history.csv --grpo-out /tmp/mixseeds \\
+        --check blankline:1:abs_q --out /tmp/mixed --results DIR
 """
 from __future__ import annotations
 
@@ -148,6 +152,7 @@ def main() -> None:
     from stepwiser_core import segmentation_ablation as sa
     from stepwiser_core.config import load_config
     from stepwiser_core.io import atomic_write_text, read_json
+    from stepwiser_core.judge_rl import training_trend
     from stepwiser_core.provenance import git_state
     from stepwiser_core.stages import ProcessBenchConfig
     from stepwiser_core.tables import write_table
@@ -165,6 +170,8 @@ def main() -> None:
                     "trained), as <segmentation>/seed<S>_<rule>; default: --out/grpo")
     ap.add_argument("--seed-scores", default=None, help="the folder of tools/segmentation_ablation.py's committed "
                     "score tables, for the chunk and blank-line judges of every seed; default: --results")
+    ap.add_argument("--both-history", default=None, help="notebook 03's grpo_history.csv of the --both-run, for "
+                    "its seed-0 training curves (left out when not given)")
     ap.add_argument("--check", nargs="*", default=[], metavar="SEGMENTATION:SEED:RULE",
                     help="a chunk or blank-line StepWiser judge to retrain here and check against --seed-scores")
     args = ap.parse_args()
@@ -193,7 +200,14 @@ def main() -> None:
                 registry[f"{training}_{rule}_{seg}"] = registries[seg][name]
     # the StepWiser judges of further seeds, and the retrained ones that check the committed scores
     grpo_out = Path(args.grpo_out) if args.grpo_out else Path(args.out) / "grpo"
-    seed_judges = {}
+    seed_judges, histories = {}, {}
+    if args.both_history:  # notebook 03 logs every judge's run into one file, `run` naming it
+        history = pd.read_csv(args.both_history)
+        missing = [rule for rule in RULES if not (history["run"] == f"stepwiser_{rule}").any()]
+        if missing:
+            raise SystemExit(f"--both-history {args.both_history} has no GRPO run of {missing} (runs: "
+                             f"{sorted(set(history['run']))})")
+        histories.update({(rule, 0): history[history["run"] == f"stepwiser_{rule}"] for rule in RULES})
     for seg, seed, rule in [("both", seed, rule) for seed in args.seeds for rule in RULES] + checks:
         overrides = (("labels_dir", str(runs / "02_rollout_labels")),) + (
             (("segmentation", seg),) if seg != "chunks" else ())
@@ -201,6 +215,8 @@ def main() -> None:
         seed_judges[f"rl_{rule}_{seg}_seed{seed}"] = {"trained_on": seg, "training": "rl", "label_rule": rule,
                                                       "seed": seed}
         registry[f"rl_{rule}_{seg}_seed{seed}"] = {"path": str(path), "kind": "cot", "rule": rule}
+        if seg == "both":  # judge_experiment's GRPO log, beside the judge (run_dir/judges/exp_<rule>)
+            histories[(rule, seed)] = pd.read_csv(path.parents[1] / "history.csv")
 
     params = Path(args.params)
     cfg = load_config(ProcessBenchConfig, params / "04_processbench.yaml", {}, params.name)
@@ -244,13 +260,19 @@ def main() -> None:
         zero_shot = {cut: float(scores.set_index("judge").loc["zero_shot", f"f1_{cut}"]) for cut in CUTS}
         effect = sa.mixed_training_effect(seeds, zero_shot)
         write_table(effect, results, "mixed_segmentation_seeds_effect", digits=3)
-        print(seeds.round(1).to_string(index=False), effect.round(3).to_string(index=False), sep="\n")
+        training = pd.concat([training_trend(h).drop(columns="run").assign(label_rule=rule, seed=seed)
+                              for (rule, seed), h in sorted(histories.items())])
+        training = training[["label_rule", "seed", *training.columns.drop(["label_rule", "seed"])]]
+        write_table(training, results, "mixed_segmentation_seeds_training", digits=3)
+        print(seeds.round(1).to_string(index=False), effect.round(3).to_string(index=False),
+              training.round(3).to_string(index=False), sep="\n")
     sources = {seg: {"run_dir": str((run / "03_judge_training").resolve()),
                      **{k: read_json(run / "03_judge_training" / "provenance.json").get(k)
                         for k in ("git", "duration_s")}} for seg, run in run_of.items()}
     atomic_write_text(results / "mixed_segmentation_sources.json", json.dumps(
         {"stage_03": sources, "seeds": [0, *args.seeds], "grpo_out": str(grpo_out.resolve()),
-         "checks": args.check, "seed_scores": str(seed_scores.resolve()) if seed_judges else None,
+         "checks": args.check, "both_history": args.both_history,
+         "seed_scores": str(seed_scores.resolve()) if seed_judges else None,
          "benchmark": str(saved.resolve()), "tool_git": tool_git}, indent=1) + "\n")
 
 
