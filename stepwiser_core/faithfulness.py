@@ -265,7 +265,8 @@ def faithfulness_table(rows: Iterable[Mapping]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Where a first-error judge goes wrong on a benchmark: the rationale behind each verdict on the steps that decide
-# the prediction (README, "Toy ProcessBench": trained judges lose specificity on long solutions; this says why).
+# the prediction (docs/results.md, "Toy ProcessBench": trained judges lose specificity on long solutions; this
+# says why).
 
 STEP_AUDIT_COLUMNS = ["judge", "id", "generator", "position", "step_correct", "verdict", "computation_correct",
                       "quote_correct", "comparison_correct"]

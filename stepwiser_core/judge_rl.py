@@ -456,7 +456,7 @@ def balance(items: Sequence[dict], seed: int, enabled: bool = True, positive_sha
     it. The result is shuffled; the same items and seed give the same result. `enabled=False` (the "ablate
     balancing" run) returns the items unchanged and in their order (TRL shuffles the training set itself).
     A share other than 0.5 is NOT the paper: it sets the label mix GRPO sees, e.g. nearer to the share of correct
-    steps the benchmark asks about (README, "Toy ProcessBench").
+    steps the benchmark asks about (docs/results.md, "Toy ProcessBench").
     """
     if not enabled:
         return list(items)
@@ -605,7 +605,7 @@ class EvalCallback(TrainerCallback):
     whatever it draws or reseeds (`TransformersBackend` calls `torch.manual_seed` per batch) leaves TRL's sampling,
     which draws from the same global generators, as it was: GRPO's draws then do not depend on `eval_every`, the
     held-out set or the evaluation's batch size. `isolate_rng=False` keeps the coupling, for re-running the
-    toy GRPO runs made before it existed (README, "Reproducibility, measured")."""
+    toy GRPO runs made before it existed (docs/results.md, "Reproducibility, measured")."""
 
     def __init__(self, eval_fn: Callable[[PreTrainedModel], dict], eval_every: int, isolate_rng: bool = True):
         self.eval_fn, self.eval_every, self.isolate_rng, self.done = eval_fn, eval_every, isolate_rng, set()

@@ -101,7 +101,7 @@ def warm_up_judge(init_dir: Path, cfg: JudgeTrainingConfig, run_dir: Path, exclu
     save_model(model, tokenizer, out)
     # Kept beside the init it describes. The loss is over whole sequences, so it hardly tells a warm-up that learnt
     # the line comparison from one that did not (final loss 0.166 for the AMD checkout's strong seed-0 init, 0.169
-    # and 0.170 for its weak seeds 1 and 2); the benchmark does (README, "Reproducibility, measured").
+    # and 0.170 for its weak seeds 1 and 2); the benchmark does (docs/results.md, "Reproducibility, measured").
     atomic_write_text(out / WARMUP_LOG, pd.DataFrame(history).to_csv(index=False))
     atomic_write_json(out / WARMUP_STAMP, stamp)  # written last: a stamp means a complete judge init
     return out

@@ -169,8 +169,8 @@ def generative_eval_fn(tokenizer: PreTrainedTokenizerBase, items: Sequence[Mappi
     `engine` judges through `judges.judge_generator` (the faster `RolloutEngine` for greedy judging), for runs
     whose evaluation is isolated from GRPO's sampling (`judge_rl.EvalCallback`); `engine=False` keeps
     `TransformersBackend`, which the toy runs made before the isolation used, since with the coupled RNG the
-    backend's per-batch `torch.manual_seed` is part of what TRL's sampling then draws (README, "Reproducibility,
-    measured")."""
+    backend's per-batch `torch.manual_seed` is part of what TRL's sampling then draws (docs/results.md,
+    "Reproducibility, measured")."""
     from .generation import TransformersBackend
 
     sampling = Sampling(max_new_tokens, 0.0, 1, seed)

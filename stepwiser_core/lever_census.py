@@ -1,12 +1,12 @@
-"""The lever table's counts (README, "Every lever tried, in one table"), recomputed from the committed score tables:
-for each family of GRPO-trained judges, its runs, their lowest and highest average F1 on toy ProcessBench, and how
-many are clearly above, level with or below the family's zero-shot reference judge. The counts were kept by hand
+"""The lever table's counts (docs/results.md, "Every lever tried, in one table"), recomputed from the committed
+score tables: for each family of GRPO-trained judges, its runs, their lowest and highest average F1 on toy
+ProcessBench, and how many are clearly above, level with or below the family's zero-shot reference judge. The counts were kept by hand
 over many sessions; these functions let `tools/lever_census.py` rebuild them from the files, so that every number
 of that table comes from a committed result file.
 
 Three rules the hand counts followed, kept here:
 - A run is compared with its reference on the one-decimal average F1 the tables print, and the difference is
-  rounded to 0.1 before it is classified (`classify`), so that +3.0 is level and +3.2 above, as the README writes
+  rounded to 0.1 before it is classified (`classify`), so that +3.0 is level and +3.2 above, as the lever table writes
   them, whatever the binary noise of 82.4 − 79.2.
 - A run scored in several tables (a judge re-scored beside newer ones) counts once; the same judge name with two
   different scores in the tables of one row is an error, not a choice.
@@ -25,12 +25,12 @@ from . import pb_report
 
 MARGIN = 3.0  # points within which a run is level with its reference (the lazy-share and checkpoint counts' rule)
 CLASSES = ("above", "level", "below")
-MINUS = "\u2212"  # the README writes negative differences with a minus sign, not a hyphen
+MINUS = "\u2212"  # the lever table writes negative differences with a minus sign, not a hyphen
 
 
 def classify(diff: float, margin: float = MARGIN) -> str:
     """"above" (diff > margin), "below" (diff < −margin) or "level". The difference is rounded to 0.1 first: the
-    README compares one-decimal scores, and 82.4 − 79.4 is 3.0000000000000142 in binary, which is level there."""
+    the lever table compares one-decimal scores, and 82.4 − 79.4 is 3.0000000000000142 in binary, which is level there."""
     d = round(float(diff), 1)
     if d > margin:
         return "above"
@@ -40,7 +40,7 @@ def classify(diff: float, margin: float = MARGIN) -> str:
 
 
 def format_diff(diff: float) -> str:
-    """A difference as the README writes it: one decimal, always signed, a minus sign for negatives, and +0.0 for
+    """A difference as the lever table writes it: one decimal, always signed, a minus sign for negatives, and +0.0 for
     a difference that rounds to zero from below (the tables' one-decimal scores cannot tell −0.0 from +0.0)."""
     d = round(float(diff), 1) + 0.0  # + 0.0 turns −0.0 into 0.0
     return f"{d:+.1f}".replace("-", MINUS)
@@ -155,7 +155,7 @@ def versus_reference(scores: pd.DataFrame, judges: str, reference: str | float,
 
 def summarise(runs: pd.DataFrame) -> dict:
     """One lever-table row from its runs (`versus_reference` rows, possibly from several parts): the number of runs,
-    the lowest and highest average F1, the count of each class, and the level runs' differences as the README lists
+    the lowest and highest average F1, the count of each class, and the level runs' differences as the lever table lists
     them (largest first, `format_diff`, comma-separated). No runs: zero counts and NaN scores."""
     classes = runs["class"] if len(runs) else pd.Series([], dtype=object)
     level = sorted(runs.loc[classes == "level", "diff"], reverse=True) if len(runs) else []
@@ -167,7 +167,7 @@ def summarise(runs: pd.DataFrame) -> dict:
 
 
 def parse_range(cell: str) -> tuple[float, float]:
-    """A README range cell, "52.3–74.5" (en dash) or one score "74.2", as (lowest, highest)."""
+    """A lever-table range cell, "52.3–74.5" (en dash) or one score "74.2", as (lowest, highest)."""
     parts = [p.strip() for p in re.split("[\u2013-]", cell.strip()) if p.strip()]
     if len(parts) not in (1, 2):
         raise ValueError(f"not a score range: {cell!r}")
@@ -181,14 +181,14 @@ def readme_row(readme_text: str, start: str) -> list[str] | None:
     rows = [line for line in readme_text.splitlines()
             if line.startswith("| ") and line[2:].startswith(start)]
     if len(rows) > 1:
-        raise ValueError(f"{len(rows)} README table rows start with {start!r}")
+        raise ValueError(f"{len(rows)} Markdown table rows start with {start!r}")
     if not rows:
         return None
     return [c.strip() for c in rows[0].strip().strip("|").split("|")]
 
 
 def diff_list(text: str | None) -> list[str]:
-    """A README list of differences ("+2.1, −3.0, +0.8") as `format_diff` strings, largest first, for a comparison
+    """A lever-table list of differences ("+2.1, −3.0, +0.8") as `format_diff` strings, largest first, for a comparison
     that ignores the order it was written in; hyphens read as minus signs, and −0.0 as +0.0."""
     if not text:
         return []

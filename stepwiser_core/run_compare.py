@@ -1,7 +1,7 @@
 """Does a re-run reproduce a results folder? Two results trees compared stage by stage, value by value.
 
 The study promises that a rerun with the same parameters gives the same numbers (on the same processor and thread
-count; README, "Reproducibility, measured"). This module checks that promise on the files themselves:
+count; docs/results.md, "Reproducibility, measured"). This module checks that promise on the files themselves:
 
 - `metrics.json` and `config.yaml` are compared key by key (nested keys flattened to `a.b[0].c`), so a key added
   since the reference run is reported as such and does not hide whether the shared keys agree;

@@ -160,7 +160,7 @@ class SegmentationConfig(StageBase):
     # with sft_correct_only False: raise the share of right responses in the plain sample to at least this, by
     # swapping wrong ones for right samples of the same prompt (0: the sample as it came; chunk_policy.sft_responses).
     # NOT the paper: with 0 the toy chunk policy imitated its wrong samples and lost 4.8 points of accuracy; with
-    # 0.7 it is within noise of the base policy (README, "Self-segmentation")
+    # 0.7 it is within noise of the base policy (docs/results.md, "Self-segmentation")
     sft_correct_share: float = 0.7
     # --- SFT ([P] lr 1e-5, global batch 32, packing 8192: for a 7B model; a from-scratch toy model needs more)
     learning_rate: float = 1e-3
@@ -283,11 +283,13 @@ class JudgeTrainingConfig(StageBase):
     eval_every: int = 50
     eval_items_per_class: int = 100  # held-out chunks per true label (right, wrong) for the curves
     # held-out trajectories judged whole at every evaluation, scored like ProcessBench (first-error F1: what 04
-    # measures, which step accuracy does not; README "Toy ProcessBench"); half with an error where possible; 0: off
+    # measures, which step accuracy does not; docs/results.md "Toy ProcessBench"); half with an error where possible;
+    # 0: off
     eval_first_error_records: int = 64
     # GRPO's held-out evaluation on its own fork of torch's generators and on the faster engine, so that its settings
     # cannot change GRPO's draws (judge_rl.EvalCallback)
-    grpo_eval_isolated: bool = True  # false: the earlier toy runs' coupling (README "Reproducibility, measured")
+    grpo_eval_isolated: bool = True  # false: the earlier toy runs' coupling (docs/results.md,
+    # "Reproducibility, measured")
     # GRPO's completions through vLLM on the training GPUs (TRL's use_vllm, "colocate" mode), as the paper's verl does;
     # GPU only. false: TRL's model.generate (here, and on one GPU when vLLM is not installed)
     grpo_use_vllm: bool = False

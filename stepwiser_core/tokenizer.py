@@ -5,8 +5,8 @@ BPE learns most of them as whole tokens, with and without their leading space ("
 512-token vocabulary a few, such as "11", stay two digits). That matters for a
 small model: copying an operand becomes the classic two-token induction pattern ("Second" "," → " 5"),
 which it learns in minutes, where per-digit tokens plus a separate space token needed a three-token
-match it had not learned after 800 steps (see README, "Calibrating the toy world"). The vocabulary is learned from a deterministic corpus of
-toy-world text, so it is the same on every machine. The chat format copies Qwen's ChatML
+match it had not learned after 800 steps (see docs/results.md, "Calibrating the toy world"). The vocabulary is
+learned from a deterministic corpus of toy-world text, so it is the same on every machine. The chat format copies Qwen's ChatML
 (`<|im_start|>user ... <|im_end|>`), so toy and paper tiers format prompts with the same code.
 
 Load a saved tokenizer with `load_tokenizer`, never `AutoTokenizer`: next to a Qwen2 `config.json`,

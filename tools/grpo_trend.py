@@ -1,6 +1,7 @@
 """Training reward, policy entropy and the share of zero-advantage groups of every GRPO run of notebook 03, over
-its first and last 20 steps (`judge_rl.training_trend`), from the committed `grpo_history.csv`: the README's
-"training reward, steps 1–20 → 81–100" and the entropy / zero-advantage figures beside it.
+its first and last 20 steps (`judge_rl.training_trend`), from the committed `grpo_history.csv`: the column
+"training reward, steps 1–20 → 81–100" of the table under docs/results.md, "03 · Judge training", and the entropy /
+zero-advantage figures beside it.
 
     python tools/grpo_trend.py        # reads and writes results/toy/03_judge_training/ (grpo_trend.{csv,md})
     python tools/grpo_trend.py --history [NAME=]RUN/history.csv ...   # print the same for tools/judge_experiment.py runs

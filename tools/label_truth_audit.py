@@ -1,5 +1,5 @@
-"""Which balanced training items carry a label the judge's analysis cannot reproduce (README "Toy ProcessBench":
-label noise is not the main cause). Per rule and (label, exact truth) pair: how many balanced items, and the
+"""Which balanced training items carry a label the judge's analysis cannot reproduce (docs/results.md, "Toy
+ProcessBench": label noise is not the main cause). Per rule and (label, exact truth) pair: how many balanced items, and the
 share a judge calls Positive (greedy). Truth None = a chunk after the trajectory's first true error.
 
     python tools/label_truth_audit.py runs/toy/03_judge_training/judge_init

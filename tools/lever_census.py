@@ -1,16 +1,17 @@
-"""The README's lever table ("Every lever tried, in one table"), counted from the committed score tables: for each row,
+"""The lever table of docs/results.md ("Every lever tried, in one table"), counted from the committed score tables: for each row,
 its runs, their lowest and highest average F1 on toy ProcessBench, and how many are clearly above / level with /
 below the row's zero-shot reference judge (by more than 3 points, on the one-decimal scores the tables print:
-`stepwiser_core.lever_census`), beside the counts the README gives, which were kept by hand. Then the total over
-the rows from a careful init, with every level run's difference, as the README's bold row lists them.
+`stepwiser_core.lever_census`), beside the counts the table states, which were kept by hand. Then the total over
+the rows from a careful init, with every level run's difference, as the table's bold row lists them. (The table
+was in the README until session 51; the `readme_*` columns hold what it states.)
 
     python tools/lever_census.py
 
-`ROWS` below is the manifest: per README row, the tables its runs were scored into (found from the file names the
+`ROWS` below is the manifest: per lever-table row, the tables its runs were scored into (found from the file names the
 row or docs/judge_study.md cites), a regular expression for its judges' names and its reference judge, in one part
 per init where the row's runs come from several. A row whose runs were scored with `--no-write` has no part and is
-reported as "no table", never guessed. The README's own counts (`readme_*`) are the only numbers written here, and
-only to be compared with: its runs and score range are read from README.md itself.
+reported as "no table", never guessed. The table's own counts (`readme_*`) are the only numbers written here, and
+only to be compared with: its runs and score range are read from docs/results.md itself.
 
 Writes results/<tier>/04_processbench/lever_census.{csv,md} (one line per row, then the careful-init totals) and
 lever_census_runs.{csv,md} (every run counted, with its reference, difference and class, and the table's own
@@ -41,8 +42,8 @@ def part(tables: list[str], judges: str, reference: str | float, label: str = ""
 
 def row(name: str, readme: str, parts: list[dict], careful: bool = True, above: int | None = None,
         level: int | None = None, level_diffs: str | None = None, note: str = "") -> dict:
-    """One README row: `readme` is the start of its first cell; `above`, `level` and `level_diffs` are the README's
-    counts for it (None where the row states none: a bare "0" states no level count, and the README's total counts
+    """One lever-table row: `readme` is the start of its first cell; `above`, `level` and `level_diffs` are the table's
+    counts for it (None where the row states none: a bare "0" states no level count, and the table's total counts
     none there; level runs given by their scores, not their differences, have no `level_diffs`)."""
     return {"name": name, "readme": readme, "parts": parts, "careful": careful, "readme_above": above,
             "readme_level": level, "readme_level_diffs": level_diffs, "note": note}
@@ -50,7 +51,7 @@ def row(name: str, readme: str, parts: list[dict], careful: bool = True, above: 
 
 NO_WRITE = "scored with `--no-write`; no score table"
 NOT_IN_GRPO_SEEDS = NO_WRITE + " (docs: \"not in `grpo_seeds.md`\")"
-# The readme_* counts below are the README's, as corrected by this census (session 44); `readme_counts` flags a row
+# The readme_* counts below are the lever table's, as corrected by this census (session 44); `readme_counts` flags a row
 # edited since. The rows without a table give the level runs docs/judge_study.md quotes the scores of.
 ROWS: list[dict] = [
     row("intel_paper_recipe", "nothing: the paper's recipe",
@@ -178,19 +179,19 @@ ROWS: list[dict] = [
                "lazy_strategy_share07_warmup_seed1_all_seeds"], rf"lazy07w1_{RULES}_s\d+", "lazy07w1_zero_shot")],
         careful=False, above=9, level=2),
 ]
-# the bold row: the README's total over the rows from a careful init
+# the bold row: the table's total over the rows from a careful init
 TOTAL = row("all from a careful init", "**all from a careful init**", [], above=3, level=106)  # no diff list
 
 
 def readme_counts(entry: dict, readme_text: str) -> dict:
-    """The README's counts for one manifest row: its runs and score range read from README.md's row (None where no
+    """The lever table's counts for one manifest row: its runs and score range read from its row (None where no
     row starts with the entry's `readme`), the rest from the manifest; `stale` where the row no longer holds the
-    manifest's list of level differences (the README was edited: update the manifest's `readme_*` fields)."""
+    manifest's list of level differences (the table was edited: update the manifest's `readme_*` fields)."""
     from stepwiser_core.lever_census import parse_range, readme_row
 
     cells = readme_row(readme_text, entry["readme"])
     if cells is None:
-        print(f"warning: no README lever-table row starts with {entry['readme']!r}", file=sys.stderr)
+        print(f"warning: no lever-table row of docs/results.md starts with {entry['readme']!r}", file=sys.stderr)
     stale = False
     if cells and entry["readme_level_diffs"]:  # each listed difference, in order, in the row's last cell
         rest = cells[3]
@@ -203,37 +204,37 @@ def readme_counts(entry: dict, readme_text: str) -> dict:
 
 
 def compare(found: dict, readme: dict, reconstructed: bool) -> str:
-    """What differs between a row's counts from the tables and the README's, as one line ("yes" where nothing
-    does). Only what the README states is compared; on a partial row, only what the missing runs cannot change."""
+    """What differs between a row's counts from the score tables and the lever table's, as one line ("yes" where nothing
+    does). Only what the lever table states is compared; on a partial row, only what the missing runs cannot change."""
     from collections import Counter
 
     from stepwiser_core.lever_census import diff_list
 
-    out = [] if readme.get("found", True) else ["README row not found"]
+    out = [] if readme.get("found", True) else ["lever-table row not found"]
     if readme.get("stale"):
-        out.append("README row edited since the manifest's readme_* fields")
+        out.append("lever-table row edited since the manifest's readme_* fields")
     if readme["runs"] is not None and found["runs"] != readme["runs"]:
-        out.append(f"runs {found['runs']} vs README {readme['runs']}")
+        out.append(f"runs {found['runs']} vs stated {readme['runs']}")
     if reconstructed and readme["range"] is not None and found["runs"]:
         if (round(found["min_f1"], 1), round(found["max_f1"], 1)) != readme["range"]:
-            out.append(f"range {found['min_f1']:.1f}–{found['max_f1']:.1f} vs README "
+            out.append(f"range {found['min_f1']:.1f}–{found['max_f1']:.1f} vs stated "
                        f"{readme['range'][0]:.1f}–{readme['range'][1]:.1f}")
     for key in ("above", "level"):
         if readme[key] is None:
             if key == "level" and found["level"] and reconstructed:
-                out.append(f"level {found['level']} vs none stated (the README total counts none here)")
+                out.append(f"level {found['level']} vs none stated (the table's total counts none here)")
         elif found[key] != readme[key] and (reconstructed or found[key] > readme[key]):
-            out.append(f"{key} {found[key]} vs README {readme[key]}")
+            out.append(f"{key} {found[key]} vs stated {readme[key]}")
     if reconstructed and readme["level_diffs"] is not None:
         ours, theirs = Counter(diff_list(found["level_diffs"])), Counter(diff_list(readme["level_diffs"]))
         if ours != theirs:
             only = lambda c: ", ".join(diff_list(", ".join(c.elements()))) or "none"  # noqa: E731
-            out.append(f"level diffs: tables have {only(ours - theirs)} where README has {only(theirs - ours)}")
+            out.append(f"level diffs: tables have {only(ours - theirs)} where the table has {only(theirs - ours)}")
     return "; ".join(out) or "yes"
 
 
 def flat(line: dict) -> dict:
-    """One output line: the tables' counts beside the README's."""
+    """One output line: the score tables' counts beside the lever table's."""
     r, rng = line["readme"], line["readme"]["range"]
     blank = lambda v: "" if v is None else v  # noqa: E731
     return {"row": line["row"], "careful": line["careful"], "status": line["status"],
@@ -256,7 +257,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tier", default="toy")
     ap.add_argument("--margin", type=float, default=lc.MARGIN, help="points within which a run is level")
-    ap.add_argument("--readme", default=str(ROOT / "README.md"), help="the README whose lever table is checked")
+    ap.add_argument("--readme", default=str(ROOT / "docs" / "results.md"),
+                    help="the Markdown file whose lever table is checked")
     args = ap.parse_args()
 
     tier = ROOT / "results" / args.tier
@@ -285,7 +287,7 @@ def main() -> None:
         elif readme["runs"] is not None and found["runs"] < readme["runs"]:
             status = f"partial: {found['runs']} of {readme['runs']} runs found"
         elif readme["runs"] is not None and found["runs"] > readme["runs"]:
-            status = f"more: {found['runs']} runs found, README {readme['runs']}"
+            status = f"more: {found['runs']} runs found, stated {readme['runs']}"
         else:
             status = "reconstructed"
         agrees = (f"– ({entry['note']})" if not entry["parts"] else compare(found, readme, status == "reconstructed"))
@@ -301,16 +303,16 @@ def main() -> None:
     found = lc.summarise(runs[runs["row"].isin({ln["row"] for ln in careful})])
     readme_total = readme_counts(TOTAL, readme_text)
     if not readme_total["found"]:
-        raise SystemExit(f"no README lever-table row starts with {TOTAL['readme']!r}: where is the careful total?")
+        raise SystemExit(f"no lever-table row of docs/results.md starts with {TOTAL['readme']!r}: where is the careful total?")
     total = {"row": TOTAL["name"], "careful": True, "status": (
                  f"partial: {found['runs']} of {readme_total['runs']} runs found ({len(incomplete)} rows not "
                  "reconstructed)" if incomplete else "reconstructed"),
              **found, "readme": readme_total, "agrees": compare(found, readme_total, not incomplete), "tables": ""}
-    # the README's total less what it gives for the rows without a table: what the tables should reproduce
+    # the table's total less what it gives for the rows without a table: what the tables should reproduce
     theirs = lc.diff_list(readme_total["level_diffs"])
     for ln in no_table:
         for d in lc.diff_list(ln["readme"]["level_diffs"]):
-            if d in theirs:  # a README total that lacks it shows up in the comparison below
+            if d in theirs:  # a stated total that lacks it shows up in the comparison below
                 theirs.remove(d)
     expected = {"found": readme_total["found"], "range": None,
                 "level_diffs": ", ".join(theirs) if readme_total["level_diffs"] is not None else None,
@@ -328,7 +330,7 @@ def main() -> None:
     for t in (total, with_tables):
         print(f"{t['row']}: {t['runs']} runs, {t['above']} above, {t['level']} level, {t['below']} below")
         print(f"  level diffs, tables: {t['level_diffs']}")
-        print(f"  level diffs, README: {t['readme']['level_diffs']}")
+        print(f"  level diffs, stated: {t['readme']['level_diffs']}")
 
     keep = ["row", "part", "judge", "tables", "average_f1", "reference", "reference_f1", "diff", "class",
             "table_diff", "table_verdict"]

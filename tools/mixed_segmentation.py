@@ -4,8 +4,8 @@ the chunk policy's chunks, on the base policy's blank-line pieces, and on both a
 same warmed init, each scored greedily on the toy benchmark's logical steps and on the same solutions cut on blank
 lines (`tools/segmentation_ablation.py --benchmark blankline` builds that cut the same way).
 
-Why: on the blank-line cut the chunk-trained judges collapse (README, "The same judges on paragraph steps"): they
-flag correct solutions at pieces without an equation, a kind of step almost no chunk is. A judge trained on both
+Why: on the blank-line cut the chunk-trained judges collapse (docs/results.md, "The same judges on paragraph steps"):
+they flag correct solutions at pieces without an equation, a kind of step almost no chunk is. A judge trained on both
 cuts' kinds of step sees such pieces; if it scores like the chunk-trained judge on logical steps and like the
 blank-line one on the blank-line cut, the collapse is a matter of what a judge was shown, not of how much it can
 learn.

@@ -1,5 +1,5 @@
 """Held-out accuracy by chunk position, and the training labels' Negative share by position, from a finished run
-of notebook 03 (README, "Toy ProcessBench": why better step accuracy did not give a better first-error judge).
+of notebook 03 (docs/results.md, "Toy ProcessBench": why better step accuracy did not give a better first-error judge).
 
     python tools/position_audit.py            # reads runs/toy/03_judge_training, writes results/toy/03_judge_training/
 """

@@ -1,6 +1,7 @@
 """Summarise `tools/judge_experiment.py` logs (one per GRPO variant) into one table: held-out accuracy vs the truth
 at each evaluation, the training reward of the first and last logged rounds, and the trained judge's rationale
-audit. Used for the device sweeps of issue 4 (README, "Judge training"); prints Markdown, writes CSV with --csv.
+audit. Used for the device sweeps of issue 4 (docs/results.md, "Judge training"); prints Markdown, writes CSV
+with --csv.
 
     python tools/sweep_summary.py LOG_DIR [LOG_DIR ...] [--csv OUT.csv]
 """

@@ -134,7 +134,7 @@ def test_readme_helpers():
             "| **total** | **323** | 74.2 |\n")
     assert readme_row(text, "a row") == ["a row here", "9", "52.3\u201374.5"]
     assert readme_row(text, "**total**")[1] == "**323**" and readme_row(text, "missing") is None
-    with pytest.raises(ValueError, match="2 README table rows"):
+    with pytest.raises(ValueError, match="2 Markdown table rows"):
         readme_row(text + "| a row again | 1 | 1.0 |\n", "a row")
     assert parse_range("52.3\u201374.5") == (52.3, 74.5) and parse_range("74.2") == (74.2, 74.2)
     assert diff_list("\u22120.0, +2.1, -3.0, +0.8") == ["+2.1", "+0.8", "+0.0", "\u22123.0"]

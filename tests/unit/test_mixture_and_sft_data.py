@@ -70,8 +70,8 @@ def _digest(examples) -> str:
 
 
 def test_default_exercise_draws_are_pinned():
-    # 00's base was calibrated on exactly these draws (README, "Calibrating the toy world"); options added later
-    # (verdict-only exercises, `wrong_share`) must not move them. Digests computed before `wrong_share` existed.
+    # 00's base was calibrated on exactly these draws (docs/results.md, "Calibrating the toy world"); options added
+    # later (verdict-only exercises, `wrong_share`) must not move them. Digests computed before `wrong_share` existed.
     problems = generate_problems(0, 30)
     assert _digest(build_mixture(problems, 0, 0.04, 0.65, 0.33, 0.7, 0.3)) == "35eca728b5b894a7"
     assert _digest(judge_exercises(problems, random.Random(1), 0.7, 0.3, direct_share=0.25)) == "1af0bfca11cd8d93"

@@ -40,7 +40,7 @@ stronger policy, with few errors left to label. Segmenting a plain sample of the
 teaches the format without selecting for skill, which is what Table 4 compares. A plain sample with all its wrong
 responses cost the chunk policy about 5 points of accuracy (the model imitates its own mistakes), so the toy tier
 swaps wrong responses for spare right samples of the same prompt until 70 % are right (`sft_correct_share: 0.7`,
-NOT the paper; README, "Self-segmentation").
+NOT the paper; docs/results.md, "Self-segmentation").
 """),
 ("code", r"""
 from stepwiser_core.backends import BackendSettings

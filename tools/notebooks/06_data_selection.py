@@ -165,7 +165,7 @@ print(json.dumps(metrics, indent=1))
 - One run is one draw of prompts and responses: `finetune_seeds` vary only the fine-tuning. On the toy tier a
   selector's change against outcome-based selection moved by up to 0.059 between draws, several times one run's
   standard error. To measure that spread, run this stage with other `seed`s and compare the runs with
-  `tools/selection_draws.py` (README, "Over five candidate draws").
+  `tools/selection_draws.py` (docs/results.md, "Over five candidate draws").
 - The paper's NuminaMath held-out 1K is NOT SPECIFIED; ours (`numina_heldout`) is 1,000 prompts of a held-out 1 % of
   NuminaMath-CoT (by a hash of the problem's text) that no training draw of 01, 02 or 06 ever takes. One evaluation set
   per run: Table 8's second column is a second run (`-p math500_path '' -p numina_heldout 1000 -p results_root
