@@ -9,7 +9,8 @@ count; docs/results.md, "Reproducibility, measured"). This module checks that pr
   is a float printed in another way, or a column added since, is told apart from one whose numbers moved;
 - everything else (Markdown, figures) byte for byte.
 
-Wall-clock measurements (`train_runtime`, `duration_s`, `..._per_second`) are never expected to repeat and are
+Wall-clock measurements (`train_runtime`, `duration_s`, `..._per_second`, `..._seconds`, such as 05's per-judge
+`seconds` and 06's `judge_seconds`) are never expected to repeat and are
 left out of every comparison; so are the folders a run wrote to (`runs_root`, `results_root`) and the provenance
 records, which hold the commit, the time and the machine.
 
@@ -37,7 +38,7 @@ from .io import atomic_write_text, read_json
 from .tables import to_markdown
 
 # A key or column holding one of these measures time, not a result.
-VOLATILE_MARKERS = ("runtime", "per_second", "duration")
+VOLATILE_MARKERS = ("runtime", "per_second", "duration", "seconds")
 # Where, when and from which commit a run ran: expected to differ between any two runs.
 RECORD_FILES = ("provenance*.json",)
 # Settings that say where a run wrote, not what it computed (config.yaml's folders).

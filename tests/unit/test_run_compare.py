@@ -22,10 +22,13 @@ def test_values_equal_compares_numbers_within_tolerance_and_nothing_else_loosely
 
 
 def test_mappings_report_moved_values_and_keys_of_one_side_without_failing_on_those():
-    ref = {"acc": {"greedy": 0.5, "t1": 0.25}, "train_runtime": 800.0, "results_root": "/a", "n": 3}
-    new = {"acc": {"greedy": 0.5, "t1": 0.375}, "train_runtime": 912.5, "results_root": "/b", "n": 3, "added": 1}
+    ref = {"acc": {"greedy": 0.5, "t1": 0.25}, "train_runtime": 800.0, "results_root": "/a", "n": 3,
+           "seconds": {"judge_a": 161.2}, "judge_seconds": {"judge_a": 20.7}}
+    new = {"acc": {"greedy": 0.5, "t1": 0.375}, "train_runtime": 912.5, "results_root": "/b", "n": 3, "added": 1,
+           "seconds": {"judge_a": 177.4}, "judge_seconds": {"judge_a": 25.1}}
     status, shared, differing, detail = compare_mappings(ref, new)
-    # the runtime and the folder are not results: 3 shared keys, one of them moved
+    # the runtimes (05's and 06's per-judge seconds among them) and the folder are not results: 3 shared keys, one
+    # of them moved
     assert (status, shared, differing) == ("differs", 3, 1)
     assert "acc.t1: 0.25 -> 0.375" in detail and "only in rerun: added" in detail
     new["acc"]["t1"] = 0.25
