@@ -15,7 +15,7 @@ Best-of-N (beyond the paper, at the end) spends a judge the other way: it picks 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -314,3 +314,22 @@ def versus_judge(rows: pd.DataFrame, best_rows: pd.DataFrame, reference: str) ->
                     "best_of_n": picked.loc[judge, "vs_baseline"] if has else float("nan"),
                     "best_of_n_se": picked.loc[judge, "vs_baseline_se"] if has else float("nan")})
     return pd.DataFrame(out)
+
+
+def seed_table(tables: Mapping[int, pd.DataFrame], value: str) -> pd.DataFrame:
+    """One row per judge: `value` from each seed's table (one row per judge, e.g. `table7` or `versus_zero_shot`) in a
+    column `seed<S>`, then their `mean` and `sd` over the seeds that have the judge (sd NaN with fewer than two); the
+    judges in the order of the first table, then any that only later tables have. A per-seed standard error is over
+    problems within one draw of the searches; the spread over seeds is what a second draw adds to it."""
+    if not tables:
+        raise ValueError("seed_table got no tables")
+    judges = list(dict.fromkeys(j for seed in tables for j in tables[seed]["judge"]))
+    wide = pd.DataFrame({"judge": judges})
+    for seed, table in tables.items():
+        if table["judge"].duplicated().any():
+            raise ValueError(f"seed {seed}: a judge appears twice in its table")
+        if value not in table:
+            raise ValueError(f"seed {seed}: no column {value!r}")
+        wide[f"seed{seed}"] = wide["judge"].map(table.set_index("judge")[value]).astype(float)
+    per_seed = wide[[f"seed{s}" for s in tables]]
+    return wide.assign(mean=per_seed.mean(axis=1), sd=per_seed.std(axis=1, ddof=1))

@@ -7,7 +7,7 @@ from stepwiser_core.generation import chat_prompt
 from stepwiser_core.judges import JudgeQuery
 from stepwiser_core.rollouts import RolloutEngine
 from stepwiser_core.search import (EngineChunkSampler, ExactChunkJudge, SearchSettings, chunk_reset, chunk_text,
-                                   round_seed)
+                                   round_seed, seed_table)
 from stepwiser_core.world.checker import check_steps
 from stepwiser_core.world.problems import Operation, Problem
 
@@ -307,3 +307,23 @@ def test_versus_judge_pairs_both_uses_over_problems():
     assert list(out.index) == ["none", "trained"]
     assert out.loc["trained", "chunk_reset"] == 0.5 and out.loc["trained", "best_of_n"] == -0.5
     assert out.loc["none", "chunk_reset"] == -0.5 and math.isnan(out.loc["none", "best_of_n"])
+
+
+def test_seed_table_lines_up_judges_across_seeds():
+    import pandas as pd
+
+    s0 = pd.DataFrame({"judge": ["none", "a", "b"], "accuracy": [0.5, 0.75, 0.25]})
+    s1 = pd.DataFrame({"judge": ["a", "none", "c"], "accuracy": [0.25, 0.5, 1.0]})
+    out = seed_table({0: s0, 1: s1}, "accuracy")
+    assert list(out["judge"]) == ["none", "a", "b", "c"]
+    assert list(out["seed0"].fillna(-1)) == [0.5, 0.75, 0.25, -1]
+    assert list(out["seed1"].fillna(-1)) == [0.5, 0.25, -1, 1.0]
+    assert list(out["mean"]) == [0.5, 0.5, 0.25, 1.0]  # over the seeds that have the judge
+    assert out["sd"].iloc[0] == 0.0 and out["sd"].iloc[1] == pytest.approx(math.sqrt(0.125))
+    assert out["sd"].iloc[2:].isna().all()
+    with pytest.raises(ValueError, match="no column"):
+        seed_table({0: s0}, "f1")
+    with pytest.raises(ValueError, match="twice"):
+        seed_table({0: pd.concat([s0, s0])}, "accuracy")
+    with pytest.raises(ValueError, match="no tables"):
+        seed_table({}, "accuracy")
