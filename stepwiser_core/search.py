@@ -318,9 +318,11 @@ def versus_judge(rows: pd.DataFrame, best_rows: pd.DataFrame, reference: str) ->
 
 def seed_table(tables: Mapping[int, pd.DataFrame], value: str) -> pd.DataFrame:
     """One row per judge: `value` from each seed's table (one row per judge, e.g. `table7` or `versus_zero_shot`) in a
-    column `seed<S>`, then their `mean` and `sd` over the seeds that have the judge (sd NaN with fewer than two); the
-    judges in the order of the first table, then any that only later tables have. A per-seed standard error is over
-    problems within one draw of the searches; the spread over seeds is what a second draw adds to it."""
+    column `seed<S>`, then over the seeds that have the judge their number `seeds`, `mean`, `sd` and `se` = sd / √seeds,
+    the standard error of the mean over draws of the searches (sd and se NaN with fewer than two); the judges in the
+    order of the first table, then any that only later tables have. A per-seed standard error is over problems within
+    one draw of the searches; `se` needs no model of how draws on the same problems and judges go together, only that
+    the seeds are independent draws, and with a few seeds it is itself rough."""
     if not tables:
         raise ValueError("seed_table got no tables")
     judges = list(dict.fromkeys(j for seed in tables for j in tables[seed]["judge"]))
@@ -332,4 +334,5 @@ def seed_table(tables: Mapping[int, pd.DataFrame], value: str) -> pd.DataFrame:
             raise ValueError(f"seed {seed}: no column {value!r}")
         wide[f"seed{seed}"] = wide["judge"].map(table.set_index("judge")[value]).astype(float)
     per_seed = wide[[f"seed{s}" for s in tables]]
-    return wide.assign(mean=per_seed.mean(axis=1), sd=per_seed.std(axis=1, ddof=1))
+    seeds, sd = per_seed.notna().sum(axis=1), per_seed.std(axis=1, ddof=1)
+    return wide.assign(seeds=seeds, mean=per_seed.mean(axis=1), sd=sd, se=sd / seeds.pow(0.5))

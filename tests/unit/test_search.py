@@ -321,6 +321,8 @@ def test_seed_table_lines_up_judges_across_seeds():
     assert list(out["mean"]) == [0.5, 0.5, 0.25, 1.0]  # over the seeds that have the judge
     assert out["sd"].iloc[0] == 0.0 and out["sd"].iloc[1] == pytest.approx(math.sqrt(0.125))
     assert out["sd"].iloc[2:].isna().all()
+    assert list(out["seeds"]) == [2, 2, 1, 1]
+    assert out["se"].iloc[1] == pytest.approx(math.sqrt(0.125) / math.sqrt(2)) and out["se"].iloc[2:].isna().all()
     with pytest.raises(ValueError, match="no column"):
         seed_table({0: s0}, "f1")
     with pytest.raises(ValueError, match="twice"):
