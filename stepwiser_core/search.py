@@ -336,3 +336,24 @@ def seed_table(tables: Mapping[int, pd.DataFrame], value: str) -> pd.DataFrame:
     per_seed = wide[[f"seed{s}" for s in tables]]
     seeds, sd = per_seed.notna().sum(axis=1), per_seed.std(axis=1, ddof=1)
     return wide.assign(seeds=seeds, mean=per_seed.mean(axis=1), sd=sd, se=sd / seeds.pow(0.5))
+
+
+def pooled_versus(searches: Mapping[int, pd.DataFrame], reference: str) -> pd.DataFrame:
+    """Every other judge against `reference` over several seeds' searches at once (each a `searches.csv`, one row per
+    search), paired over problems: a problem's change is its mean over all its searches of every seed, so the standard
+    error counts the problem once, however many seeds searched it; the seeds must have searched the same problems
+    with the same judges. Columns: judge, seeds, searches, problems, `chunk_reset` and `chunk_reset_se`."""
+    if len(searches) < 2:
+        raise ValueError("pooled_versus needs two seeds or more")
+    first = next(iter(searches.values()))
+    judges, problems = set(first["judge"]), set(first["problem_id"])
+    for seed, rows in searches.items():
+        if set(rows["judge"]) != judges or set(rows["problem_id"]) != problems:
+            raise ValueError(f"seed {seed} searched other judges or problems than seed {next(iter(searches))}")
+    if reference not in judges:
+        raise ValueError(f"no judge {reference!r} in the searches")
+    summary = search_summary(pd.concat(list(searches.values()), ignore_index=True), baseline=reference)
+    summary = summary[summary["judge"] != reference]
+    return pd.DataFrame({"judge": summary["judge"], "seeds": len(searches), "searches": summary["searches"],
+                         "problems": summary["problems"], "chunk_reset": summary["vs_baseline"],
+                         "chunk_reset_se": summary["vs_baseline_se"]}).reset_index(drop=True)

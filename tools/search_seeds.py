@@ -8,7 +8,10 @@ judge and its best-of-N accuracy, side by side per seed, with their mean and sd 
 A seed's folder is what `python -m stepwiser_core.run 05_inference_search -p seed S` wrote (`table7.csv`,
 `versus_zero_shot.csv`, `best_of_n.csv`, `config.yaml`). The runs must differ in their seed alone: two configs that
 differ in anything else (but the folders they wrote to) stop the tool, since their searches would not be draws of one
-experiment. Writes `<out>/{accuracy,versus_zero_shot,best_of_n}_by_seed.{csv,md}`.
+experiment. Writes `<out>/{accuracy,versus_zero_shot,best_of_n}_by_seed.{csv,md}`; where two seeds' folders or more
+also hold the run folder's `searches.csv` (one row per search), `<out>/versus_zero_shot_pooled.{csv,md}` as well: each
+judge against the zero-shot judge over those seeds' searches at once, paired over problems (`search.pooled_versus`),
+with the seeds it pools named in `pooled_seeds`.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def main() -> None:
     import pandas as pd
     import yaml
 
-    from stepwiser_core.search import seed_table
+    from stepwiser_core.search import pooled_versus, seed_table
     from stepwiser_core.tables import write_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,6 +71,10 @@ def main() -> None:
     tables = {"accuracy_by_seed": seed_table(read("table7"), "accuracy"),
               "versus_zero_shot_by_seed": seed_table(read("versus_zero_shot"), "chunk_reset"),
               "best_of_n_by_seed": seed_table(read("best_of_n"), "accuracy")}
+    searched = {s: f / "searches.csv" for s, f in runs.items() if (f / "searches.csv").is_file()}
+    if len(searched) >= 2:
+        pooled = pooled_versus({s: pd.read_csv(path) for s, path in searched.items()}, "zero_shot")
+        tables["versus_zero_shot_pooled"] = pooled.assign(pooled_seeds=" ".join(map(str, searched)))
     for name, table in tables.items():
         write_table(table, args.out, name)
         print(f"{name}:\n{table.round(3).to_string(index=False)}\n")

@@ -7,7 +7,7 @@ from stepwiser_core.generation import chat_prompt
 from stepwiser_core.judges import JudgeQuery
 from stepwiser_core.rollouts import RolloutEngine
 from stepwiser_core.search import (EngineChunkSampler, ExactChunkJudge, SearchSettings, chunk_reset, chunk_text,
-                                   round_seed, seed_table)
+                                   pooled_versus, round_seed, seed_table)
 from stepwiser_core.world.checker import check_steps
 from stepwiser_core.world.problems import Operation, Problem
 
@@ -329,3 +329,26 @@ def test_seed_table_lines_up_judges_across_seeds():
         seed_table({0: pd.concat([s0, s0])}, "accuracy")
     with pytest.raises(ValueError, match="no tables"):
         seed_table({}, "accuracy")
+
+
+def test_pooled_versus_counts_each_problem_once_over_the_seeds():
+    import pandas as pd
+
+    def searches(zero_shot, judge):  # two problems, one search each of every judge
+        return pd.DataFrame({"judge": ["zero_shot"] * 2 + ["a"] * 2, "problem_id": ["p", "q"] * 2,
+                             "correct": zero_shot + judge, "no_wrong_step": [True] * 4, "accepted_tokens": 1,
+                             "rejected_tokens": 0, "rejected_chunks": 0, "exhausted": 0, "finished": True})
+
+    seed0, seed1 = searches([True, False], [True, True]), searches([True, True], [False, True])
+    out = pooled_versus({0: seed0, 1: seed1}, "zero_shot").set_index("judge")
+    assert list(out.index) == ["a"] and out.loc["a", "seeds"] == 2 and out.loc["a", "searches"] == 4
+    # per problem over both seeds: p 0.5 - 1.0 = -0.5, q 1.0 - 0.5 = +0.5; so the mean 0 and the sd over the two
+    # problems (not over four searches) sqrt(0.5), over sqrt(2) problems
+    assert out.loc["a", "chunk_reset"] == 0.0 and out.loc["a", "problems"] == 2
+    assert out.loc["a", "chunk_reset_se"] == pytest.approx(math.sqrt(0.5) / math.sqrt(2))
+    with pytest.raises(ValueError, match="other judges or problems"):
+        pooled_versus({0: seed0, 1: seed1[seed1["problem_id"] == "p"]}, "zero_shot")
+    with pytest.raises(ValueError, match="two seeds"):
+        pooled_versus({0: seed0}, "zero_shot")
+    with pytest.raises(ValueError, match="no judge"):
+        pooled_versus({0: seed0, 1: seed1}, "none")

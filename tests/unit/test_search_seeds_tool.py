@@ -50,3 +50,20 @@ def test_runs_that_differ_in_more_than_their_seed_are_refused(tmp_path):
     done = run_tool("--run", f"0={a}", "--run", "1=" + str(tmp_path / "nowhere"), "--out", tmp_path / "out")
     assert done.returncode != 0 and "table7.csv" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_seeds_with_their_searches_are_also_pooled_over_problems(tmp_path):
+    folders = [seed_folder(tmp_path, s, {"zero_shot": 0.5, "a": 0.5}, {"a": 0.0}) for s in (0, 1, 2)]
+    for folder, a_right in zip(folders[1:], ([True, True], [False, True])):  # seed 0 has no searches.csv
+        pd.DataFrame({"judge": ["zero_shot"] * 2 + ["a"] * 2, "problem_id": ["p", "q"] * 2,
+                      "correct": [True, False] + a_right, "no_wrong_step": True, "accepted_tokens": 1,
+                      "rejected_tokens": 0, "rejected_chunks": 0, "exhausted": 0, "finished": True}).to_csv(
+            folder / "searches.csv", index=False)
+    done = run_tool(*[f"--run={s}={f}" for s, f in enumerate(folders)], "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    pooled = pd.read_csv(tmp_path / "out" / "versus_zero_shot_pooled.csv").set_index("judge")
+    # p: a right in 1 of 2 searches, zero_shot in 2 of 2: -0.5; q: a 2 of 2, zero_shot 0 of 2: +1.0
+    assert pooled.loc["a", "chunk_reset"] == 0.25 and pooled.loc["a", "pooled_seeds"] == "1 2"
+    assert pooled.loc["a", "searches"] == 4 and pooled.loc["a", "problems"] == 2
+    done = run_tool(f"--run=0={folders[0]}", f"--run=1={folders[1]}", "--out", tmp_path / "out1")
+    assert done.returncode == 0 and not (tmp_path / "out1" / "versus_zero_shot_pooled.csv").exists()
