@@ -106,6 +106,8 @@ print(json.dumps(metrics, indent=1))
   several tokens (an instruct model's, the paper tier) needs stop strings, which are not wired yet (vLLM's `stop`).
 - A rejected chunk's tokens are the compute the judge adds at inference; the judge's own tokens are not counted
   (nor are they in the paper's Table 7).
-- One seed; the searches' spread over problems is the standard error shown.
+- One seed; the searches' spread over problems is the standard error shown. Another draw of the searches is
+  `-p seed S`; `tools/search_seeds.py` sets several seeds' tables side by side and pools their `searches.csv`
+  (this run folder's) over problems. The judges stay 03's, one per rule: their own seed is another question.
 """),
 ]
