@@ -321,8 +321,8 @@ def seed_table(tables: Mapping[int, pd.DataFrame], value: str) -> pd.DataFrame:
     column `seed<S>`, then over the seeds that have the judge their number `seeds`, `mean`, `sd` and `se` = sd / √seeds,
     the standard error of the mean over draws of the searches (sd and se NaN with fewer than two); the judges in the
     order of the first table, then any that only later tables have. A per-seed standard error is over problems within
-    one draw of the searches; `se` needs no model of how draws on the same problems and judges go together, only that
-    the seeds are independent draws, and with a few seeds it is itself rough."""
+    one draw of the searches; `se` is the searches' own noise on the problems every seed shares, and with a few seeds
+    it is itself rough (`pooled_versus` gives the standard error over problems of several seeds at once)."""
     if not tables:
         raise ValueError("seed_table got no tables")
     judges = list(dict.fromkeys(j for seed in tables for j in tables[seed]["judge"]))

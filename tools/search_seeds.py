@@ -73,7 +73,10 @@ def main() -> None:
               "best_of_n_by_seed": seed_table(read("best_of_n"), "accuracy")}
     searched = {s: f / "searches.csv" for s, f in runs.items() if (f / "searches.csv").is_file()}
     if len(searched) >= 2:
-        pooled = pooled_versus({s: pd.read_csv(path) for s, path in searched.items()}, "zero_shot")
+        try:
+            pooled = pooled_versus({s: pd.read_csv(path) for s, path in searched.items()}, "zero_shot")
+        except ValueError as err:
+            raise SystemExit(f"searches.csv of seeds {sorted(searched)}: {err}") from None
         tables["versus_zero_shot_pooled"] = pooled.assign(pooled_seeds=" ".join(map(str, searched)))
     for name, table in tables.items():
         write_table(table, args.out, name)

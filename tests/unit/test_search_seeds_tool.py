@@ -67,3 +67,7 @@ def test_seeds_with_their_searches_are_also_pooled_over_problems(tmp_path):
     assert pooled.loc["a", "searches"] == 4 and pooled.loc["a", "problems"] == 2
     done = run_tool(f"--run=0={folders[0]}", f"--run=1={folders[1]}", "--out", tmp_path / "out1")
     assert done.returncode == 0 and not (tmp_path / "out1" / "versus_zero_shot_pooled.csv").exists()
+    searches = pd.read_csv(folders[2] / "searches.csv")
+    searches[searches["problem_id"] == "p"].to_csv(folders[2] / "searches.csv", index=False)  # seed 2 lost a problem
+    done = run_tool(*[f"--run={s}={f}" for s, f in enumerate(folders)], "--out", tmp_path / "out2")
+    assert done.returncode != 0 and "other judges or problems" in done.stderr and "Traceback" not in done.stderr
