@@ -10,9 +10,9 @@ count; docs/results.md, "Reproducibility, measured"). This module checks that pr
 - everything else (Markdown, figures) byte for byte.
 
 Wall-clock measurements (`train_runtime`, `duration_s`, `..._per_second`, `..._seconds`, such as 05's per-judge
-`seconds` and 06's `judge_seconds`) are never expected to repeat and are
-left out of every comparison; so are the folders a run wrote to (`runs_root`, `results_root`) and the provenance
-records, which hold the commit, the time and the machine.
+`seconds` and 06's `judge_seconds`) are never expected to repeat and are left out of every comparison; so are the
+folders a run wrote to (`runs_root`, `results_root`) and the provenance records, which hold the commit, the time and
+the machine.
 
 CLI: `python -m stepwiser_core.run_compare REFERENCE RERUN [--stages ...] [--out FILE.md|FILE.csv]` prints one row per
 file and exits 0 when every file both trees hold agrees, 1 when one differs, 2 on bad input. A file only one tree
